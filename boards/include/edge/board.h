@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGE_BOARD_H
+#define EDGE_BOARD_H
+/*
+ * Board descriptors: JSON files naming the HAL backend, the buses and the
+ * sensor instances of one kind of gateway. The files in boards/ are embedded
+ * into the binary at build time; a boards directory given at run time wins.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_BOARD_MAX_BUSES   8
+#define EDGE_BOARD_MAX_SENSORS 16
+
+enum edge_bus_type { EDGE_BUS_I2C, EDGE_BUS_UART };
+
+struct edge_board_bus {
+	char name[32];
+	enum edge_bus_type type;
+	char path[128]; /* "/dev/i2c-1", "/dev/serial0", "sim:i2c0" */
+	uint32_t baud;	/* UART only */
+};
+
+struct edge_board_sensor {
+	char name[32];
+	char compatible[48];
+	char bus[32];  /* name of an entry in buses[], "" for none (BLE, virtual) */
+	uint16_t addr; /* I2C address */
+	uint32_t interval_ms;
+	uint32_t freshness_ms;
+	char param[128]; /* driver-specific, e.g. a BLE device address */
+	bool enabled;
+};
+
+struct edge_board {
+	char name[32];
+	char description[160];
+	bool sim; /* "hal": "sim" -> chip models are attached for every sensor */
+	struct edge_board_bus buses[EDGE_BOARD_MAX_BUSES];
+	size_t n_buses;
+	struct edge_board_sensor sensors[EDGE_BOARD_MAX_SENSORS];
+	size_t n_sensors;
+	char status_led_chip[64]; /* "" when the board has none */
+	int status_led_line;
+	char watchdog[64]; /* "" when none */
+};
+
+/* Parses a descriptor; origin names it in errors. On failure err holds
+ * "<origin>: <key path>: <problem>". Validates compatibles against the driver
+ * registry, bus references and duplicate addresses. */
+int edge_board_parse(const char *json, size_t len, const char *origin, struct edge_board *out,
+		     char *err, size_t errlen);
+
+/* Loads board `name` from dir (when non-NULL and the file exists there) or
+ * from the embedded set. */
+int edge_board_load(const char *name, const char *dir, struct edge_board *out, char *err,
+		    size_t errlen);
+
+/* Embedded descriptors, for --list-boards. */
+size_t edge_board_embedded_count(void);
+const char *edge_board_embedded_name(size_t i);
+const char *edge_board_embedded_json(size_t i, size_t *len);
+
+/* The bus entry named `name`, or NULL. */
+const struct edge_board_bus *edge_board_bus_find(const struct edge_board *b, const char *name);
+
+#endif

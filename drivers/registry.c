@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Build-time driver registry: add a driver here and to CMakeLists.txt. */
+#include "drivers_internal.h"
+
+static const struct edge_sensor_ops *const drivers[] = {
+    &edge_sim_vitals_driver,
+};
+
+const struct edge_sensor_ops *const *edge_sensor_ops_all(size_t *n)
+{
+	*n = sizeof(drivers) / sizeof(drivers[0]);
+	return drivers;
+}

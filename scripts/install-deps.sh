@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs edge-agent's build and test dependencies from Debian packages.
+# Idempotent: one `apt-get update`, and only when something is missing.
+# Usage: scripts/install-deps.sh [--cross]   (--cross adds arm64 multiarch + toolchain)
+set -euo pipefail
+
+want=(
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev llvm
+  libmosquitto-dev libmbedtls-dev libcjson-dev libcoap3-dev libsqlite3-dev
+  libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libcmocka-dev
+  mosquitto mosquitto-clients libcoap3-bin openssl sqlite3 nginx prometheus
+  python3-paho-mqtt curl ca-certificates procps iproute2 util-linux
+)
+cross=0
+[ "${1:-}" = "--cross" ] && cross=1
+if [ "$cross" = 1 ]; then
+  want+=(gcc-aarch64-linux-gnu qemu-user
+         libmosquitto-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
+         libcoap3-dev:arm64 libsqlite3-dev:arm64 libcurl4-openssl-dev:arm64
+         libsystemd-dev:arm64 libmicrohttpd-dev:arm64 libcmocka-dev:arm64
+         gcc-arm-linux-gnueabihf)
+fi
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+# armhf multiarch breaks apt-get update on the mirror: never leave it added.
+if dpkg --print-foreign-architectures | grep -qx armhf; then
+  $SUDO dpkg --remove-architecture armhf || true
+fi
+if [ "$cross" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+  need_update=1
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  name=${p%%:*}; arch=${p#*:}; [ "$arch" = "$p" ] && arch=""
+  q=$name; [ -n "$arch" ] && q="$name:$arch"
+  if ! dpkg-query -W -f='${Status}' "$q" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ -z "${need_update:-}" ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian starts the packaged daemons on install; tests start their own.
+for svc in mosquitto nginx prometheus; do
+  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
+done
