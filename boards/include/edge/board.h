@@ -66,3 +66,26 @@ const char *edge_board_embedded_json(size_t i, size_t *len);
 const struct edge_board_bus *edge_board_bus_find(const struct edge_board *b, const char *name);
 
 #endif
+
+/*
+ * Bring-up: opens the board's buses and creates every enabled sensor. On a
+ * sim board the chip model of each sensor is attached first. A sensor whose
+ * bus or init fails is kept with its error (edge_board_sensor() returns
+ * NULL) so the caller can report and retry it; one bad sensor never fails
+ * the whole board. Caller frees with edge_board_close().
+ */
+struct edge_board_rt;
+struct edge_sensor;
+
+int edge_board_open(const struct edge_board *b, struct edge_board_rt **out, char *err,
+		    size_t errlen);
+void edge_board_close(struct edge_board_rt *rt);
+size_t edge_board_sensor_count(const struct edge_board_rt *rt);
+/* Borrowed descriptor (copied from the board at open). */
+const struct edge_board_sensor *edge_board_sensor_desc(const struct edge_board_rt *rt, size_t i);
+/* The live sensor, or NULL while it is disabled or failed. Borrowed. */
+struct edge_sensor *edge_board_sensor(const struct edge_board_rt *rt, size_t i);
+/* 0, or the negative errno of the last bring-up attempt. */
+int edge_board_sensor_error(const struct edge_board_rt *rt, size_t i);
+/* Re-runs bring-up of sensor i (after a failure). */
+int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i);

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge/board.h"
+#include "edge/hal/i2c.h"
+#include "edge/hal/sim.h"
+#include "edge/sensor.h"
+
+struct slot {
+	struct edge_board_sensor desc;
+	const struct edge_board_bus *bus;
+	struct edge_i2c_bus *i2c;
+	struct edge_sensor *sensor;
+	int error;
+};
+
+struct edge_board_rt {
+	struct edge_board board;
+	struct slot slots[EDGE_BOARD_MAX_SENSORS];
+	size_t n;
+};
+
+static int bring_up(struct edge_board_rt *rt, struct slot *s)
+{
+	struct edge_sensor_binding bind = {.addr = s->desc.addr};
+	int err;
+
+	if (s->bus && s->bus->type == EDGE_BUS_I2C) {
+		if (!s->i2c) {
+			err = edge_i2c_open(s->bus->path, &s->i2c);
+			if (err)
+				return err;
+		}
+		bind.i2c = s->i2c;
+	} else if (s->bus) {
+		return -ENOTSUP; /* UART binding: hal/uart */
+	}
+	bind.param = s->desc.param[0] ? s->desc.param : NULL;
+	(void)rt;
+	return edge_sensor_create(edge_sensor_ops_find(s->desc.compatible), s->desc.name, &bind,
+				  &s->sensor);
+}
+
+int edge_board_open(const struct edge_board *b, struct edge_board_rt **out, char *err,
+		    size_t errlen)
+{
+	struct edge_board_rt *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return -ENOMEM;
+	rt->board = *b;
+	for (size_t i = 0; i < b->n_sensors; i++) {
+		struct slot *s = &rt->slots[rt->n++];
+
+		s->desc = b->sensors[i];
+		s->bus = s->desc.bus[0] ? edge_board_bus_find(&rt->board, s->desc.bus) : NULL;
+		if (b->sim && s->bus && s->bus->type == EDGE_BUS_I2C &&
+		    strncmp(s->bus->path, "sim:", 4) == 0 &&
+		    !edge_sim_i2c_chip(s->bus->path + 4, s->desc.addr)) {
+			int rc = edge_sim_i2c_attach(s->bus->path + 4, s->desc.addr,
+						     s->desc.compatible, NULL);
+			if (rc && rc != -ENOENT) {
+				snprintf(err, errlen, "board %s: sensor %s: sim model: %s", b->name,
+					 s->desc.name, strerror(-rc));
+				edge_board_close(rt);
+				return rc;
+			}
+		}
+		if (s->desc.enabled)
+			s->error = bring_up(rt, s);
+	}
+	*out = rt;
+	return 0;
+}
+
+void edge_board_close(struct edge_board_rt *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->n; i++) {
+		edge_sensor_destroy(rt->slots[i].sensor);
+		edge_i2c_close(rt->slots[i].i2c);
+	}
+	free(rt);
+}
+
+size_t edge_board_sensor_count(const struct edge_board_rt *rt)
+{
+	return rt->n;
+}
+
+const struct edge_board_sensor *edge_board_sensor_desc(const struct edge_board_rt *rt, size_t i)
+{
+	return i < rt->n ? &rt->slots[i].desc : NULL;
+}
+
+struct edge_sensor *edge_board_sensor(const struct edge_board_rt *rt, size_t i)
+{
+	return i < rt->n ? rt->slots[i].sensor : NULL;
+}
+
+int edge_board_sensor_error(const struct edge_board_rt *rt, size_t i)
+{
+	return i < rt->n ? rt->slots[i].error : -EINVAL;
+}
+
+int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i)
+{
+	struct slot *s;
+
+	if (i >= rt->n)
+		return -EINVAL;
+	s = &rt->slots[i];
+	edge_sensor_destroy(s->sensor);
+	s->sensor = NULL;
+	s->error = bring_up(rt, s);
+	return s->error;
+}
