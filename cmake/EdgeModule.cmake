@@ -2,7 +2,11 @@
 #   One static library per module with the project's warning flags.
 # edge_executable(NAME SOURCES ... LIBS ...)
 # edge_unit_test(NAME SOURCES ... LIBS ... [LABELS ...])
-#   A cmocka test registered with ctest (label "unit" unless given).
+#   A cmocka test registered with ctest (label "unit" unless given). With
+#   EDGE_CROSS_LABEL (default on when cross-compiling) unit tests also get the
+#   label "cross"; ctest runs them through CMAKE_CROSSCOMPILING_EMULATOR.
+option(EDGE_CROSS_LABEL "Also label unit tests 'cross' (on by default when cross-compiling)"
+       ${CMAKE_CROSSCOMPILING})
 function(edge_module name)
   cmake_parse_arguments(M "" "" "SOURCES;PUBLIC_INCLUDE;LIBS;PRIVATE_LIBS" ${ARGN})
   add_library(${name} STATIC ${M_SOURCES})
@@ -31,6 +35,9 @@ function(edge_unit_test name)
   cmake_parse_arguments(M "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT M_LABELS)
     set(M_LABELS unit)
+  endif()
+  if(EDGE_CROSS_LABEL AND "unit" IN_LIST M_LABELS AND NOT "cross" IN_LIST M_LABELS)
+    list(APPEND M_LABELS cross)
   endif()
   add_executable(${name} ${M_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

@@ -14,11 +14,16 @@ want=(
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1
 if [ "$cross" = 1 ]; then
-  want+=(gcc-aarch64-linux-gnu qemu-user
+  # aarch64: cross gcc + its libc (qemu's -L root) + arm64 multiarch -dev packages.
+  # armhf: cross gcc + its libc only (armhf multiarch is broken on the mirror).
+  # binutils-*: strip/objdump for package sizes and dpkg-shlibdeps; dpkg-dev:
+  # dpkg-shlibdeps for the .deb packages.
+  want+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-arm64-cross qemu-user
+         dpkg-dev
          libmosquitto-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
          libcoap3-dev:arm64 libsqlite3-dev:arm64 libcurl4-openssl-dev:arm64
          libsystemd-dev:arm64 libmicrohttpd-dev:arm64 libcmocka-dev:arm64
-         gcc-arm-linux-gnueabihf)
+         gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 fi
 
 SUDO=""
