@@ -94,4 +94,15 @@ for f in "$tmp"/usr/bin/*; do
   [ "$m" = "$want" ] || { echo "package: ERROR: $(basename "$f") is $m, expected $want" >&2; exit 1; }
   nbin=$((nbin + 1))
 done
+# The dependencies must be installable: for a foreign architecture this asks
+# apt (simulation only) whether the :arm64 packages named by Depends exist.
+if [ "$arch" != "$host" ] && dpkg --print-foreign-architectures | grep -qx "$arch"; then
+  printf '+ apt-get install --simulate %s\n' "$deb"
+  if ! sim=$(apt-get -o DPkg::Lock::Timeout=600 install --simulate "$deb" 2>&1); then
+    printf '%s\n' "$sim" >&2
+    echo "package: ERROR: the $arch package's dependencies do not resolve" >&2
+    exit 1
+  fi
+  echo "  dependencies resolve for $arch"
+fi
 echo "package: OK $deb ($nbin programs, $(stat -c %s "$deb") bytes, Depends: $(dpkg-deb --field "$deb" Depends))"
