@@ -16,14 +16,20 @@ cross=0
 if [ "$cross" = 1 ]; then
   # aarch64: cross gcc + its libc (qemu's -L root) + arm64 multiarch -dev packages.
   # armhf: cross gcc + its libc only (armhf multiarch is broken on the mirror).
-  # binutils-*: strip/objdump for package sizes and dpkg-shlibdeps; dpkg-dev:
-  # dpkg-shlibdeps for the .deb packages.
+  # binutils-*: strip/objdump for package sizes and dpkg-shlibdeps; dpkg-dev and
+  # file: dpkg-shlibdeps and CPack's DEB generator.
   want+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-arm64-cross qemu-user
-         dpkg-dev
-         libmosquitto-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
-         libcoap3-dev:arm64 libsqlite3-dev:arm64 libcurl4-openssl-dev:arm64
-         libsystemd-dev:arm64 libmicrohttpd-dev:arm64 libcmocka-dev:arm64
+         dpkg-dev file
          gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+  # The arm64 libraries mirror the native lib*-dev packages above, so a library
+  # added there is available to the cross build too; libssl-dev (libcrypto) is
+  # only pulled in indirectly natively.
+  for p in "${want[@]}" libssl-dev; do
+    case "$p" in
+      libclang*|*:*) ;;
+      lib*-dev) want+=("$p:arm64") ;;
+    esac
+  done
 fi
 
 SUDO=""
