@@ -13,7 +13,9 @@
 #   /usr/share/edge-agent/boards/*.json        board descriptors
 #   /lib/systemd/system/edge-agent.service     deploy/systemd/edge-agent.service
 #   /etc/edge-agent/edge-agent.json            deploy/edge-agent.json (conffile)
-#   postinst: system user/group edge-agent, /var/lib/edge-agent (0750)
+#   /usr/share/doc/edge-agent/                 README.md, docs/build.md
+#   postinst: system user/group edge-agent (member of the unit's
+#   SupplementaryGroups, created if missing), /var/lib/edge-agent (0750)
 #   postrm purge: removes /var/lib/edge-agent, /etc/edge-agent and the user.
 
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
@@ -23,6 +25,9 @@ endif()
 
 set(EDGE_PKG_USER edge-agent CACHE STRING "System user the packaged daemon runs as")
 set(EDGE_PKG_STATE_DIR /var/lib/edge-agent CACHE PATH "State directory created by the package")
+# Groups the daemon's user joins; created when missing (see postinst.in). The
+# unit's SupplementaryGroups= are added automatically.
+set(EDGE_PKG_DEVICE_GROUPS i2c gpio dialout)
 # GNUInstallDirs maps prefix /usr to /etc; another prefix P gets P/etc.
 set(EDGE_INSTALL_CONFDIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/edge-agent)
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
@@ -39,6 +44,13 @@ set(EDGE_PKG_CONFIG ${CMAKE_SOURCE_DIR}/deploy/edge-agent.json)
 set(EDGE_PKG_MISSING "")
 if(EXISTS ${EDGE_PKG_UNIT})
   install(FILES ${EDGE_PKG_UNIT} DESTINATION ${EDGE_INSTALL_UNITDIR})
+  file(STRINGS ${EDGE_PKG_UNIT} _groups REGEX "^SupplementaryGroups=")
+  foreach(_line IN LISTS _groups)
+    string(REGEX REPLACE "^SupplementaryGroups=" "" _line "${_line}")
+    separate_arguments(_line UNIX_COMMAND "${_line}")
+    list(APPEND EDGE_PKG_DEVICE_GROUPS ${_line})
+  endforeach()
+  list(REMOVE_DUPLICATES EDGE_PKG_DEVICE_GROUPS)
 else()
   list(APPEND EDGE_PKG_MISSING deploy/systemd/edge-agent.service)
 endif()
@@ -56,7 +68,15 @@ endif()
 # Read by scripts/package.sh and scripts/package-check.sh.
 file(WRITE ${CMAKE_BINARY_DIR}/edge-package-missing.txt "${EDGE_PKG_MISSING}\n")
 
+# The unit's Documentation= points here.
+foreach(_doc README.md docs/build.md)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/${_doc})
+    install(FILES ${CMAKE_SOURCE_DIR}/${_doc} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/edge-agent)
+  endif()
+endforeach()
+
 # --- maintainer scripts ---------------------------------------------------
+list(JOIN EDGE_PKG_DEVICE_GROUPS " " EDGE_PKG_DEVICE_GROUPS)
 set(_pkgdir ${CMAKE_BINARY_DIR}/debian-control)
 file(MAKE_DIRECTORY ${_pkgdir})
 foreach(script postinst prerm postrm)

@@ -11,7 +11,8 @@
 #   - scripts/package.sh amd64 builds out/edge-agent_<ver>_amd64.deb containing
 #     /usr/bin/edge-agent
 #   - apt-get install -y ./out/edge-agent_<ver>_amd64.deb succeeds
-#   - system user and group edge-agent exist; /var/lib/edge-agent is owned by it
+#   - system user and group edge-agent exist; /var/lib/edge-agent is owned by it;
+#     the unit's SupplementaryGroups exist and the user is in them
 #   - the unit is /lib/systemd/system/edge-agent.service and passes
 #     `systemd-analyze verify` (warnings only when systemd is not PID 1, except
 #     for syntax errors, which always fail); the config is a dpkg conffile
@@ -63,7 +64,8 @@ fi
 deb=$(find "$here/out" -maxdepth 1 -name "${PKG}_*_amd64.deb" 2>/dev/null | sort | tail -n1)
 [ -n "$deb" ] || die "no out/${PKG}_*_amd64.deb"
 ok "$deb"
-dpkg-deb --contents "$deb" | grep -q '\./usr/bin/edge-agent$' \
+contents=$(dpkg-deb --contents "$deb")
+grep -q '\./usr/bin/edge-agent$' <<<"$contents" \
   || die "$deb has no /usr/bin/edge-agent (is agent/ on this branch and building bin/edge-agent?)"
 ok "contains /usr/bin/edge-agent"
 
@@ -99,6 +101,17 @@ fi
 step "systemd unit"
 if [ -f "$UNIT" ]; then
   ok "$UNIT"
+  # systemd refuses to start a unit whose supplementary group is missing.
+  # shellcheck disable=SC2013  # words: one group per word
+  for g in $(sed -n 's/^SupplementaryGroups=//p' "$UNIT"); do
+    if ! getent group "$g" >/dev/null; then
+      bad "SupplementaryGroups=$g: no such group"
+    elif id -nG "$USER_NAME" 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then
+      ok "group $g exists, $USER_NAME is a member"
+    else
+      bad "$USER_NAME is not in group $g"
+    fi
+  done
   if command -v systemd-analyze >/dev/null; then
     pid1=$(ps -o comm= -p 1 2>/dev/null || true)
     printf '+ systemd-analyze verify %s   (PID 1: %s)\n' "$UNIT" "${pid1:-?}"
