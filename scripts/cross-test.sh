@@ -8,6 +8,8 @@
 #            (scripts/install-deps.sh --cross), unit tests (ctest label "unit",
 #            which in a cross build also carry the label "cross") under
 #            qemu-aarch64.
+#            Then builds the arm64 Debian package (scripts/package.sh arm64;
+#            CROSS_PACKAGE=0 skips it).
 #   armhf    -DEDGE_HAL_ONLY=ON (hal, drivers and their tests) with the cross
 #            compiler's own libc only, tests under qemu-arm. The armhf
 #            architecture is never added to dpkg (it breaks apt-get update on
@@ -202,6 +204,12 @@ do_aarch64() {
   s=$(date +%s)
   run_ctest "$bdir" aarch64 "qemu-aarch64 -L /usr/aarch64-linux-gnu"
   note "aarch64: tests $(( $(date +%s) - s ))s"
+  if [ "${CROSS_PACKAGE:-1}" = 1 ]; then
+    log "aarch64: Debian package (scripts/package.sh arm64)"
+    s=$(date +%s)
+    run env SKIP_DEPS=1 JOBS="$JOBS" BUILD_ROOT="$BUILD_ROOT" bash "$here/scripts/package.sh" arm64
+    note "aarch64: package out/$(cd "$here/out" && ls edge-agent_*_arm64.deb) $(( $(date +%s) - s ))s"
+  fi
 }
 
 do_armhf() {
