@@ -230,6 +230,8 @@ static uint8_t fifo_byte(struct max30102 *m)
 		if (m->count) { /* reading an empty FIFO does not move the pointer */
 			*rd = (uint8_t)((*rd + 1) & 0x1f);
 			m->count--;
+			/* a popped sample clears the overflow counter */
+			m->regs[MAX30102_REG_OVF_COUNTER] = 0;
 		}
 	}
 	return b;

@@ -36,6 +36,9 @@ enum edge_channel {
 	EDGE_CH_LONGITUDE,    /* 1e-7 degrees */
 	EDGE_CH_AMBIENT_TEMP, /* milli-degC */
 	EDGE_CH_PULSE_RATE,   /* beats per minute, from a blood-pressure cuff */
+	EDGE_CH_MEAN_ARTERIAL_PRESSURE, /* mmHg, from a blood-pressure cuff */
+	EDGE_CH_GPS_FIX_QUALITY,	/* NMEA GGA fix quality: 0 none, 1 GPS, 2 DGPS, ... */
+	EDGE_CH_GPS_SATELLITES,		/* satellites used in the fix */
 	EDGE_CH__COUNT
 };
 
@@ -56,6 +59,15 @@ struct edge_sensor_binding {
 	const char *param;	/* driver-specific string from the board file, or NULL */
 };
 
+/* What a driver needs from the board: the loader checks a sensor's "bus"
+ * against it. EDGE_SENSOR_BUS_ANY (0) skips the check. */
+enum edge_sensor_bus {
+	EDGE_SENSOR_BUS_ANY,
+	EDGE_SENSOR_BUS_I2C,
+	EDGE_SENSOR_BUS_UART,
+	EDGE_SENSOR_BUS_NONE, /* BLE or virtual: no bus entry, maybe a param */
+};
+
 struct edge_sensor;
 
 struct edge_sensor_ops {
@@ -72,6 +84,9 @@ struct edge_sensor_ops {
 	/* Optional: an fd the agent polls (UART, BLE). When readable the agent
 	 * calls sample_fetch. -1 when the driver has none. */
 	int (*pollfd)(const struct edge_sensor *s);
+	enum edge_sensor_bus bus; /* what "bus" in the board file must be */
+	uint16_t default_addr;	  /* I2C address when the board file gives none */
+	uint32_t default_baud;	  /* UART */
 };
 
 struct edge_sensor {
@@ -100,6 +115,12 @@ static inline int edge_sensor_channel_get(const struct edge_sensor *s, enum edge
 					  int32_t *val)
 {
 	return s->ops->channel_get(s, ch, val);
+}
+
+/* The driver's pollable fd, or -1 when it has none. */
+static inline int edge_sensor_pollfd(const struct edge_sensor *s)
+{
+	return s->ops->pollfd ? s->ops->pollfd(s) : -1;
 }
 
 /* True when the driver lists ch. */
