@@ -6,8 +6,8 @@
  * can be written with a valid PEC (a bad one is NACKed). Temperatures are
  * 0.02 K per LSB; an object reading has bit 15 as an error flag.
  *
- * Knobs: "object_mk", "ambient_mk" (milli-kelvin), "corrupt_pec" (next N
- * reads carry a wrong PEC; -1 = all), "error_flag" (object reads flag an
+ * Knobs: "object_mk", "ambient_mk" (milli-kelvin), "corrupt_pec" (the next N
+ * PEC bytes sent are wrong; -1 = all), "error_flag" (object reads flag an
  * error); read-only "reads".
  */
 #include <errno.h>
