@@ -120,10 +120,10 @@ static void unpack(struct max30102 *m, const uint8_t *p, size_t n)
 	}
 }
 
-/* Mean IR of the newest second: the finger test that gates the analysis. */
+/* Mean IR of the newest 100 ms: the finger test that gates the analysis. */
 static int finger_present(const struct max30102 *m)
 {
-	size_t n = m->fill < m->fs ? m->fill : m->fs;
+	size_t n = m->fill < m->fs / 10 ? m->fill : m->fs / 10;
 	uint64_t sum = 0;
 
 	if (!n)

@@ -29,6 +29,7 @@ static double band_pass(const uint32_t *x, size_t n, unsigned fs, struct edge_pp
 			double *out, size_t *lo, size_t *hi)
 {
 	size_t h1 = fs / 2, h2 = fs / 20 ? fs / 20 : 1;
+
 	double dc = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -38,24 +39,17 @@ static double band_pass(const uint32_t *x, size_t n, unsigned fs, struct edge_pp
 	dc /= (double)n;
 	for (size_t i = 0; i < n; i++)
 		w->a[i] -= dc;
-	centred_mean(w->a, w->b, n, h1);
+	centred_mean(w->a, w->tmp, n, h1);
 	for (size_t i = h1; i + h1 < n; i++)
-		w->b[i] = w->a[i] - w->b[i];
-	centred_mean(w->b + h1, out + h1, n - 2 * h1, h2);
-	memset(out, 0, h1 * sizeof(*out));
-	memset(out + n - h1, 0, h1 * sizeof(*out));
-	*lo = h1 + h2;
-	*hi = n - h1 - h2;
+		w->tmp[i] = w->a[i] - w->tmp[i];
+	/* two passes of the short mean: a triangular window, better stop band */
+	centred_mean(w->tmp + h1, w->a + h1, n - 2 * h1, h2);
+	centred_mean(w->a + h1 + h2, out + h1 + h2, n - 2 * h1 - 2 * h2, h2);
+	memset(out, 0, (h1 + h2) * sizeof(*out));
+	memset(out + n - h1 - h2, 0, (h1 + h2) * sizeof(*out));
+	*lo = h1 + 2 * h2;
+	*hi = n - h1 - 2 * h2;
 	return dc;
-}
-
-static double rms(const double *v, size_t lo, size_t hi)
-{
-	double s = 0;
-
-	for (size_t i = lo; i < hi; i++)
-		s += (double)v[i] * v[i];
-	return hi > lo ? sqrt(s / (double)(hi - lo)) : 0;
 }
 
 #define MAX_BEATS 64
@@ -130,11 +124,33 @@ int edge_ppg_analyze(const uint32_t *red, const uint32_t *ir, size_t n, unsigned
 	if (!red || !res->hr_valid) /* no clean pulse: AC would be noise */
 		return 0;
 
-	ac_ir = rms(w->lp_ir, lo, hi);
-	/* the IR peaks and AC are done: its output buffer takes the red signal */
-	dc_red = band_pass(red, n, fs, w, w->lp_ir, &lo, &hi);
-	ac_red = rms(w->lp_ir, lo, hi);
-	if (ac_ir <= 0 || dc_red <= 0 || dc_ir <= 0)
+	/* AC of red by least squares against IR: red noise, uncorrelated with
+	 * the IR pulse, averages out instead of adding to the amplitude */
+	dc_red = band_pass(red, n, fs, w, w->b, &lo, &hi);
+	{
+		double rr = 0, ii = 0;
+
+		for (size_t i = lo; i < hi; i++) {
+			rr += w->b[i] * w->lp_ir[i];
+			ii += w->lp_ir[i] * w->lp_ir[i];
+		}
+		/* IR noise adds to ii but not to rr: take its share out.
+		 * White noise variance from second differences of the raw
+		 * IR (var = 6 sigma^2; the pulse barely curves between
+		 * samples), times the noise gain of the triangular smoother. */
+		double d2 = 0, L = (double)(2 * (fs / 20 ? fs / 20 : 1) + 1);
+
+		for (size_t i = 1; i + 1 < n; i++) {
+			double d = (double)ir[i + 1] - 2.0 * ir[i] + (double)ir[i - 1];
+
+			d2 += d * d;
+		}
+		d2 /= (double)(n - 2) * 6.0;
+		ii -= d2 * (2 * L * L + 1) / (3 * L * L * L) * (double)(hi - lo);
+		ac_red = ii > 0 ? rr / ii : 0; /* AC_red / AC_ir */
+		ac_ir = 1.0;
+	}
+	if (ac_red <= 0 || dc_red <= 0 || dc_ir <= 0)
 		return 0;
 	r = (ac_red / dc_red) / (ac_ir / dc_ir);
 	res->ratio_x1000 = (int32_t)lround(r * 1000);

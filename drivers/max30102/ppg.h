@@ -9,16 +9,19 @@
  *
  *  1. finger check: mean IR below EDGE_PPG_MIN_IR_DC counts = no tissue.
  *  2. band-pass: a centred 1 s moving average is subtracted (DC and breathing
- *     wander out), then a centred ~0.1 s moving average smooths (noise out);
- *     both filters are symmetric, so peaks keep their timing.
+ *     wander out), then two passes of a centred ~0.1 s moving average (a
+ *     triangular window) smooth the noise out; all filters are symmetric, so
+ *     peaks keep their timing.
  *  3. pulses are dips of reflected light: peaks of the inverted IR signal
  *     above half the largest, at least 0.27 s apart (<= 220 bpm), located to
  *     a fraction of a sample by a parabola through the three top points.
  *  4. heart rate = 60 * fs / mean beat interval; rejected when fewer than 2
  *     intervals or an interval strays more than 30 % from the mean.
- *  5. ratio of ratios R = (AC_red / DC_red) / (AC_ir / DC_ir), AC = RMS of
- *     the band-passed signal; SpO2 = 110 - 25 R (the linear calibration used
- *     with MAX3010x reference designs; a product calibrates its own curve).
+ *  5. ratio of ratios R = (AC_red / DC_red) / (AC_ir / DC_ir), with
+ *     AC_red / AC_ir the least-squares gain of band-passed red on band-passed
+ *     IR (noise in red does not inflate it as an RMS would); SpO2 = 110 - 25 R
+ *     (the linear calibration used with MAX3010x reference designs; a
+ *     product calibrates its own curve against a reference oximeter).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +32,7 @@
 struct edge_ppg_work {
 	double a[EDGE_PPG_MAX_SAMPLES];
 	double b[EDGE_PPG_MAX_SAMPLES];
+	double tmp[EDGE_PPG_MAX_SAMPLES];
 	double lp_ir[EDGE_PPG_MAX_SAMPLES];
 };
 

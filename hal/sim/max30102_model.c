@@ -16,7 +16,8 @@
  *
  * Knobs (edge_sim_chip_set/get): "heart_rate_bpm", "spo2_pct", "finger"
  * (0: only ambient light reaches the photodiode), "perfusion_ppm" (IR AC/DC,
- * default 20000 = 2 %), "noise" (counts RMS), "part_id"; read-only "mode",
+ * default 20000 = 2 %), "noise" (counts RMS, default 25), "hrv_ppm" (beat-to-
+ * beat period variation, uniform +-, default 30000 = 3 %), "part_id"; read-only "mode",
  * "led1_pa", "led2_pa", "rate_hz", "samples" (produced so far).
  */
 #include <errno.h>
@@ -39,6 +40,8 @@ struct max30102 {
 	int running;
 	/* physiology */
 	double hr_bpm, spo2, perfusion, noise;
+	double hrv;	  /* beat-to-beat period variation, fraction (uniform +-) */
+	double beat_mul;  /* this beat's period multiplier */
 	int finger;
 	double phase; /* beat phase, cycles */
 	uint32_t rng;
@@ -200,8 +203,12 @@ static void advance(struct max30102 *m)
 		double v[NCH];
 		uint32_t s[NCH];
 
-		m->phase += m->hr_bpm / 60.0 / rate;
-		m->phase -= floor(m->phase);
+		m->phase += m->hr_bpm / 60.0 / rate / m->beat_mul;
+		if (m->phase >= 1.0) { /* a new beat: draw its length */
+			m->phase -= floor(m->phase);
+			m->rng = m->rng * 1664525u + 1013904223u;
+			m->beat_mul = 1.0 + m->hrv * ((double)(m->rng >> 8) / 8388608.0 - 1.0);
+		}
 		synth(m, t_s, v);
 		for (int c = 0; c < NCH; c++)
 			s[c] = adc_word(m, v[c]);
@@ -338,6 +345,8 @@ static int init_common(struct edge_sim_chip *chip, int multi)
 	m->spo2 = 98;
 	m->perfusion = 0.02;
 	m->noise = 25;
+	m->hrv = 0.03;
+	m->beat_mul = 1.0;
 	m->finger = 1;
 	m->rng = 0x1234567u + chip->addr;
 	m->phase = 0.37;
@@ -377,6 +386,10 @@ static int max30102_set(struct edge_sim_chip *chip, const char *key, int64_t val
 		if (val < 0 || val > 100000)
 			return -ERANGE;
 		m->noise = (double)val;
+	} else if (strcmp(key, "hrv_ppm") == 0) {
+		if (val < 0 || val > 300000)
+			return -ERANGE;
+		m->hrv = (double)val / 1e6;
 	} else if (strcmp(key, "part_id") == 0) {
 		if (val < 0 || val > 0xff)
 			return -ERANGE;

@@ -67,28 +67,40 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 
 typedef void (*edge_check_fn)(void);
 
+/* Next name from the stringified list "a, b,\n c" into out. */
+static inline const char *edge_check_next_name(const char *p, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	while (*p && *p != ',' && *p != ' ' && *p != '\t' && *p != '\n') {
+		if (n + 1 < len)
+			out[n++] = *p;
+		p++;
+	}
+	out[n] = '\0';
+	return p;
+}
+
 static inline int edge_check_run(const char *prog, const edge_check_fn *fns, const char *names,
 				 size_t n)
 {
 	unsigned passed = 0, failed = 0;
-	char list[4096];
-	char *save = NULL, *name;
+	char name[128];
 
-	snprintf(list, sizeof(list), "%s", names);
-	name = strtok_r(list, ", \t\n", &save);
 	for (size_t i = 0; i < n; i++) {
-		const char *nm = name ? name : "?";
-
+		names = edge_check_next_name(names, name, sizeof(name));
 		edge_check_failed_now = 0;
 		fns[i]();
 		if (edge_check_failed_now) {
 			failed++;
-			fprintf(stderr, "FAIL %s\n", nm);
+			fprintf(stderr, "FAIL %s\n", name);
 		} else {
 			passed++;
-			printf("ok   %s\n", nm);
+			printf("ok   %s\n", name);
 		}
-		name = strtok_r(NULL, ", \t\n", &save);
+		fflush(stdout);
 	}
 	printf("%s: %u passed, %u failed (%u checks)\n", prog, passed, failed, edge_check_count);
 	return failed ? 1 : 0;

@@ -1,0 +1,3 @@
+#include "edge_check.h"
+static void t(void){CHECK(1);}
+EDGE_CHECK_MAIN(t)
