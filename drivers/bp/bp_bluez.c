@@ -79,6 +79,18 @@ struct bluez_cuff {
 	int last_error; /* of StartNotify, 0 when fine */
 };
 
+static int uuid_equal(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
+		char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
+
+		if (x != y)
+			return 0;
+	}
+	return *a == *b;
+}
+
 /* Skips the rest of a variant we do not read. */
 static int skip_variant(sd_bus_message *m)
 {
@@ -105,7 +117,7 @@ static int props_have_uuid(sd_bus_message *m, int *match)
 			r = sd_bus_message_read(m, "v", "s", &uuid);
 			if (r < 0)
 				return r;
-			if (strcasecmp(uuid, BP_MEAS_UUID) == 0)
+			if (uuid_equal(uuid, BP_MEAS_UUID))
 				*match = 1;
 		} else if ((r = skip_variant(m)) < 0) {
 			return r;

@@ -35,8 +35,8 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		long long ea_ = (long long)(a), eb_ = (long long)(b);                              \
 		edge_check_count++;                                                                \
 		if (ea_ != eb_) {                                                                  \
-			char m_[256];                                                              \
-			snprintf(m_, sizeof(m_), "%s == %s: %lld != %lld", #a, #b, ea_, eb_);      \
+			char m_[640];                                                              \
+			snprintf(m_, sizeof(m_), "%.200s == %.200s: %lld != %lld", #a, #b, ea_, eb_);      \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
 	} while (0)
@@ -46,8 +46,8 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		double ea_ = (double)(a), eb_ = (double)(b), et_ = (double)(tol);                  \
 		edge_check_count++;                                                                \
 		if (!(ea_ - eb_ <= et_ && eb_ - ea_ <= et_)) {                                     \
-			char m_[256];                                                              \
-			snprintf(m_, sizeof(m_), "%s ~ %s: %g vs %g (tolerance %g)", #a, #b, ea_,  \
+			char m_[640];                                                              \
+			snprintf(m_, sizeof(m_), "%.200s ~ %.200s: %g vs %g (tolerance %g)", #a, #b, ea_,  \
 				 eb_, et_);                                                        \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
@@ -58,8 +58,8 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		const char *ea_ = (a), *eb_ = (b);                                                 \
 		edge_check_count++;                                                                \
 		if (!ea_ || !eb_ || strcmp(ea_, eb_) != 0) {                                       \
-			char m_[512];                                                              \
-			snprintf(m_, sizeof(m_), "%s == %s: \"%s\" != \"%s\"", #a, #b,             \
+			char m_[1024];                                                              \
+			snprintf(m_, sizeof(m_), "%.200s == %.200s: \"%.250s\" != \"%.250s\"", #a, #b,             \
 				 ea_ ? ea_ : "(null)", eb_ ? eb_ : "(null)");                      \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
