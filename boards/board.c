@@ -157,8 +157,8 @@ static int check_bus_kind(const struct edge_sensor_ops *ops, const struct edge_b
 	switch (ops->bus) {
 	case EDGE_SENSOR_BUS_I2C:
 		if (!bus || bus->type != EDGE_BUS_I2C)
-			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs an i2c bus", origin,
-				    path, s->compatible);
+			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs an i2c bus",
+				    origin, path, s->compatible);
 		break;
 	case EDGE_SENSOR_BUS_UART:
 		if (!bus || bus->type != EDGE_BUS_UART)

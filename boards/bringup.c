@@ -163,9 +163,9 @@ int edge_board_led_set(struct edge_board_rt *rt, int on)
 	if (!rt->board.status_led_chip[0] || rt->board.status_led_line < 0)
 		return -ENODEV;
 	if (!rt->led) {
-		rt->led_error = edge_gpio_request(rt->board.status_led_chip,
-						  (unsigned)rt->board.status_led_line,
-						  EDGE_GPIO_OUTPUT, 0, "edge-agent status", &rt->led);
+		rt->led_error = edge_gpio_request(
+		    rt->board.status_led_chip, (unsigned)rt->board.status_led_line,
+		    EDGE_GPIO_OUTPUT, 0, "edge-agent status", &rt->led);
 		if (rt->led_error)
 			return rt->led_error;
 	}

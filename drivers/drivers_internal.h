@@ -19,6 +19,9 @@ extern const struct edge_sensor_ops edge_bluez_bp_driver;
 int32_t edge_max30205_to_mdegc(int16_t raw, int extended);
 int32_t edge_mlx90614_to_mdegc(uint16_t raw);
 int edge_max30102_overflows(const struct edge_sensor *s, uint32_t *count);
+struct edge_ppg_result;
+/* The last analysis (0.1 bpm / 0.1 % resolution), for tests and tuning. */
+int edge_max30102_result(const struct edge_sensor *s, struct edge_ppg_result *out);
 int edge_gps_stats(const struct edge_sensor *s, struct edge_nmea_stats *out);
 int edge_bluez_cuff_param(const char *param, char *dev_path, size_t len);
 

@@ -321,8 +321,8 @@ static void bluez_deinit(struct edge_sensor *s)
 		return;
 	if (c->notifying)
 		(void)sd_bus_call_method_async(c->bus, NULL, "org.bluez", c->char_path,
-					       "org.bluez.GattCharacteristic1", "StopNotify",
-					       NULL, NULL, "");
+					       "org.bluez.GattCharacteristic1", "StopNotify", NULL,
+					       NULL, "");
 	c->match = sd_bus_slot_unref(c->match);
 	c->bus = sd_bus_flush_close_unref(c->bus);
 }

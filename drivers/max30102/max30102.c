@@ -112,10 +112,10 @@ static void unpack(struct max30102 *m, const uint8_t *p, size_t n)
 	}
 	for (size_t i = 0; i < n; i++, p += 6) {
 		/* 3 bytes per LED, MSB first, the 18-bit value in bits 17:0 */
-		m->red[m->fill] = ((uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]) &
-				  MAX30102_SAMPLE_MAX;
-		m->ir[m->fill] = ((uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5]) &
-				 MAX30102_SAMPLE_MAX;
+		m->red[m->fill] =
+		    ((uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]) & MAX30102_SAMPLE_MAX;
+		m->ir[m->fill] =
+		    ((uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5]) & MAX30102_SAMPLE_MAX;
 		m->fill++;
 	}
 }
@@ -166,8 +166,8 @@ static int max30102_fetch(struct edge_sensor *s)
 	win = (size_t)m->fs * WINDOW_S;
 	if (win > m->fill)
 		win = m->fill;
-	return edge_ppg_analyze(m->red + m->fill - win, m->ir + m->fill - win, win, m->fs,
-				&m->work, &m->res);
+	return edge_ppg_analyze(m->red + m->fill - win, m->ir + m->fill - win, win, m->fs, &m->work,
+				&m->res);
 
 invalid:
 	memset(&m->res, 0, sizeof(m->res));
@@ -226,6 +226,16 @@ int edge_max30102_overflows(const struct edge_sensor *s, uint32_t *count)
 	if (s->ops != &edge_max30102_driver && s->ops != &edge_max30101_driver)
 		return -EINVAL;
 	*count = m->overflows;
+	return 0;
+}
+
+int edge_max30102_result(const struct edge_sensor *s, struct edge_ppg_result *out)
+{
+	const struct max30102 *m = s->priv;
+
+	if (s->ops != &edge_max30102_driver && s->ops != &edge_max30101_driver)
+		return -EINVAL;
+	*out = m->res;
 	return 0;
 }
 

@@ -40,8 +40,8 @@ struct max30102 {
 	int running;
 	/* physiology */
 	double hr_bpm, spo2, perfusion, noise;
-	double hrv;	  /* beat-to-beat period variation, fraction (uniform +-) */
-	double beat_mul;  /* this beat's period multiplier */
+	double hrv;	 /* beat-to-beat period variation, fraction (uniform +-) */
+	double beat_mul; /* this beat's period multiplier */
 	int finger;
 	double phase; /* beat phase, cycles */
 	uint32_t rng;
@@ -281,8 +281,8 @@ static int write_reg(struct max30102 *m, uint8_t reg, uint8_t val)
 	case MAX30102_REG_FIFO_RD_PTR:
 	case MAX30102_REG_OVF_COUNTER:
 		m->regs[reg] = val & 0x1f;
-		m->count = (m->regs[MAX30102_REG_FIFO_WR_PTR] - m->regs[MAX30102_REG_FIFO_RD_PTR]) &
-			   0x1fu;
+		m->count =
+		    (m->regs[MAX30102_REG_FIFO_WR_PTR] - m->regs[MAX30102_REG_FIFO_RD_PTR]) & 0x1fu;
 		m->byte_idx = 0;
 		break;
 	case MAX30102_REG_MODE_CONFIG:
@@ -308,8 +308,8 @@ static int write_reg(struct max30102 *m, uint8_t reg, uint8_t val)
 	return 0;
 }
 
-static int max30102_transfer(struct edge_sim_chip *chip, const uint8_t *w, size_t wlen,
-			     uint8_t *r, size_t rlen)
+static int max30102_transfer(struct edge_sim_chip *chip, const uint8_t *w, size_t wlen, uint8_t *r,
+			     size_t rlen)
 {
 	struct max30102 *m = chip->priv;
 	uint8_t reg;

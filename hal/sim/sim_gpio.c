@@ -174,7 +174,8 @@ int edge_sim_gpio_drive(const char *chip, unsigned offset, int level)
 			ev.rising = rising;
 			ev.seqno = ++l->seqno;
 			if (write(l->evw, &ev, sizeof(ev)) != (ssize_t)sizeof(ev))
-				return -ENOSPC; /* event buffer full: dropped, as the kernel would */
+				return -ENOSPC; /* event buffer full: dropped, as the kernel would
+						 */
 		}
 	}
 	return 0;

@@ -41,8 +41,8 @@ struct edge_nmea_sentence {
 	int has_altitude;
 	int32_t altitude_dm;
 	/* RMC */
-	int active;    /* status 'A' */
-	uint32_t date; /* ddmmyy, 0 when absent */
+	int active;		  /* status 'A' */
+	uint32_t date;		  /* ddmmyy, 0 when absent */
 	int32_t speed_knots_x100; /* -1 when absent */
 };
 

@@ -27,15 +27,15 @@ struct edge_i2c_bus;
 struct edge_uart;
 
 enum edge_channel {
-	EDGE_CH_HEART_RATE,   /* beats per minute */
-	EDGE_CH_SPO2,	      /* percent */
-	EDGE_CH_SYSTOLIC,     /* mmHg */
-	EDGE_CH_DIASTOLIC,    /* mmHg */
-	EDGE_CH_BODY_TEMP,    /* milli-degC */
-	EDGE_CH_LATITUDE,     /* 1e-7 degrees */
-	EDGE_CH_LONGITUDE,    /* 1e-7 degrees */
-	EDGE_CH_AMBIENT_TEMP, /* milli-degC */
-	EDGE_CH_PULSE_RATE,   /* beats per minute, from a blood-pressure cuff */
+	EDGE_CH_HEART_RATE,		/* beats per minute */
+	EDGE_CH_SPO2,			/* percent */
+	EDGE_CH_SYSTOLIC,		/* mmHg */
+	EDGE_CH_DIASTOLIC,		/* mmHg */
+	EDGE_CH_BODY_TEMP,		/* milli-degC */
+	EDGE_CH_LATITUDE,		/* 1e-7 degrees */
+	EDGE_CH_LONGITUDE,		/* 1e-7 degrees */
+	EDGE_CH_AMBIENT_TEMP,		/* milli-degC */
+	EDGE_CH_PULSE_RATE,		/* beats per minute, from a blood-pressure cuff */
 	EDGE_CH_MEAN_ARTERIAL_PRESSURE, /* mmHg, from a blood-pressure cuff */
 	EDGE_CH_GPS_FIX_QUALITY,	/* NMEA GGA fix quality: 0 none, 1 GPS, 2 DGPS, ... */
 	EDGE_CH_GPS_SATELLITES,		/* satellites used in the fix */

@@ -16,8 +16,9 @@ static int parse(const char *json)
 	return edge_board_parse(json, strlen(json), "test.json", &board, err, sizeof(err));
 }
 
-#define HEAD "{\"name\":\"t\",\"buses\":[{\"name\":\"i2c1\",\"type\":\"i2c\",\"path\":\"/dev/i2c-1\"}," \
-	     "{\"name\":\"ser\",\"type\":\"uart\",\"path\":\"/dev/ttyS0\"}],\"sensors\":["
+#define HEAD                                                                                       \
+	"{\"name\":\"t\",\"buses\":[{\"name\":\"i2c1\",\"type\":\"i2c\",\"path\":\"/dev/i2c-1\"}," \
+	"{\"name\":\"ser\",\"type\":\"uart\",\"path\":\"/dev/ttyS0\"}],\"sensors\":["
 
 static void expect_error(const char *json, const char *needle)
 {
@@ -88,8 +89,8 @@ static void test_defaults(void)
 
 static void test_shipped_boards(void)
 {
-	static const char *const names[] = {"generic-aarch64", "rpi-zero-2w", "rpi4",
-					    "rpi5",	       "sim",	      "sim-full"};
+	static const char *const names[] = {"generic-aarch64", "rpi-zero-2w", "rpi4", "rpi5", "sim",
+					    "sim-full"};
 
 	CHECK_EQ(edge_board_embedded_count(), sizeof(names) / sizeof(names[0]));
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -229,4 +230,5 @@ static void test_missing_hardware_is_per_sensor(void)
 }
 
 EDGE_CHECK_MAIN(test_validation_errors, test_defaults, test_shipped_boards,
-		test_sim_board_unchanged, test_sim_full_bring_up, test_missing_hardware_is_per_sensor)
+		test_sim_board_unchanged, test_sim_full_bring_up,
+		test_missing_hardware_is_per_sensor)

@@ -78,10 +78,10 @@ static void test_all_optional_fields(void)
 	/* flags 0x1E: time stamp, pulse rate, user id, measurement status */
 	static const uint8_t v[] = {
 	    0x1E, 0x8A, 0x00, 0x55, 0x00, 0x66, 0x00, /* 138 / 85 / 102 mmHg */
-	    0xEA, 0x07, 11,   21,	14,   30,   5,	  /* 2026-11-21 14:30:05 */
-	    0x48, 0x00,				  /* pulse 72 */
-	    0x01,				  /* user 1 */
-	    0x05, 0x00, /* body movement + irregular pulse */
+	    0xEA, 0x07, 11,   21,   14,	  30,	5,    /* 2026-11-21 14:30:05 */
+	    0x48, 0x00,				      /* pulse 72 */
+	    0x01,				      /* user 1 */
+	    0x05, 0x00,				      /* body movement + irregular pulse */
 	};
 	struct edge_bp_measurement m;
 	int32_t x = 0;
@@ -126,9 +126,9 @@ static void test_kpa(void)
 	CHECK_EQ(edge_bp_decode(v, sizeof(v), &m), 0);
 	CHECK_EQ(m.kpa, 1);
 	/* 1 kPa = 7.500617 mmHg */
-	CHECK_EQ(m.systolic.centi, 12001);  /* 120.0099 */
-	CHECK_EQ(m.diastolic.centi, 8026);  /* 80.2566 */
-	CHECK_EQ(m.map.centi, 9376);	    /* 93.7577 */
+	CHECK_EQ(m.systolic.centi, 12001); /* 120.0099 */
+	CHECK_EQ(m.diastolic.centi, 8026); /* 80.2566 */
+	CHECK_EQ(m.map.centi, 9376);	   /* 93.7577 */
 	CHECK_EQ(edge_bp_value_int(&m.map, &x), 0);
 	CHECK_EQ(x, 94);
 }

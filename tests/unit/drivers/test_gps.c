@@ -93,8 +93,9 @@ static void test_fed_by_hand_in_pieces(void)
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), 0);
 	CHECK_EQ(lat, 481173000);
 	/* a corrupted sentence is counted, not used */
-	CHECK_EQ(edge_sim_uart_feed("ser1", "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,"
-					    "M,46.9,M,,*46\r\n",
+	CHECK_EQ(edge_sim_uart_feed("ser1",
+				    "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,"
+				    "M,46.9,M,,*46\r\n",
 				    67),
 		 67);
 	CHECK_EQ(edge_sensor_sample_fetch(s), 0);

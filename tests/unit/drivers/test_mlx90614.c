@@ -27,7 +27,7 @@ static void test_conversion(void)
 	/* datasheet example word 0x3AD2 = 15058 * 0.02 K = 301.16 K = 28.01 degC */
 	CHECK_EQ(edge_mlx90614_to_mdegc(0x3AD2), 28010);
 	CHECK_EQ(edge_mlx90614_to_mdegc(0x0000), -273150);
-	CHECK_EQ(edge_mlx90614_to_mdegc(13658), 10); /* 273.16 K */
+	CHECK_EQ(edge_mlx90614_to_mdegc(13658), 10);	      /* 273.16 K */
 	CHECK_EQ(edge_mlx90614_to_mdegc(0x8000 | 13658), 10); /* the flag is not data */
 }
 

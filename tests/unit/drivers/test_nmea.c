@@ -42,8 +42,7 @@ static void test_rmc_and_hemispheres(void)
 	CHECK_EQ(o.speed_knots_x100, 2240);
 	CHECK_EQ(o.date, 230394);
 	/* south / west are negative; GN talker; fractional seconds */
-	CHECK_EQ(parse("$GNRMC,001122.50,A,3351.1234,S,15112.5678,W,0.0,,010125,,,A*69", &o),
-		 0);
+	CHECK_EQ(parse("$GNRMC,001122.50,A,3351.1234,S,15112.5678,W,0.0,,010125,,,A*69", &o), 0);
 	CHECK_STR(o.talker, "GN");
 	CHECK_EQ(o.time_ms, (11 * 60 + 22) * 1000 + 500);
 	CHECK_EQ(o.lat_e7, -(330000000 + (int32_t)((511234000LL + 30) / 60)));
@@ -79,14 +78,14 @@ static void test_malformed(void)
 	char buf[128];
 	/* bodies whose checksum we compute, so only the content is wrong */
 	static const char *const bad[] = {
-	    "GPGGA,123519,4860.000,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", /* 60 minutes */
-	    "GPGGA,123519,9100.000,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", /* 91 deg */
-	    "GPGGA,123519,4807.038,X,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", /* hemisphere */
-	    "GPGGA,123519,4807.038,E,01131.000,N,1,08,0.9,545.4,M,46.9,M,,", /* swapped */
-	    "GPGGA,126019,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", /* 60 min */
-	    "GPGGA,123519,48a7.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", /* digit */
-	    "GPGGA,123519,,,,,1,08,0.9,545.4,M,46.9,M,,",		      /* fix, no pos */
-	    "GPGGA,123519,4807.038,N",					      /* short */
+	    "GPGGA,123519,4860.000,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",	/* 60 minutes */
+	    "GPGGA,123519,9100.000,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",	/* 91 deg */
+	    "GPGGA,123519,4807.038,X,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",	/* hemisphere */
+	    "GPGGA,123519,4807.038,E,01131.000,N,1,08,0.9,545.4,M,46.9,M,,",	/* swapped */
+	    "GPGGA,126019,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",	/* 60 min */
+	    "GPGGA,123519,48a7.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",	/* digit */
+	    "GPGGA,123519,,,,,1,08,0.9,545.4,M,46.9,M,,",			/* fix, no pos */
+	    "GPGGA,123519,4807.038,N",						/* short */
 	    "GPRMC,123519,X,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W", /* status */
 	    "GPRMC,123519,A,,,,,022.4,084.4,230394,003.1,W", /* active, no position */
 	};
@@ -134,9 +133,9 @@ static void test_stream_partial_garbage_long(void)
 	CHECK_EQ(edge_nmea_feed(&p, (const uint8_t *)GGA RMC, strlen(GGA RMC), &st), 2);
 	CHECK_EQ(p.stats.accepted, 4);
 	/* losing the fix clears it */
-	CHECK_EQ(edge_nmea_feed(&p, (const uint8_t *)"$GPRMC,123519,V,,,,,,,230394,,,N*51\n", 36,
-				&st),
-		 1);
+	CHECK_EQ(
+	    edge_nmea_feed(&p, (const uint8_t *)"$GPRMC,123519,V,,,,,,,230394,,,N*51\n", 36, &st),
+	    1);
 	CHECK_EQ(st.has_fix, 0);
 	/* byte-at-a-time feeding works the same */
 	for (size_t i = 0; i < strlen(GGA); i++)

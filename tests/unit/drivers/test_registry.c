@@ -10,9 +10,8 @@ static void test_drivers_complete(void)
 	size_t n;
 	const struct edge_sensor_ops *const *all = edge_sensor_ops_all(&n);
 	static const char *const expected[] = {
-	    "edge,sim-vitals", "maxim,max30102",   "maxim,max30101",
-	    "maxim,max30205",  "melexis,mlx90614", "nmea,gps",
-	    "edge,sim-bp-cuff", "bluetooth,blood-pressure",
+	    "edge,sim-vitals",	"maxim,max30102", "maxim,max30101",   "maxim,max30205",
+	    "melexis,mlx90614", "nmea,gps",	  "edge,sim-bp-cuff", "bluetooth,blood-pressure",
 	};
 
 	CHECK_EQ(n, sizeof(expected) / sizeof(expected[0]));

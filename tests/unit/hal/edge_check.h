@@ -36,7 +36,8 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		edge_check_count++;                                                                \
 		if (ea_ != eb_) {                                                                  \
 			char m_[640];                                                              \
-			snprintf(m_, sizeof(m_), "%.200s == %.200s: %lld != %lld", #a, #b, ea_, eb_);      \
+			snprintf(m_, sizeof(m_), "%.200s == %.200s: %lld != %lld", #a, #b, ea_,    \
+				 eb_);                                                             \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
 	} while (0)
@@ -47,8 +48,8 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		edge_check_count++;                                                                \
 		if (!(ea_ - eb_ <= et_ && eb_ - ea_ <= et_)) {                                     \
 			char m_[640];                                                              \
-			snprintf(m_, sizeof(m_), "%.200s ~ %.200s: %g vs %g (tolerance %g)", #a, #b, ea_,  \
-				 eb_, et_);                                                        \
+			snprintf(m_, sizeof(m_), "%.200s ~ %.200s: %g vs %g (tolerance %g)", #a,   \
+				 #b, ea_, eb_, et_);                                               \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
 	} while (0)
@@ -58,9 +59,9 @@ static inline void edge_check_report(const char *file, int line, const char *wha
 		const char *ea_ = (a), *eb_ = (b);                                                 \
 		edge_check_count++;                                                                \
 		if (!ea_ || !eb_ || strcmp(ea_, eb_) != 0) {                                       \
-			char m_[1024];                                                              \
-			snprintf(m_, sizeof(m_), "%.200s == %.200s: \"%.250s\" != \"%.250s\"", #a, #b,             \
-				 ea_ ? ea_ : "(null)", eb_ ? eb_ : "(null)");                      \
+			char m_[1024];                                                             \
+			snprintf(m_, sizeof(m_), "%.200s == %.200s: \"%.250s\" != \"%.250s\"", #a, \
+				 #b, ea_ ? ea_ : "(null)", eb_ ? eb_ : "(null)");                  \
 			edge_check_report(__FILE__, __LINE__, m_);                                 \
 		}                                                                                  \
 	} while (0)

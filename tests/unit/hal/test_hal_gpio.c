@@ -35,8 +35,7 @@ static void test_output_levels(void)
 	CHECK_EQ(edge_gpio_set(inv, 1), 0);
 	CHECK_EQ(edge_sim_gpio_level("chip0", 18), 0);
 	/* one owner per line; the test cannot fight an output */
-	CHECK_EQ(edge_gpio_request("sim:chip0", 17, EDGE_GPIO_OUTPUT, 0, NULL, &inv),
-		 -EBUSY);
+	CHECK_EQ(edge_gpio_request("sim:chip0", 17, EDGE_GPIO_OUTPUT, 0, NULL, &inv), -EBUSY);
 	CHECK_EQ(edge_sim_gpio_drive("chip0", 17, 1), -EBUSY);
 	/* outputs have no events */
 	CHECK_EQ(edge_gpio_fd(led), -EINVAL);
@@ -55,8 +54,9 @@ static void test_input_edges(void)
 
 	edge_sim_reset();
 	CHECK_EQ(edge_gpio_request("sim:chip1", 4,
-				   EDGE_GPIO_INPUT | EDGE_GPIO_EDGE_RISING | EDGE_GPIO_EDGE_FALLING |
-				       EDGE_GPIO_PULL_UP | EDGE_GPIO_ACTIVE_LOW,
+				   EDGE_GPIO_INPUT | EDGE_GPIO_EDGE_RISING |
+				       EDGE_GPIO_EDGE_FALLING | EDGE_GPIO_PULL_UP |
+				       EDGE_GPIO_ACTIVE_LOW,
 				   0, "button", &btn),
 		 0);
 	/* pulled up + active low: idle reads inactive */
@@ -93,9 +93,9 @@ static void test_rising_only(void)
 	struct edge_gpio_event ev;
 
 	edge_sim_reset();
-	CHECK_EQ(edge_gpio_request("sim:chip2", 1, EDGE_GPIO_INPUT | EDGE_GPIO_EDGE_RISING, 0,
-				   NULL, &l),
-		 0);
+	CHECK_EQ(
+	    edge_gpio_request("sim:chip2", 1, EDGE_GPIO_INPUT | EDGE_GPIO_EDGE_RISING, 0, NULL, &l),
+	    0);
 	CHECK_EQ(edge_sim_gpio_drive("chip2", 1, 1), 0);
 	CHECK_EQ(edge_sim_gpio_drive("chip2", 1, 0), 0);
 	CHECK_EQ(edge_gpio_event_read(l, &ev), 1);
@@ -112,9 +112,9 @@ static void test_bad_requests(void)
 	CHECK_EQ(edge_gpio_request("sim:c", 0, 0, 0, NULL, &l), -EINVAL);
 	CHECK_EQ(edge_gpio_request("sim:c", 0, EDGE_GPIO_INPUT | EDGE_GPIO_OUTPUT, 0, NULL, &l),
 		 -EINVAL);
-	CHECK_EQ(edge_gpio_request("sim:c", 0, EDGE_GPIO_OUTPUT | EDGE_GPIO_EDGE_RISING, 0, NULL,
-				   &l),
-		 -EINVAL);
+	CHECK_EQ(
+	    edge_gpio_request("sim:c", 0, EDGE_GPIO_OUTPUT | EDGE_GPIO_EDGE_RISING, 0, NULL, &l),
+	    -EINVAL);
 	CHECK_EQ(edge_gpio_request("sim:c", 0,
 				   EDGE_GPIO_INPUT | EDGE_GPIO_PULL_UP | EDGE_GPIO_PULL_DOWN, 0,
 				   NULL, &l),

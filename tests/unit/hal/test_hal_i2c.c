@@ -38,16 +38,14 @@ static void test_smbus_word_with_pec(void)
 	/* a corrupted PEC is an error and leaves the value untouched */
 	CHECK_EQ(edge_sim_chip_set(chip, "corrupt_pec", 1), 0);
 	v = 0x1111;
-	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 1),
-		 -EBADMSG);
+	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 1), -EBADMSG);
 	CHECK_EQ(v, 0x1111);
 	/* a read without PEC carries no PEC byte: the corruption stays pending
 	 * and hits the next read that asks for one */
 	CHECK_EQ(edge_sim_chip_set(chip, "corrupt_pec", 1), 0);
 	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 0), 0);
 	CHECK_EQ(v, 310160 / 20);
-	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 1),
-		 -EBADMSG);
+	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 1), -EBADMSG);
 	CHECK_EQ(edge_smbus_read_word(bus, MLX90614_I2C_ADDR, MLX90614_RAM_TOBJ1, &v, 1), 0);
 	/* write word with PEC reaches EEPROM; a bad PEC would be NACKed */
 	CHECK_EQ(edge_smbus_write_word(bus, MLX90614_I2C_ADDR, MLX90614_EE_EMISSIVITY, 0xF332, 1),
@@ -113,5 +111,4 @@ static void test_chip_knobs(void)
 	edge_sim_reset();
 }
 
-EDGE_CHECK_MAIN(test_pec_known_vectors, test_smbus_word_with_pec, test_reg_helpers,
-		test_chip_knobs)
+EDGE_CHECK_MAIN(test_pec_known_vectors, test_smbus_word_with_pec, test_reg_helpers, test_chip_knobs)

@@ -29,22 +29,22 @@
 
 #define MAX30102_PART_ID 0x15 /* MAX30101 reads the same */
 
-#define MAX30102_INT_A_FULL	   0x80
-#define MAX30102_INT_PPG_RDY	   0x40
-#define MAX30102_INT_ALC_OVF	   0x20
-#define MAX30102_INT_PWR_RDY	   0x01
-#define MAX30102_INT_DIE_TEMP_RDY  0x02
-#define MAX30102_FIFO_ROLLOVER_EN  0x10
+#define MAX30102_INT_A_FULL	    0x80
+#define MAX30102_INT_PPG_RDY	    0x40
+#define MAX30102_INT_ALC_OVF	    0x20
+#define MAX30102_INT_PWR_RDY	    0x01
+#define MAX30102_INT_DIE_TEMP_RDY   0x02
+#define MAX30102_FIFO_ROLLOVER_EN   0x10
 #define MAX30102_FIFO_SMP_AVE_SHIFT 5
-#define MAX30102_MODE_SHDN	   0x80
-#define MAX30102_MODE_RESET	   0x40
-#define MAX30102_MODE_HR	   0x02 /* red only */
-#define MAX30102_MODE_SPO2	   0x03 /* red + IR */
-#define MAX30102_MODE_MULTI	   0x07
+#define MAX30102_MODE_SHDN	    0x80
+#define MAX30102_MODE_RESET	    0x40
+#define MAX30102_MODE_HR	    0x02 /* red only */
+#define MAX30102_MODE_SPO2	    0x03 /* red + IR */
+#define MAX30102_MODE_MULTI	    0x07
 #define MAX30102_SPO2_ADC_RGE_SHIFT 5
-#define MAX30102_SPO2_SR_SHIFT	   2
-#define MAX30102_FIFO_DEPTH	   32
-#define MAX30102_SAMPLE_MAX	   0x3FFFF /* 18-bit ADC */
+#define MAX30102_SPO2_SR_SHIFT	    2
+#define MAX30102_FIFO_DEPTH	    32
+#define MAX30102_SAMPLE_MAX	    0x3FFFF /* 18-bit ADC */
 
 /* SPO2_SR field (0..7) -> samples per second */
 static inline unsigned max30102_sr_hz(unsigned field)

@@ -6,17 +6,17 @@
  * 0.02 K per LSB; bit 15 of an object temperature is an error flag. */
 #define MLX90614_I2C_ADDR 0x5A
 
-#define MLX90614_RAM_RAW_IR1 0x04
-#define MLX90614_RAM_TA	     0x06
-#define MLX90614_RAM_TOBJ1   0x07
-#define MLX90614_RAM_TOBJ2   0x08
-#define MLX90614_EEPROM	     0x20
-#define MLX90614_EE_TOMAX    (MLX90614_EEPROM | 0x00)
-#define MLX90614_EE_TOMIN    (MLX90614_EEPROM | 0x01)
+#define MLX90614_RAM_RAW_IR1   0x04
+#define MLX90614_RAM_TA	       0x06
+#define MLX90614_RAM_TOBJ1     0x07
+#define MLX90614_RAM_TOBJ2     0x08
+#define MLX90614_EEPROM	       0x20
+#define MLX90614_EE_TOMAX      (MLX90614_EEPROM | 0x00)
+#define MLX90614_EE_TOMIN      (MLX90614_EEPROM | 0x01)
 #define MLX90614_EE_EMISSIVITY (MLX90614_EEPROM | 0x04) /* 0xFFFF = 1.0 */
-#define MLX90614_EE_CONFIG1  (MLX90614_EEPROM | 0x05)
+#define MLX90614_EE_CONFIG1    (MLX90614_EEPROM | 0x05)
 #define MLX90614_EE_SMBUS_ADDR (MLX90614_EEPROM | 0x0E)
-#define MLX90614_EE_ID0	     (MLX90614_EEPROM | 0x1C)
-#define MLX90614_ERROR_FLAG  0x8000
-#define MLX90614_LSB_MK	     20 /* milli-kelvin per LSB */
+#define MLX90614_EE_ID0	       (MLX90614_EEPROM | 0x1C)
+#define MLX90614_ERROR_FLAG    0x8000
+#define MLX90614_LSB_MK	       20 /* milli-kelvin per LSB */
 #endif
