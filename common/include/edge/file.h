@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGE_FILE_H
+#define EDGE_FILE_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Replaces path with data so that after a crash or power cut the file holds
+ * either the old or the new content: write to a temporary file in the same
+ * directory, fsync, rename over path, fsync the directory. */
+int edge_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Reads a whole file of at most max bytes (-EFBIG beyond). *out is
+ * NUL-terminated; caller frees with free(). */
+int edge_file_read(const char *path, size_t max, char **out, size_t *len);
+
+/* mkdir -p with mode for the directories it creates. */
+int edge_mkdir_p(const char *path, mode_t mode);
+
+#endif
