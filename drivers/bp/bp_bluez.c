@@ -288,7 +288,6 @@ static int bluez_fetch(struct edge_sensor *s)
 	struct bluez_cuff *c = s->priv;
 	int r = 0;
 
-	c->latest.fresh = 0;
 	for (int i = 0; i < MAX_PROCESS_FETCH; i++) {
 		r = sd_bus_process(c->bus, NULL);
 		if (r <= 0)
@@ -301,7 +300,7 @@ static int bluez_fetch(struct edge_sensor *s)
 
 static int bluez_get(const struct edge_sensor *s, enum edge_channel ch, int32_t *val)
 {
-	const struct bluez_cuff *c = s->priv;
+	struct bluez_cuff *c = s->priv; /* delivery state: see bp_internal.h */
 
 	return edge_bp_latest_get(&c->latest, ch, val);
 }
@@ -349,7 +348,7 @@ static int bluez_fetch(struct edge_sensor *s)
 
 static int bluez_get(const struct edge_sensor *s, enum edge_channel ch, int32_t *val)
 {
-	const struct bluez_cuff *c = s->priv;
+	struct bluez_cuff *c = s->priv; /* delivery state: see bp_internal.h */
 
 	return edge_bp_latest_get(&c->latest, ch, val);
 }

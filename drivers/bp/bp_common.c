@@ -16,7 +16,7 @@ int edge_bp_latest_update(struct edge_bp_latest *l, const uint8_t *buf, size_t l
 		return err;
 	}
 	l->m = m;
-	l->fresh = 1;
+	l->unreported = (1u << 4) - 1;
 	l->received++;
 	return 0;
 }
@@ -36,28 +36,36 @@ static int plausible(enum edge_channel ch, int32_t v)
 	}
 }
 
-int edge_bp_latest_get(const struct edge_bp_latest *l, enum edge_channel ch, int32_t *val)
+int edge_bp_latest_get(struct edge_bp_latest *l, enum edge_channel ch, int32_t *val)
 {
 	const struct edge_bp_value *v;
+	unsigned bit;
 	int32_t x;
 
 	switch (ch) {
 	case EDGE_CH_SYSTOLIC:
 		v = &l->m.systolic;
+		bit = 1u << 0;
 		break;
 	case EDGE_CH_DIASTOLIC:
 		v = &l->m.diastolic;
+		bit = 1u << 1;
 		break;
 	case EDGE_CH_MEAN_ARTERIAL_PRESSURE:
 		v = &l->m.map;
+		bit = 1u << 2;
 		break;
 	case EDGE_CH_PULSE_RATE:
 		v = &l->m.pulse;
+		bit = 1u << 3;
 		break;
 	default:
 		return -ENOTSUP;
 	}
-	if (!l->fresh || edge_bp_value_int(v, &x) || !plausible(ch, x))
+	if (!(l->unreported & bit))
+		return -ENODATA;
+	l->unreported &= ~bit;
+	if (edge_bp_value_int(v, &x) || !plausible(ch, x))
 		return -ENODATA;
 	*val = x;
 	return 0;

@@ -54,7 +54,6 @@ static int sim_cuff_fetch(struct edge_sensor *s)
 	uint8_t buf[32];
 	size_t n;
 
-	c->latest.fresh = 0;
 	if (slot == c->last_slot)
 		return 0;
 	c->last_slot = slot;
@@ -66,7 +65,7 @@ static int sim_cuff_fetch(struct edge_sensor *s)
 
 static int sim_cuff_get(const struct edge_sensor *s, enum edge_channel ch, int32_t *val)
 {
-	const struct sim_cuff *c = s->priv;
+	struct sim_cuff *c = s->priv; /* delivery state: see bp_internal.h */
 
 	return edge_bp_latest_get(&c->latest, ch, val);
 }

@@ -2,10 +2,12 @@
 /*
  * NMEA 0183 GPS receiver on a UART ("nmea,gps"). The port's fd joins the
  * agent's poll loop (pollfd); sample_fetch drains what has arrived (bounded
- * per call) through the NMEA parser. Latitude/longitude are reported by the
- * fetch that received a fix (-ENODATA otherwise, also while the receiver
- * has no fix), so the agent's freshness window decides how long a position
- * stays usable. Fix quality and satellites come from the last GGA.
+ * per call) through the NMEA parser. Each new fix is delivered once per
+ * channel: channel_get returns it the first time a channel is asked for,
+ * then -ENODATA until the next fix (or at once, when the receiver reports
+ * it lost the fix), whether the agent fetched from pollfd, its timer or
+ * both. The agent's freshness window decides how long a position stays
+ * usable. Fix quality and satellites come from the last GGA.
  */
 #include <errno.h>
 
@@ -16,11 +18,15 @@
 #define READ_CHUNK	128
 #define MAX_READS_FETCH 32 /* 4 KiB per fetch: a 9600-baud port makes ~1 KiB/s */
 
+#define BIT_LAT	 (1u << 0)
+#define BIT_LON	 (1u << 1)
+#define BIT_QUAL (1u << 2)
+#define BIT_SATS (1u << 3)
+
 struct gps {
 	struct edge_nmea_parser parser;
 	struct edge_nmea_state st;
-	int fresh_fix; /* this fetch delivered a position */
-	int fresh;     /* this fetch delivered any sentence */
+	unsigned unreported; /* BIT_*: new values not yet delivered */
 };
 
 static const enum edge_channel channels[] = {EDGE_CH_LATITUDE, EDGE_CH_LONGITUDE,
@@ -43,7 +49,6 @@ static int gps_fetch(struct edge_sensor *s)
 	uint32_t fixes = g->st.fixes;
 	unsigned accepted = 0;
 
-	g->fresh = g->fresh_fix = 0;
 	for (int i = 0; i < MAX_READS_FETCH; i++) {
 		ssize_t n = edge_uart_read(s->bind.uart, buf, sizeof(buf));
 
@@ -53,31 +58,46 @@ static int gps_fetch(struct edge_sensor *s)
 			break;
 		accepted += edge_nmea_feed(&g->parser, buf, (size_t)n, &g->st);
 	}
-	g->fresh = accepted > 0;
-	g->fresh_fix = g->st.fixes != fixes && g->st.has_fix;
+	if (accepted)
+		g->unreported |= BIT_QUAL | BIT_SATS;
+	if (g->st.fixes != fixes && g->st.has_fix)
+		g->unreported |= BIT_LAT | BIT_LON;
+	if (!g->st.has_fix)
+		g->unreported &= ~(BIT_LAT | BIT_LON);
 	return 0;
 }
 
 static int gps_get(const struct edge_sensor *s, enum edge_channel ch, int32_t *val)
 {
-	const struct gps *g = s->priv;
+	struct gps *g = s->priv; /* delivery state, see the top of the file */
+	unsigned bit;
+	int32_t v;
 
 	switch (ch) {
 	case EDGE_CH_LATITUDE:
+		bit = BIT_LAT;
+		v = g->st.lat_e7;
+		break;
 	case EDGE_CH_LONGITUDE:
-		if (!g->fresh_fix)
-			return -ENODATA;
-		*val = ch == EDGE_CH_LATITUDE ? g->st.lat_e7 : g->st.lon_e7;
-		return 0;
+		bit = BIT_LON;
+		v = g->st.lon_e7;
+		break;
 	case EDGE_CH_GPS_FIX_QUALITY:
+		bit = BIT_QUAL;
+		v = g->st.quality;
+		break;
 	case EDGE_CH_GPS_SATELLITES:
-		if (!g->fresh)
-			return -ENODATA;
-		*val = ch == EDGE_CH_GPS_FIX_QUALITY ? g->st.quality : g->st.satellites;
-		return 0;
+		bit = BIT_SATS;
+		v = g->st.satellites;
+		break;
 	default:
 		return -ENOTSUP;
 	}
+	if (!(g->unreported & bit))
+		return -ENODATA;
+	g->unreported &= ~bit;
+	*val = v;
+	return 0;
 }
 
 static int gps_pollfd(const struct edge_sensor *s)

@@ -47,12 +47,22 @@ static void test_model_stream(void)
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_GPS_SATELLITES, &n), 0);
 	CHECK_EQ(n, 11);
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_SPO2, &n), -ENOTSUP);
-	/* nothing new in the same second: no fresh position */
+	/* a fix is delivered once: asked again, or after a fetch that brought
+	 * nothing new (same simulated second), there is no new position */
+	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), -ENODATA);
 	CHECK_EQ(edge_sensor_sample_fetch(s), 0);
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), -ENODATA);
+	/* the agent fetches from pollfd, then again on its timer: the fix that
+	 * the first fetch brought is still delivered after the second */
+	edge_sim_time_set(7001000);
+	CHECK_EQ(edge_sensor_sample_fetch(s), 0);
+	CHECK_EQ(edge_sensor_sample_fetch(s), 0);
+	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), 0);
+	CHECK_NEAR(lat, -337654321, 1);
+	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LONGITUDE, &lon), 0);
 	/* the receiver loses its fix: sentences keep coming, no position */
 	CHECK_EQ(edge_sim_stream_set(st, "fix", 0), 0);
-	edge_sim_time_set(7001000);
+	edge_sim_time_set(7002000);
 	CHECK_EQ(edge_sensor_sample_fetch(s), 0);
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), -ENODATA);
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_GPS_FIX_QUALITY, &q), 0);
@@ -60,7 +70,7 @@ static void test_model_stream(void)
 	/* line noise before every epoch does not hurt */
 	CHECK_EQ(edge_sim_stream_set(st, "fix", 1), 0);
 	CHECK_EQ(edge_sim_stream_set(st, "noise", 1), 0);
-	edge_sim_time_set(7002000);
+	edge_sim_time_set(7003000);
 	CHECK_EQ(edge_sensor_sample_fetch(s), 0);
 	CHECK_EQ(edge_sensor_channel_get(s, EDGE_CH_LATITUDE, &lat), 0);
 	CHECK_NEAR(lat, -337654321, 1);
