@@ -29,7 +29,6 @@ static double band_pass(const uint32_t *x, size_t n, unsigned fs, struct edge_pp
 			double *out, size_t *lo, size_t *hi)
 {
 	size_t h1 = fs / 2, h2 = fs / 20 ? fs / 20 : 1;
-
 	double dc = 0;
 
 	for (size_t i = 0; i < n; i++) {

@@ -71,9 +71,9 @@ static long pump(struct sim_port *p)
 	size_t n;
 	ssize_t w;
 
-	if (read(p->tfd, &expirations, sizeof(expirations)) < 0) {
-		/* EAGAIN: not expired yet, nothing to drain */
-	}
+	/* drain the timer; EAGAIN only means it has not fired yet */
+	if (read(p->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return -errno;
 	if (!p->stream.ops)
 		return 0;
 	now = edge_sim_time_ms();
@@ -292,6 +292,16 @@ long edge_sim_uart_pump(const char *name)
 	struct sim_port *p = name ? port_find(name) : NULL;
 
 	return p ? pump(p) : -ENOENT;
+}
+
+int edge_sim_uart_config(const char *name, struct edge_uart_config *out)
+{
+	struct sim_port *p = name ? port_find(name) : NULL;
+
+	if (!p || !out)
+		return -ENOENT;
+	*out = p->cfg;
+	return 0;
 }
 
 size_t edge_sim_uart_sent(const char *name, void *buf, size_t len)

@@ -15,6 +15,11 @@
  * A channel the part lacks returns -ENOTSUP; a channel the part has but for
  * which there is no valid reading right now (no finger, no GPS fix, no cuff
  * measurement yet) returns -ENODATA. No allocation on the sample path.
+ *
+ * Event-like sources (GPS fixes, cuff measurements) deliver each new value
+ * once per channel: channel_get returns it the first time the channel is
+ * asked for and -ENODATA afterwards, however many fetches (pollfd- or
+ * timer-driven) happened in between, so an old value never looks new.
  */
 #include <stddef.h>
 #include <stdint.h>

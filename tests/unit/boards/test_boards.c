@@ -4,6 +4,7 @@
 
 #include "edge/board.h"
 #include "edge/hal/sim.h"
+#include "edge/hal/uart.h"
 #include "edge/sensor.h"
 #include "edge_check.h"
 
@@ -178,6 +179,13 @@ static void test_sim_full_bring_up(void)
 	CHECK_NEAR(v, 36800, 20);
 	s = edge_board_sensor(rt, (size_t)find(rt, "gps"));
 	CHECK(edge_sensor_pollfd(s) >= 0);
+	{
+		struct edge_uart_config cfg = {0};
+
+		CHECK_EQ(edge_sim_uart_config("gps0", &cfg), 0);
+		CHECK_EQ(cfg.baud, 9600); /* the bus's baud reached the port */
+		CHECK_EQ(cfg.data_bits, 8);
+	}
 	t += 1000;
 	edge_sim_time_set(t);
 	CHECK_EQ(edge_sensor_sample_fetch(s), 0);

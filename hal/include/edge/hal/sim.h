@@ -94,6 +94,9 @@ long edge_sim_uart_feed(const char *name, const void *bytes, size_t len);
 /* Runs the stream model up to the current simulated time (reads do this
  * too). Returns bytes generated. */
 long edge_sim_uart_pump(const char *name);
+/* The line settings of the last edge_uart_open() of the port. */
+struct edge_uart_config;
+int edge_sim_uart_config(const char *name, struct edge_uart_config *out);
 /* Copies up to len bytes the driver wrote (a 256-byte history, oldest
  * dropped) and empties it. */
 size_t edge_sim_uart_sent(const char *name, void *buf, size_t len);
