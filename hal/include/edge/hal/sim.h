@@ -61,6 +61,8 @@ int edge_sim_chip_get(const struct edge_sim_chip *chip, const char *key, int64_t
  * once a second). A port with a stream model also arms a timerfd for the
  * next output, and edge_uart_fd() is an epoll descriptor over both, so the
  * agent's poll() wakes up when the model has something to say.
+ * Ports belong to the sim registry: edge_uart_close() of a sim port is a
+ * no-op and the port (with its queued bytes) lives until edge_sim_reset().
  */
 struct edge_sim_stream;
 
