@@ -131,7 +131,7 @@ static int parse_buses(const cJSON *arr, const char *origin, struct edge_board *
 				  errlen)) ||
 		    (rc = get_str(it, "path", true, bus->path, sizeof(bus->path), origin, path, err,
 				  errlen)) ||
-		    (rc = get_u32(it, "baud", 9600, 300, 4000000, &bus->baud, origin, path, err,
+		    (rc = get_u32(it, "baud", 0, 300, 4000000, &bus->baud, origin, path, err,
 				  errlen)))
 			return rc;
 		if (strcmp(type, "i2c") == 0)

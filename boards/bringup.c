@@ -33,6 +33,7 @@ struct edge_board_rt {
 
 static int bring_up(struct edge_board_rt *rt, struct slot *s)
 {
+	const struct edge_sensor_ops *ops = edge_sensor_ops_find(s->desc.compatible);
 	struct edge_sensor_binding bind = {.addr = s->desc.addr};
 	int err;
 
@@ -48,6 +49,9 @@ static int bring_up(struct edge_board_rt *rt, struct slot *s)
 		if (!s->uart) {
 			struct edge_uart_config cfg = {.baud = s->bus->baud};
 
+			if (!cfg.baud)
+				cfg.baud = ops->default_baud ? ops->default_baud : 9600;
+
 			err = edge_uart_open(s->bus->path, &cfg, &s->uart);
 			if (err)
 				return err;
@@ -55,8 +59,7 @@ static int bring_up(struct edge_board_rt *rt, struct slot *s)
 		bind.uart = s->uart;
 	}
 	bind.param = s->desc.param[0] ? s->desc.param : NULL;
-	return edge_sensor_create(edge_sensor_ops_find(s->desc.compatible), s->desc.name, &bind,
-				  &s->sensor);
+	return edge_sensor_create(ops, s->desc.name, &bind, &s->sensor);
 }
 
 /* On a sim board, the chip or stream model behind each sensor. A part
@@ -183,14 +186,9 @@ int edge_board_watchdog_start(struct edge_board_rt *rt, int timeout_s)
 	err = edge_watchdog_open(rt->board.watchdog, &rt->wdt);
 	if (err)
 		return err;
-	if (timeout_s > 0) {
-		err = edge_watchdog_set_timeout(rt->wdt, timeout_s);
-		if (err < 0) {
-			/* keep the driver's default timeout rather than fail */
-			err = edge_watchdog_keepalive(rt->wdt);
-			return err ? err : 0;
-		}
-	}
+	/* a driver that refuses the timeout keeps its default: better than no watchdog */
+	if (timeout_s > 0)
+		(void)edge_watchdog_set_timeout(rt->wdt, timeout_s);
 	return edge_watchdog_keepalive(rt->wdt);
 }
 

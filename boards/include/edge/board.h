@@ -19,7 +19,7 @@ struct edge_board_bus {
 	char name[32];
 	enum edge_bus_type type;
 	char path[128]; /* "/dev/i2c-1", "/dev/serial0", "sim:i2c0", "sim:gps0" */
-	uint32_t baud;	/* UART only */
+	uint32_t baud;	/* UART only; 0 = the driver's default (9600 for NMEA) */
 };
 
 struct edge_board_sensor {

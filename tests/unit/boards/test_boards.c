@@ -82,7 +82,7 @@ static void test_defaults(void)
 	CHECK_EQ(board.sensors[0].addr, 0x57); /* the driver's default address */
 	CHECK_EQ(board.sensors[0].interval_ms, 1000);
 	CHECK_EQ(board.sensors[0].freshness_ms, 5000);
-	CHECK_EQ(board.buses[1].baud, 9600);
+	CHECK_EQ(board.buses[1].baud, 0); /* the driver's default at bring-up */
 	CHECK_STR(board.sensors[2].param, "period_s=5");
 	CHECK_EQ(board.sensors[2].freshness_ms, 1000);
 	CHECK_EQ(board.status_led_line, -1);
