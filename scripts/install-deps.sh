@@ -22,9 +22,8 @@ if [ "$cross" = 1 ]; then
          dpkg-dev file
          gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
   # The arm64 libraries mirror the native lib*-dev packages above, so a library
-  # added there is available to the cross build too; libssl-dev (libcrypto) is
-  # only pulled in indirectly natively.
-  for p in "${want[@]}" libssl-dev; do
+  # added there is available to the cross build too.
+  for p in "${want[@]}"; do
     case "$p" in
       libclang*|*:*) ;;
       lib*-dev) want+=("$p:arm64") ;;
