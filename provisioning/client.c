@@ -673,8 +673,10 @@ int edge_prov_client_start(struct edge_prov_client *c)
 	if (edge_mkdir_p(c->state_dir, 0700) != 0)
 		return -EACCES;
 	if (edge_prov_need_registration(c->state_dir)) {
+		/* From the loop, never from inside start(): callbacks stay asynchronous. */
 		edge_loop_timer_set(c->loop, c->renew_timer, UINT64_MAX, 0);
-		begin(c, OP_REGISTER);
+		c->retry_op = OP_REGISTER;
+		edge_loop_timer_set(c->loop, c->retry_timer, 0, 0);
 		return 0;
 	}
 	rc = edge_id_cert_file_not_after(c->cert_path, &c->not_after);

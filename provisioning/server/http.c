@@ -211,7 +211,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->cfg->max_body) {
 			r->too_big = true;
-			return send_error(c, r, 413, "request body too large");
+			/* Far too large: answer now and let MHD close. Moderately
+			 * too large: drain it so that the client reads the 413. */
+			if (strtoull(cl, NULL, 10) > 16 * h->cfg->max_body)
+				return send_error(c, r, 413, "request body too large");
 		}
 		return MHD_YES;
 	}

@@ -269,6 +269,18 @@ void srv_service_register(struct srv_service *s, const char *bearer, const char 
 		respond_error(resp, 401, "missing claim token (Authorization: Bearer <token>)");
 		return;
 	}
+	/* Unauthenticated requests cost no parsing and no signature check. */
+	srv_token_hash(bearer, hash);
+	pthread_mutex_lock(&s->lock);
+	rc = srv_registry_token_get(s->reg, hash, &tok);
+	pthread_mutex_unlock(&s->lock);
+	if (rc || tok.revoked || tok.expires_at <= now) {
+		respond_error(resp, rc && rc != -ENOENT ? 503 : 401,
+			      rc == -ENOENT || (!rc && tok.revoked) ? "unknown or revoked claim token"
+			      : rc				   ? "registry busy"
+								   : "claim token expired");
+		return;
+	}
 	if (srv_parse_register(body, len, &req, err, sizeof(err))) {
 		respond_error(resp, 400, err);
 		return;
@@ -279,7 +291,6 @@ void srv_service_register(struct srv_service *s, const char *bearer, const char 
 		respond_error(resp, 400, err);
 		goto out_csr;
 	}
-	srv_token_hash(bearer, hash);
 	pthread_mutex_lock(&s->lock);
 	rc = srv_registry_begin(s->reg);
 	if (rc) {
