@@ -76,6 +76,11 @@ static void emit_simple(struct edge_prov_client *c, enum edge_prov_event ev, int
 	emit(c, &r);
 }
 
+static bool need_registration(const struct edge_prov_client *c)
+{
+	return access(c->cert_path, R_OK) != 0 || access(c->json_path, R_OK) != 0;
+}
+
 bool edge_prov_need_registration(const char *state_dir)
 {
 	char p[PATH_MAX];
@@ -531,7 +536,8 @@ static void finish(struct edge_prov_client *c, enum op op, CURLcode cc, long sta
 	res.mqtt_port = r.mqtt_port;
 	res.not_after = c->not_after;
 	res.platform_claim_created = r.platform_created;
-	schedule_renewal(c, op == OP_RENEW);
+	/* A fresh certificate renews halfway when its life is below the threshold. */
+	schedule_renewal(c, true);
 	emit(c, &res);
 	edge_prov_response_clear(&r);
 }
@@ -614,7 +620,7 @@ int edge_prov_client_new(struct edge_loop *loop, const struct edge_prov_config *
 	c->cb = cb;
 	c->arg = arg;
 	snprintf(kp, sizeof(kp), "%s/device.key", state_dir);
-	c->key_file_generated = !cfg->key_file;
+	c->key_file_generated = !cfg->key_file || cfg->generate_key;
 	c->url = strdup(cfg->url);
 	c->ca_file = strdup(cfg->ca_file);
 	c->token_file = strdup(cfg->claim_token_file);
@@ -642,7 +648,10 @@ int edge_prov_client_new(struct edge_loop *loop, const struct edge_prov_config *
 	}
 	c->renew_before_s = (cfg->renew_before_days > 0 ? cfg->renew_before_days : 30.0) * 86400.0;
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
-	snprintf(c->cert_path, sizeof(c->cert_path), "%s/device.crt", state_dir);
+	if (cfg->cert_file)
+		snprintf(c->cert_path, sizeof(c->cert_path), "%s", cfg->cert_file);
+	else
+		snprintf(c->cert_path, sizeof(c->cert_path), "%s/device.crt", state_dir);
 	snprintf(c->ca_path, sizeof(c->ca_path), "%s/ca.crt", state_dir);
 	snprintf(c->json_path, sizeof(c->json_path), "%s/provisioning.json", state_dir);
 	edge_backoff_init(&c->backoff, cfg->retry_base_ms ? cfg->retry_base_ms : 1000,
@@ -672,7 +681,7 @@ int edge_prov_client_start(struct edge_prov_client *c)
 
 	if (edge_mkdir_p(c->state_dir, 0700) != 0)
 		return -EACCES;
-	if (edge_prov_need_registration(c->state_dir)) {
+	if (need_registration(c)) {
 		/* From the loop, never from inside start(): callbacks stay asynchronous. */
 		edge_loop_timer_set(c->loop, c->renew_timer, UINT64_MAX, 0);
 		c->retry_op = OP_REGISTER;
@@ -688,7 +697,7 @@ int edge_prov_client_start(struct edge_prov_client *c)
 
 int edge_prov_client_renew_now(struct edge_prov_client *c)
 {
-	if (edge_prov_need_registration(c->state_dir))
+	if (need_registration(c))
 		return -ENOENT;
 	if (c->op != OP_NONE)
 		return -EBUSY;

@@ -40,7 +40,7 @@ static const struct key keys[] = {
     {"broker.port", K_INT, F(mqtt_port), "8883", 1, 65535, "MQTT port handed to devices"},
     {"broker.ca_file", K_STR, F(broker_ca_file), NULL, 0, 0,
      "CA of the broker's server certificate when it is not the fleet CA"},
-    {"cert_validity", K_DURATION, F(cert_validity_s), "365d", 60, 3650.0 * 86400,
+    {"cert_validity", K_DURATION, F(cert_validity_s), "365d", 10, 3650.0 * 86400,
      "device certificate lifetime (30s, 10m, 2h, 90d)"},
     {"cert_backdate", K_DURATION, F(backdate_s), "5m", 0, 86400, "notBefore = now - this (clock skew)"},
     {"limits.max_body", K_SIZE, F(max_body), "16384", 256, 1048576, "largest request body (bytes); 413 beyond"},

@@ -30,7 +30,9 @@ struct edge_prov_config {
 	const char *url;	      /* https://host:port (no trailing /v1) */
 	const char *ca_file;	      /* CA that verifies the provisioning server */
 	const char *claim_token_file; /* the factory's claim token */
-	const char *key_file;	      /* device key; NULL: <state_dir>/device.key (generated) */
+	const char *key_file;	      /* device key; NULL: <state_dir>/device.key */
+	bool generate_key;	      /* create key_file when missing (always when key_file NULL) */
+	const char *cert_file;	      /* issued certificate; NULL: <state_dir>/device.crt */
 	const char *csr_file;	      /* optional factory CSR; NULL: made from the key */
 	const char *device_id;	      /* serial = certificate CN */
 	const char *board, *model, *firmware;
@@ -82,7 +84,8 @@ int edge_prov_client_renew_now(struct edge_prov_client *c);
 /* Cancels transfers and timers. NULL is a no-op. */
 void edge_prov_client_free(struct edge_prov_client *c);
 
-/* True when state_dir has no device certificate + provisioning.json yet. */
+/* True when state_dir has no device certificate + provisioning.json yet
+ * (default certificate path). */
 bool edge_prov_need_registration(const char *state_dir);
 /* notAfter (epoch seconds) of the certificate in a PEM file. */
 int edge_prov_cert_expiry(const char *path, int64_t *not_after);
