@@ -71,6 +71,7 @@ struct edge_store {
 	int64_t *acks;
 	size_t n_acks;
 	uint64_t persisted_dropped_error; /* failed appends are counted in meta later */
+	bool fresh;			  /* the file had no sequence counter yet */
 };
 
 static int errno_of(int rc)
@@ -210,7 +211,8 @@ static int open_db(struct edge_store *st)
 		st->stats.bytes = (uint64_t)sqlite3_column_double(q, 1);
 		st->last_seq[0] = max_seq;
 		st->last_seq[1] = sqlite3_column_int64(q, 3);
-		st->stats.next_seq = meta_get(st->db, "next_seq", 1);
+		st->stats.next_seq = meta_get(st->db, "next_seq", 0);
+		st->fresh = st->stats.next_seq == 0;
 		if (st->stats.next_seq <= max_seq)
 			st->stats.next_seq = max_seq + 1;
 		rc = SQLITE_OK;
@@ -292,8 +294,10 @@ int edge_store_open(const struct edge_store_cfg *cfg, struct edge_store **out, c
 	if (rc)
 		goto err_acks;
 	st->reserved = read_reserve(st->reserve_path);
-	if (st->stats.next_seq < st->reserved && (corrupt || st->stats.rows == 0))
+	if (st->fresh && st->stats.next_seq < st->reserved)
 		st->stats.next_seq = st->reserved; /* a new file must not reuse old seqs */
+	if (st->stats.next_seq < 1)
+		st->stats.next_seq = 1;
 	st->stats.corrupt_events += corrupt;
 	st->stats.boot++;
 	rc = exec(st, S_BEGIN);

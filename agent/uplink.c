@@ -53,7 +53,26 @@ struct edge_uplink {
 	int64_t cursor[2]; /* last seq published: [0] all rows, [1] priority rows */
 
 	struct edge_uplink_stats stats;
+	char lib_error[200]; /* last error libmosquitto logged */
 };
+
+#define describe(rc, buf, len) describe_u(u, rc, buf, len)
+
+static void on_log(struct mosquitto *m, void *arg, int level, const char *str)
+{
+	struct edge_uplink *u = arg;
+	const char *p = strstr(str, "error:");
+
+	(void)m;
+	if (!(level & MOSQ_LOG_ERR))
+		return;
+	/* "OpenSSL Error[0]: error:0A000418:SSL routines::tlsv1 alert unknown ca" */
+	if (p && (p = strstr(p, "::")) != NULL)
+		snprintf(u->lib_error, sizeof(u->lib_error), "%s", p + 2);
+	else
+		snprintf(u->lib_error, sizeof(u->lib_error), "%s", str);
+	EDGE_DEBUG(MOD, "libmosquitto: %s", str);
+}
 
 static void set_error(struct edge_uplink *u, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -66,12 +85,18 @@ static void set_error(struct edge_uplink *u, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* libmosquitto reports TLS failures as one code; OpenSSL knows why. */
-static const char *describe(int rc, char *buf, size_t len)
+/* libmosquitto reports TLS failures as one code; the reason is in the
+ * OpenSSL error it logs (captured by on_log) or still in the error queue. */
+static const char *describe_u(struct edge_uplink *u, int rc, char *buf, size_t len)
 {
 	unsigned long e = ERR_peek_last_error();
+	bool tlsish = rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL;
 
-	if ((rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL) && e) {
+	if (tlsish && u && *u->lib_error) {
+		snprintf(buf, len, "TLS error: %s", u->lib_error);
+		u->lib_error[0] = '\0';
+		ERR_clear_error();
+	} else if (tlsish && e) {
 		char ssl[120];
 
 		ERR_error_string_n(e, ssl, sizeof(ssl));
@@ -426,6 +451,8 @@ static void connect_now(struct edge_uplink *u)
 	mosquitto_disconnect_v5_callback_set(u->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(u->mosq, on_publish);
 	mosquitto_message_v5_callback_set(u->mosq, on_message);
+	mosquitto_log_callback_set(u->mosq, on_log);
+	u->lib_error[0] = '\0';
 	rc = mosquitto_tls_set(u->mosq, c->mqtt.tls.ca_file, NULL, cert, key, NULL);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_opts_set(u->mosq, 1, c->mqtt.tls.version, NULL);
