@@ -372,8 +372,13 @@ void srv_service_register(struct srv_service *s, const char *bearer, const char 
 			  dev.platform[0] ? dev.platform : "-");
 	if (k8s_pending)
 		push_claim(s, dev.platform);
-	if (s->dynsec && (rc = srv_dynsec_device_add(s->dynsec, dev.id)) != 0)
+	/* Without its ACLs the device cannot use the broker: 503 makes it retry,
+	 * and the retry (200, idempotent) sets them again. */
+	if (s->dynsec && (rc = srv_dynsec_device_add(s->dynsec, dev.id)) != 0) {
 		EDGE_WARN(MOD, "broker ACLs for %s: %s", dev.id, strerror(-rc));
+		respond_error(resp, 503, "broker ACLs could not be set; retry later");
+		goto out_csr;
+	}
 	respond_device(s, resp, is_new ? 201 : 200, &dev, dev.platform[0] ? &plat : NULL, created);
 	goto out_csr;
 
