@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import threading
 import time
+import types
 
 import edgetest
 from edgetest import BIN, TestFailure, check, free_port, run, wait_port
@@ -249,3 +250,63 @@ def expected_claim(name, database="postgres", visualization="metabase", extra=""
             f"  database: {database}\n"
             f"  visualization: {visualization}\n"
             f"  iot: true\n{extra}")
+
+
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DEPLOY = os.path.join(os.environ.get("EDGE_SOURCE_DIR",
+                                     os.path.join(os.path.dirname(__file__), "../..")),
+                      "deploy", "mosquitto")
+
+
+def setup(h, name, dynsec=False, **prov_over):
+    """Fleet CA + provisiond (not started) + a broker that trusts it; with
+    dynsec, the broker runs the dynamic-security plugin with the shipped
+    deploy/mosquitto/dynamic-security.json (+ the test subscriber)."""
+    h.make_pki()
+    broker_extra = ""
+    if dynsec:
+        admin = h.ca.issue("edge-provisiond")
+        with open(os.path.join(DEPLOY, "dynamic-security.json")) as f:
+            ds = json.load(f)
+        ds["clients"].append({"username": "test-subscriber", "roles": [{"rolename": "platform-reader"}]})
+        ds_path = h.path("dynamic-security.json")
+        with open(ds_path, "w") as f:
+            json.dump(ds, f, indent=1)
+        broker_extra = f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {ds_path}\n"
+    # The broker trusts the fleet CA (devices) and the harness CA (test
+    # subscriber); its own certificate comes from the harness CA, which the
+    # provisioning API hands to devices as part of caChain.
+    prov = Provisiond(h, **prov_over)
+    bundle = h.path("broker-cafile.pem")
+    with open(bundle, "w") as f:
+        f.write(open(prov.ca).read() + open(h.ca.ca_crt).read())
+    orig = h.ca
+    h.ca = types.SimpleNamespace(ca_crt=bundle)
+    try:
+        broker = h.start_broker(extra=broker_extra)
+    finally:
+        h.ca = orig
+    cfg = json.load(open(prov.config))
+    cfg["broker"] = {"host": "127.0.0.1", "port": broker.port, "ca_file": h.ca.ca_crt}
+    cfg.update(prov_over)
+    if dynsec:
+        cfg["dynsec"] = {"host": "127.0.0.1", "port": broker.port, "ca_file": h.ca.ca_crt,
+                         "cert_file": admin[0], "key_file": admin[1]}
+    with open(prov.config, "w") as f:
+        json.dump(cfg, f)
+    return prov, broker
+
+
+def agent_cfg(h, broker, prov, serial, bundle_dir, **prov_extra):
+    state = h.path(f"state-{serial}")
+    cfg = h.agent_config(broker, device_id=serial, state_dir=state)
+    # a wrong port on purpose: the broker named at registration must win
+    cfg["mqtt"]["port"] = 1
+    cfg["mqtt"]["tls"] = {"key_file": os.path.join(bundle_dir, "device.key"),
+                          "cert_file": os.path.join(state, "device.crt")}
+    frag = json.load(open(os.path.join(bundle_dir, "agent-config.json")))
+    p = frag["provisioning"]
+    cfg["provisioning"] = {"url": p["url"], "ca_file": p["ca_file"],
+                           "claim_token_file": p["claim_token_file"], "csr_file": p["csr_file"],
+                           "realtime_platform": p["realtime_platform"], **prov_extra}
+    return cfg, state

@@ -9,49 +9,10 @@ import json
 import os
 import subprocess
 import time
-import types
 
 import edgetest
 from edgetest import Harness, check
-from provtest import Provisiond, cert_serial, factory, openssl_verify
-
-
-def setup(h, name, **prov_over):
-    h.make_pki()
-    # The broker trusts the fleet CA (devices) and the harness CA (test
-    # subscriber); its own certificate comes from the harness CA, which the
-    # provisioning API hands to devices as part of caChain.
-    prov = Provisiond(h, **prov_over)
-    bundle = h.path("broker-cafile.pem")
-    with open(bundle, "w") as f:
-        f.write(open(prov.ca).read() + open(h.ca.ca_crt).read())
-    orig = h.ca
-    h.ca = types.SimpleNamespace(ca_crt=bundle)
-    try:
-        broker = h.start_broker()
-    finally:
-        h.ca = orig
-    cfg = json.load(open(prov.config))
-    cfg["broker"] = {"host": "127.0.0.1", "port": broker.port, "ca_file": h.ca.ca_crt}
-    cfg.update(prov_over)
-    with open(prov.config, "w") as f:
-        json.dump(cfg, f)
-    return prov, broker
-
-
-def agent_cfg(h, broker, prov, serial, bundle_dir, **prov_extra):
-    state = h.path(f"state-{serial}")
-    cfg = h.agent_config(broker, device_id=serial, state_dir=state)
-    # a wrong port on purpose: the broker named at registration must win
-    cfg["mqtt"]["port"] = 1
-    cfg["mqtt"]["tls"] = {"key_file": os.path.join(bundle_dir, "device.key"),
-                          "cert_file": os.path.join(state, "device.crt")}
-    frag = json.load(open(os.path.join(bundle_dir, "agent-config.json")))
-    p = frag["provisioning"]
-    cfg["provisioning"] = {"url": p["url"], "ca_file": p["ca_file"],
-                           "claim_token_file": p["claim_token_file"], "csr_file": p["csr_file"],
-                           "realtime_platform": p["realtime_platform"], **prov_extra}
-    return cfg, state
+from provtest import Provisiond, agent_cfg, cert_serial, factory, openssl_verify, setup
 
 
 def test_factory_to_broker():
