@@ -22,7 +22,7 @@
 
 struct opts {
 	const char *serial, *prefix, *out, *board, *model, *token, *token_file, *url, *ca,
-	    *platform, *install_dir, *manifest;
+	    *platform, *install_dir, *manifest, *agent_state_dir;
 	long count, start, width;
 	bool force;
 };
@@ -33,7 +33,7 @@ static void usage(FILE *f)
 		"usage: edge-factory --out DIR (--serial S | --count N --prefix P [--start K] [--width W])\n"
 		"                    --url URL --ca FILE (--token T | --token-file F)\n"
 		"                    [--board B] [--model M] [--platform NAME] [--install-dir PATH]\n"
-		"                    [--manifest csv|json|both] [--force]\n"
+		"                    [--manifest csv|json|both] [--agent-state-dir DIR] [--force]\n"
 		"\n"
 		"Writes DIR/<serial>/ for each device:\n"
 		"  device.key (0600, EC P-256)  device.csr (CN = serial)  serial  board\n"
@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"and DIR/manifest.csv / DIR/manifest.json (no secrets).\n"
 		"--install-dir: where the bundle will live on the device (paths in\n"
 		"agent-config.json); default: the bundle directory itself.\n"
+		"--agent-state-dir: the agent's state_dir in agent-config.json\n"
+		"(default /var/lib/edge-agent); the issued certificate lands there.\n"
 		"An existing identity is never replaced without --force.\n");
 }
 
@@ -65,6 +67,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->model = "edge-gateway";
 	o->platform = "health-data";
 	o->manifest = "both";
+	o->agent_state_dir = "/var/lib/edge-agent";
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		const char **s = NULL;
@@ -98,6 +101,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			s = &o->install_dir;
 		else if (strcmp(k, "--manifest") == 0)
 			s = &o->manifest;
+		else if (strcmp(k, "--agent-state-dir") == 0)
+			s = &o->agent_state_dir;
 		else if (strcmp(k, "--count") == 0)
 			n = &o->count;
 		else if (strcmp(k, "--start") == 0)
@@ -154,7 +159,7 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 {
 	char dir[PATH_MAX], inst[PATH_MAX], p[PATH_MAX + 64], line[512];
 	char *key = NULL, *csr = NULL, *json = NULL;
-	cJSON *cfg, *prov;
+	cJSON *cfg, *prov, *tls;
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", o->out, serial);
@@ -182,9 +187,16 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 	rc = rc ?: write_text(dir, "provisioning-ca.crt", ca_pem, 0644);
 	if (rc)
 		goto out;
+	/* A fragment of the agent's config (DESIGN 5.5 keys, agent/config.c). */
 	cfg = cJSON_CreateObject();
 	cJSON_AddStringToObject(cfg, "device_id", serial);
 	cJSON_AddStringToObject(cfg, "board", o->board);
+	cJSON_AddStringToObject(cfg, "state_dir", o->agent_state_dir);
+	tls = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "mqtt"), "tls");
+	snprintf(p, sizeof(p), "%s/device.key", inst);
+	cJSON_AddStringToObject(tls, "key_file", p);
+	snprintf(p, sizeof(p), "%s/device.crt", o->agent_state_dir);
+	cJSON_AddStringToObject(tls, "cert_file", p);
 	prov = cJSON_AddObjectToObject(cfg, "provisioning");
 	cJSON_AddStringToObject(prov, "url", o->url);
 #define PATH_KEY(key, file)                                                                        \
@@ -192,7 +204,6 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 	cJSON_AddStringToObject(prov, key, p)
 	PATH_KEY("ca_file", "provisioning-ca.crt");
 	PATH_KEY("claim_token_file", "claim-token");
-	PATH_KEY("key_file", "device.key");
 	PATH_KEY("csr_file", "device.csr");
 #undef PATH_KEY
 	cJSON_AddStringToObject(prov, "realtime_platform", o->platform);

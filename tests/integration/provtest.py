@@ -146,6 +146,8 @@ def factory(h, out, token, prov, count=None, serial=None, prefix="GW-", platform
     args = [FACTORY, "--out", out, "--url", prov.url, "--ca", prov.ca, "--token", token,
             "--platform", platform, "--board", "sim"]
     if serial:
+        args += ["--agent-state-dir", h.path(f"state-{serial}")]
+    if serial:
         args += ["--serial", serial]
     else:
         args += ["--count", str(count), "--prefix", prefix]
@@ -298,15 +300,14 @@ def setup(h, name, dynsec=False, **prov_over):
 
 
 def agent_cfg(h, broker, prov, serial, bundle_dir, **prov_extra):
-    state = h.path(f"state-{serial}")
+    """The harness's agent config merged with the factory's agent-config.json
+    fragment (made with --agent-state-dir, see factory())."""
+    frag = json.load(open(os.path.join(bundle_dir, "agent-config.json")))
+    state = frag["state_dir"]
     cfg = h.agent_config(broker, device_id=serial, state_dir=state)
     # a wrong port on purpose: the broker named at registration must win
     cfg["mqtt"]["port"] = 1
-    cfg["mqtt"]["tls"] = {"key_file": os.path.join(bundle_dir, "device.key"),
-                          "cert_file": os.path.join(state, "device.crt")}
-    frag = json.load(open(os.path.join(bundle_dir, "agent-config.json")))
-    p = frag["provisioning"]
-    cfg["provisioning"] = {"url": p["url"], "ca_file": p["ca_file"],
-                           "claim_token_file": p["claim_token_file"], "csr_file": p["csr_file"],
-                           "realtime_platform": p["realtime_platform"], **prov_extra}
+    cfg["mqtt"]["tls"] = frag["mqtt"]["tls"]
+    cfg["provisioning"] = dict(frag["provisioning"], **prov_extra)
+    check(cfg["device_id"] == frag["device_id"] and cfg["board"] == frag["board"], frag)
     return cfg, state
