@@ -22,7 +22,8 @@ void edge_agent_prov_apply_state(struct edge_agent *a)
 	if (!a->cfg.provisioning.enabled || edge_prov_state_load(a->cfg.state_dir, &st) != 0)
 		return;
 	/* The platform names the broker at registration; it wins over mqtt.host/port. */
-	if (strcmp(a->cfg.mqtt.host, st.mqtt_host) != 0 || a->cfg.mqtt.port != (uint32_t)st.mqtt_port)
+	if (strcmp(a->cfg.mqtt.host, st.mqtt_host) != 0 ||
+	    a->cfg.mqtt.port != (uint32_t)st.mqtt_port)
 		EDGE_INFO(MOD, "broker from the registration: %s:%d", st.mqtt_host, st.mqtt_port);
 	snprintf(a->cfg.mqtt.host, sizeof(a->cfg.mqtt.host), "%s", st.mqtt_host);
 	a->cfg.mqtt.port = (uint32_t)st.mqtt_port;
@@ -118,10 +119,11 @@ int edge_agent_prov_start(struct edge_agent *a, bool *hold_uplink)
 		EDGE_ERR(MOD, "provisioning client: %s", strerror(-rc));
 		return rc;
 	}
-	*hold_uplink = edge_prov_need_registration(c->state_dir) ||
-		       access(c->mqtt.tls.cert_file, R_OK) != 0;
+	*hold_uplink =
+	    edge_prov_need_registration(c->state_dir) || access(c->mqtt.tls.cert_file, R_OK) != 0;
 	if (*hold_uplink)
-		EDGE_NOTICE(MOD, "no device certificate yet: registering with %s (sampling goes on)",
+		EDGE_NOTICE(MOD,
+			    "no device certificate yet: registering with %s (sampling goes on)",
 			    c->provisioning.url);
 	rc = edge_prov_client_start(a->prov);
 	if (rc)

@@ -195,8 +195,8 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 	struct edge_prov_client *c = userp;
 
 	(void)m;
-	edge_loop_timer_set(c->loop, c->curl_timer, timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms,
-			    0);
+	edge_loop_timer_set(c->loop, c->curl_timer,
+			    timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms, 0);
 	return 0;
 }
 
@@ -286,8 +286,8 @@ static int key_and_csr(struct edge_prov_client *c, bool allow_factory_csr, char 
 		char kfp[65], cfp[65];
 
 		rc = edge_file_read(c->csr_file, 16384, &csr, NULL);
-		if (rc || edge_id_pubkey_fingerprint(csr, cfp) || edge_id_pubkey_fingerprint(key, kfp) ||
-		    strcmp(cfp, kfp) != 0) {
+		if (rc || edge_id_pubkey_fingerprint(csr, cfp) ||
+		    edge_id_pubkey_fingerprint(key, kfp) || strcmp(cfp, kfp) != 0) {
 			*why = "factory CSR unreadable or not made from the device key";
 			rc = rc ? rc : -EINVAL;
 			goto out;
@@ -423,8 +423,7 @@ fail:
 
 /* ---- results ---- */
 
-static int write_state(struct edge_prov_client *c, const struct edge_prov_response *r,
-		       bool renewal)
+static int write_state(struct edge_prov_client *c, const struct edge_prov_response *r, bool renewal)
 {
 	char kfp[65], cfp[65];
 	char *key = NULL, *text;
@@ -468,7 +467,8 @@ static int write_state(struct edge_prov_client *c, const struct edge_prov_respon
 	if (!rc && !renewal)
 		rc = edge_file_write_atomic(c->json_path, text, strlen(text), 0644);
 	if (!rc)
-		rc = edge_file_write_atomic(c->cert_path, r->certificate, strlen(r->certificate), 0644);
+		rc = edge_file_write_atomic(c->cert_path, r->certificate, strlen(r->certificate),
+					    0644);
 	if (!rc && renewal)
 		rc = edge_file_write_atomic(c->json_path, text, strlen(text), 0644);
 	free(text);
@@ -484,7 +484,8 @@ static void finish(struct edge_prov_client *c, enum op op, CURLcode cc, long sta
 	int rc;
 
 	if (cc != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "%s", c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
+		snprintf(msg, sizeof(msg), "%s",
+			 c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
 		transfer_reset(c);
 		schedule_retry(c, op, -EIO, 0, msg, 0);
 		return;
@@ -502,11 +503,13 @@ static void finish(struct edge_prov_client *c, enum op op, CURLcode cc, long sta
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "HTTP %ld", status);
 		if (op == OP_REGISTER) {
-			emit_simple(c, EDGE_PROV_FAILED, status == 401 || status == 403 ? -EACCES : -EINVAL,
-				    status, msg, 0);
+			emit_simple(c, EDGE_PROV_FAILED,
+				    status == 401 || status == 403 ? -EACCES : -EINVAL, status, msg,
+				    0);
 		} else {
 			emit_simple(c, EDGE_PROV_RENEW_FAILED, -EACCES, status, msg, 0);
-			edge_loop_timer_set(c->loop, c->renew_timer, (uint64_t)RENEW_RECHECK_S * 1000, 0);
+			edge_loop_timer_set(c->loop, c->renew_timer,
+					    (uint64_t)RENEW_RECHECK_S * 1000, 0);
 		}
 		return;
 	}
@@ -520,7 +523,8 @@ static void finish(struct edge_prov_client *c, enum op op, CURLcode cc, long sta
 	if (rc) {
 		edge_prov_response_clear(&r);
 		if (rc == -EPROTO)
-			schedule_retry(c, op, rc, status, "certificate does not match the device key", 0);
+			schedule_retry(c, op, rc, status,
+				       "certificate does not match the device key", 0);
 		else
 			schedule_retry(c, op, rc, status, "cannot write state_dir", 0);
 		return;

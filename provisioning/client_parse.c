@@ -35,8 +35,9 @@ static int dup_str(const cJSON *o, const char *key, size_t max, char **dst)
 static bool host_ok(const char *h)
 {
 	for (; *h; h++)
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
-		      *h == '.' || *h == '-' || *h == ':' || *h == '[' || *h == ']'))
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' || *h == ':' ||
+		      *h == '[' || *h == ']'))
 			return false;
 	return true;
 }
@@ -54,8 +55,7 @@ int edge_prov_parse_response(const char *body, size_t len, struct edge_prov_resp
 	if (!cJSON_IsObject(root))
 		goto out;
 	*why = "deviceId missing or invalid";
-	if (dup_str(root, "deviceId", 64, &out->device_id) ||
-	    !edge_id_serial_valid(out->device_id))
+	if (dup_str(root, "deviceId", 64, &out->device_id) || !edge_id_serial_valid(out->device_id))
 		goto out;
 	*why = "certificate missing or not PEM";
 	if (dup_str(root, "certificate", PEM_MAX, &out->certificate) ||
@@ -87,7 +87,8 @@ int edge_prov_parse_response(const char *body, size_t len, struct edge_prov_resp
 		if (dup_str(rp, "name", 63, &out->platform_name) ||
 		    dup_str(rp, "claim", 79, &out->platform_claim))
 			goto out;
-		out->platform_created = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rp, "created"));
+		out->platform_created =
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rp, "created"));
 	}
 	na = cJSON_GetObjectItemCaseSensitive(root, "notAfter");
 	if (cJSON_IsNumber(na) && na->valuedouble > 0 && na->valuedouble < 1e12)

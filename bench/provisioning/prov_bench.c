@@ -134,7 +134,8 @@ int main(int argc, char **argv)
 
 		snprintf(r.devs[i].serial, sizeof(r.devs[i].serial), "BENCH-%06zu-%ld", i,
 			 (long)time(NULL) % 100000);
-		if (edge_id_key_generate(&key) || edge_id_csr_make(key, r.devs[i].serial, &r.devs[i].csr))
+		if (edge_id_key_generate(&key) ||
+		    edge_id_csr_make(key, r.devs[i].serial, &r.devs[i].csr))
 			return 1;
 		edge_id_secret_free(key);
 		cJSON_AddStringToObject(o, "serial", r.devs[i].serial);
@@ -174,7 +175,8 @@ int main(int argc, char **argv)
 			char *pem = NULL;
 			int64_t na;
 
-			if (srv_csr_check(r.devs[i].csr, r.devs[i].serial, &c, fp, err, sizeof(err)) ||
+			if (srv_csr_check(r.devs[i].csr, r.devs[i].serial, &c, fp, err,
+					  sizeof(err)) ||
 			    srv_ca_sign(&ca, &c, r.devs[i].serial, (int64_t)time(NULL), 86400 * 365,
 					300, &pem, &na))
 				return 1;
@@ -205,8 +207,8 @@ int main(int argc, char **argv)
 		double cs_rate = (double)sign_n / t_check_sign;
 		double reg_rate = (double)r.ok / t_reg;
 
-		printf("\nprovisioning benchmark: %zu devices, %zu concurrent clients, loopback\n", n,
-		       clients);
+		printf("\nprovisioning benchmark: %zu devices, %zu concurrent clients, loopback\n",
+		       n, clients);
 		printf("%-48s %12s\n", "measurement", "per second");
 		printf("%-48s %12.1f\n", "raw mbedTLS certificate signing (1 thread)", sign_rate);
 		printf("%-48s %12.1f\n", "CSR check + signing (1 thread)", cs_rate);

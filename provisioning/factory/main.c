@@ -8,8 +8,8 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +29,23 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: edge-factory --out DIR (--serial S | --count N --prefix P [--start K] [--width W])\n"
-		"                    --url URL --ca FILE (--token T | --token-file F)\n"
-		"                    [--board B] [--model M] [--platform NAME] [--install-dir PATH]\n"
-		"                    [--manifest csv|json|both] [--agent-state-dir DIR] [--force]\n"
-		"\n"
-		"Writes DIR/<serial>/ for each device:\n"
-		"  device.key (0600, EC P-256)  device.csr (CN = serial)  serial  board\n"
-		"  claim-token (0600)  provisioning-url  provisioning-ca.crt  agent-config.json\n"
-		"and DIR/manifest.csv / DIR/manifest.json (no secrets).\n"
-		"--install-dir: where the bundle will live on the device (paths in\n"
-		"agent-config.json); default: the bundle directory itself.\n"
-		"--agent-state-dir: the agent's state_dir in agent-config.json\n"
-		"(default /var/lib/edge-agent); the issued certificate lands there.\n"
-		"An existing identity is never replaced without --force.\n");
+	fprintf(
+	    f,
+	    "usage: edge-factory --out DIR (--serial S | --count N --prefix P [--start K] [--width "
+	    "W])\n"
+	    "                    --url URL --ca FILE (--token T | --token-file F)\n"
+	    "                    [--board B] [--model M] [--platform NAME] [--install-dir PATH]\n"
+	    "                    [--manifest csv|json|both] [--agent-state-dir DIR] [--force]\n"
+	    "\n"
+	    "Writes DIR/<serial>/ for each device:\n"
+	    "  device.key (0600, EC P-256)  device.csr (CN = serial)  serial  board\n"
+	    "  claim-token (0600)  provisioning-url  provisioning-ca.crt  agent-config.json\n"
+	    "and DIR/manifest.csv / DIR/manifest.json (no secrets).\n"
+	    "--install-dir: where the bundle will live on the device (paths in\n"
+	    "agent-config.json); default: the bundle directory itself.\n"
+	    "--agent-state-dir: the agent's state_dir in agent-config.json\n"
+	    "(default /var/lib/edge-agent); the issued certificate lands there.\n"
+	    "An existing identity is never replaced without --force.\n");
 }
 
 __attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...)
@@ -132,7 +134,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		return die("--prefix needs --count N (N >= 1)");
 	if (strncmp(o->url, "https://", 8) != 0)
 		return die("--url %s: must be https://", o->url);
-	if (strcmp(o->manifest, "csv") && strcmp(o->manifest, "json") && strcmp(o->manifest, "both"))
+	if (strcmp(o->manifest, "csv") && strcmp(o->manifest, "json") &&
+	    strcmp(o->manifest, "both"))
 		return die("--manifest %s: csv, json or both", o->manifest);
 	if (o->serial && !edge_id_serial_valid(o->serial))
 		return die("--serial %s: 1-64 characters of A-Z a-z 0-9 . _ -", o->serial);
@@ -165,7 +168,8 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 	snprintf(dir, sizeof(dir), "%s/%s", o->out, serial);
 	if (o->install_dir)
 		snprintf(inst, sizeof(inst), "%s", o->install_dir);
-	else if (!realpath(o->out, p) || snprintf(inst, sizeof(inst), "%s/%s", p, serial) >= (int)sizeof(inst))
+	else if (!realpath(o->out, p) ||
+		 snprintf(inst, sizeof(inst), "%s/%s", p, serial) >= (int)sizeof(inst))
 		return -ENAMETOOLONG;
 	rc = edge_mkdir_p(dir, 0700);
 	rc = rc ?: edge_id_key_generate(&key);
@@ -242,7 +246,8 @@ static int write_manifest(const struct opts *o, const struct row *rows, size_t n
 		if (!csv)
 			return -ENOMEM;
 		len += (size_t)snprintf(csv + len, cap - len,
-					"serial,board,model,platform,public_key_sha256,claim_token_sha256,bundle,created\n");
+					"serial,board,model,platform,public_key_sha256,claim_token_"
+					"sha256,bundle,created\n");
 		for (size_t i = 0; i < n; i++)
 			len += (size_t)snprintf(csv + len, cap - len, "%s,%s,%s,%s,%s,%s,%s,%s\n",
 						rows[i].serial, o->board, o->model, o->platform,
@@ -333,7 +338,8 @@ int main(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "%s/%s/device.key", o.out, serial);
 		if (!o.force && access(path, F_OK) == 0) {
-			ret = die("%s exists: refusing to replace a device identity (use --force)", path);
+			ret = die("%s exists: refusing to replace a device identity (use --force)",
+				  path);
 			goto out;
 		}
 	}

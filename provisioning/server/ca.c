@@ -104,8 +104,8 @@ static int random_serial(mbedtls_ctr_drbg_context *d, mbedtls_mpi *serial)
 /* extendedKeyUsage = clientAuth | serverAuth */
 static int set_eku(mbedtls_x509write_cert *w, bool server)
 {
-	unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-			       0x05, 0x05, 0x07, 0x03, 0x02};
+	unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+			       0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
 
 	if (server)
 		eku[11] = 0x01;
@@ -152,8 +152,8 @@ static int sign(mbedtls_ctr_drbg_context *drbg, const struct sign_args *a, char 
 	    mbedtls_x509write_crt_set_authority_key_identifier(&w))
 		goto out;
 	if (a->is_ca) {
-		if (mbedtls_x509write_crt_set_key_usage(
-			&w, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN))
+		if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_KEY_CERT_SIGN |
+								MBEDTLS_X509_KU_CRL_SIGN))
 			goto out;
 	} else {
 		if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) ||
@@ -186,12 +186,12 @@ static int sign(mbedtls_ctr_drbg_context *drbg, const struct sign_args *a, char 
 			san_len += 4;
 		}
 		if (mbedtls_x509write_crt_set_extension(
-			&w, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-			0, san, san_len))
+			&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+			MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san, san_len))
 			goto out;
 	}
-	if (mbedtls_x509write_crt_pem(&w, (unsigned char *)buf, CRT_PEM_MAX, mbedtls_ctr_drbg_random,
-				      drbg) != 0)
+	if (mbedtls_x509write_crt_pem(&w, (unsigned char *)buf, CRT_PEM_MAX,
+				      mbedtls_ctr_drbg_random, drbg) != 0)
 		goto out;
 	*pem_out = buf;
 	buf = NULL;
@@ -245,7 +245,8 @@ int srv_ca_verify_client(struct srv_ca *ca, const unsigned char *der, size_t len
 	if (mbedtls_x509_crt_verify(&crt, &ca->crt, NULL, NULL, &flags, NULL, NULL) != 0)
 		goto out;
 	for (n = &crt.subject; n; n = n->next)
-		if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len < 65) {
+		if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+		    n->val.len < 65) {
 			memcpy(cn, n->val.p, n->val.len);
 			cn[n->val.len] = '\0';
 		}
@@ -262,8 +263,8 @@ out:
 static int gen_key(mbedtls_ctr_drbg_context *d, mbedtls_pk_context *pk)
 {
 	if (mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) ||
-	    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk), mbedtls_ctr_drbg_random,
-				d))
+	    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
+				mbedtls_ctr_drbg_random, d))
 		return -EIO;
 	return 0;
 }
@@ -307,17 +308,20 @@ int srv_ca_init_files(const char *dir, const char *ca_cn, int days, const char *
 		return rc;
 	}
 	snprintf(ca_subject, sizeof(ca_subject), "CN=%s", ca_cn);
-	snprintf(s_subject, sizeof(s_subject), "CN=%s", server_dns ? server_dns : "edge-provisiond");
+	snprintf(s_subject, sizeof(s_subject), "CN=%s",
+		 server_dns ? server_dns : "edge-provisiond");
 	mbedtls_pk_init(&cakey);
 	mbedtls_pk_init(&skey);
 	rc = drbg_init(&ent, &drbg);
 	rc = rc ?: gen_key(&drbg, &cakey);
 	rc = rc ?: gen_key(&drbg, &skey);
 	if (!rc) {
-		struct sign_args ca = {&cakey, &cakey, ca_subject, ca_subject,
-				       now - 300, now + (int64_t)days * 86400, true, false, NULL, NULL};
-		struct sign_args srv = {&skey, &cakey, s_subject, ca_subject, now - 300,
-					now + (int64_t)days * 86400, false, true, server_dns, server_ip};
+		struct sign_args ca = {
+		    &cakey, &cakey, ca_subject, ca_subject, now - 300, now + (int64_t)days * 86400,
+		    true,   false,  NULL,	NULL};
+		struct sign_args srv = {
+		    &skey, &cakey, s_subject,  ca_subject, now - 300, now + (int64_t)days * 86400,
+		    false, true,   server_dns, server_ip};
 
 		rc = sign(&drbg, &ca, &ca_pem);
 		rc = rc ?: sign(&drbg, &srv, &s_pem);

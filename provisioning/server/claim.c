@@ -111,8 +111,8 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-int srv_claim_k8s_post(const struct srv_config *cfg, const char *yaml, long *http_status,
-		       char *err, size_t errlen)
+int srv_claim_k8s_post(const struct srv_config *cfg, const char *yaml, long *http_status, char *err,
+		       size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
 	char url[1024], auth[4200];
@@ -129,7 +129,8 @@ int srv_claim_k8s_post(const struct srv_config *cfg, const char *yaml, long *htt
 			 strerror(-rc));
 		return rc;
 	}
-	while (tlen && (token[tlen - 1] == '\n' || token[tlen - 1] == '\r' || token[tlen - 1] == ' '))
+	while (tlen &&
+	       (token[tlen - 1] == '\n' || token[tlen - 1] == '\r' || token[tlen - 1] == ' '))
 		token[--tlen] = '\0';
 	snprintf(url, sizeof(url),
 		 "%s/apis/platform.example.org/v1alpha1/namespaces/%s/realtimeplatformclaims",

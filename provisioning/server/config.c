@@ -30,9 +30,11 @@ static const struct key keys[] = {
     {"state_dir", K_STR, F(state_dir), "/var/lib/edge-provisiond", 0, 0,
      "registry, CA and TLS files live here"},
     {"db_file", K_STR, F(db_file), NULL, 0, 0, "SQLite registry (default <state_dir>/registry.db)"},
-    {"ca.cert_file", K_STR, F(ca_cert_file), NULL, 0, 0, "fleet CA certificate (<state_dir>/ca.crt)"},
+    {"ca.cert_file", K_STR, F(ca_cert_file), NULL, 0, 0,
+     "fleet CA certificate (<state_dir>/ca.crt)"},
     {"ca.key_file", K_STR, F(ca_key_file), NULL, 0, 0, "fleet CA key (<state_dir>/ca.key)"},
-    {"tls.cert_file", K_STR, F(tls_cert_file), NULL, 0, 0, "HTTPS certificate (<state_dir>/server.crt)"},
+    {"tls.cert_file", K_STR, F(tls_cert_file), NULL, 0, 0,
+     "HTTPS certificate (<state_dir>/server.crt)"},
     {"tls.key_file", K_STR, F(tls_key_file), NULL, 0, 0, "HTTPS key (<state_dir>/server.key)"},
     {"admin_token_file", K_STR, F(admin_token_file), NULL, 0, 0,
      "token for GET /v1/devices/{id} (<state_dir>/admin.token)"},
@@ -42,21 +44,28 @@ static const struct key keys[] = {
      "CA of the broker's server certificate when it is not the fleet CA"},
     {"cert_validity", K_DURATION, F(cert_validity_s), "365d", 10, 3650.0 * 86400,
      "device certificate lifetime (30s, 10m, 2h, 90d)"},
-    {"cert_backdate", K_DURATION, F(backdate_s), "5m", 0, 86400, "notBefore = now - this (clock skew)"},
-    {"limits.max_body", K_SIZE, F(max_body), "16384", 256, 1048576, "largest request body (bytes); 413 beyond"},
-    {"limits.rate_per_s", K_DOUBLE, F(rate_per_s), "20", 0.01, 1e6, "requests per second per client address"},
-    {"limits.burst", K_INT, F(rate_burst), "40", 1, 1000000, "token bucket depth per client address"},
+    {"cert_backdate", K_DURATION, F(backdate_s), "5m", 0, 86400,
+     "notBefore = now - this (clock skew)"},
+    {"limits.max_body", K_SIZE, F(max_body), "16384", 256, 1048576,
+     "largest request body (bytes); 413 beyond"},
+    {"limits.rate_per_s", K_DOUBLE, F(rate_per_s), "20", 0.01, 1e6,
+     "requests per second per client address"},
+    {"limits.burst", K_INT, F(rate_burst), "40", 1, 1000000,
+     "token bucket depth per client address"},
     {"limits.threads", K_INT, F(threads), "4", 1, 64, "HTTP worker threads"},
-    {"limits.max_connections", K_INT, F(max_connections), "256", 1, 65536, "concurrent connections"},
+    {"limits.max_connections", K_INT, F(max_connections), "256", 1, 65536,
+     "concurrent connections"},
     {"claims.gitops_dir", K_STR, F(gitops_dir), NULL, 0, 0,
      "RealtimePlatformClaim YAML files land here (<state_dir>/gitops)"},
     {"claims.database", K_STR, F(claim.database), "postgres", 0, 0, "postgres | mysql | mongodb"},
     {"claims.visualization", K_STR, F(claim.visualization), "metabase", 0, 0, "metabase | grafana"},
     {"claims.data_retention", K_STR, F(claim.data_retention), NULL, 0, 0, "optional, e.g. 7d"},
-    {"claims.min_replicas", K_INT, F(claim.min_replicas), "0", 0, 1000, "scaling.minReplicas (0: no scaling block)"},
+    {"claims.min_replicas", K_INT, F(claim.min_replicas), "0", 0, 1000,
+     "scaling.minReplicas (0: no scaling block)"},
     {"claims.max_replicas", K_INT, F(claim.max_replicas), "0", 0, 1000, "scaling.maxReplicas"},
     {"kubernetes.url", K_STR, F(k8s_url), NULL, 0, 0, "API server URL; claims are POSTed when set"},
-    {"kubernetes.token_file", K_STR, F(k8s_token_file), NULL, 0, 0, "bearer token for the API server"},
+    {"kubernetes.token_file", K_STR, F(k8s_token_file), NULL, 0, 0,
+     "bearer token for the API server"},
     {"kubernetes.ca_file", K_STR, F(k8s_ca_file), NULL, 0, 0, "CA of the API server"},
     {"kubernetes.namespace", K_STR, F(k8s_namespace), "default", 0, 0, "namespace of the claims"},
     {"dynsec.host", K_STR, F(dynsec_host), NULL, 0, 0,
@@ -90,11 +99,20 @@ int srv_parse_duration(const char *s, int64_t *out)
 		return -EINVAL;
 	if (*end) {
 		switch (*end) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		default: return -EINVAL;
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			return -EINVAL;
 		}
 		if (end[1])
 			return -EINVAL;
@@ -152,8 +170,8 @@ static int set_value(struct srv_config *cfg, const struct key *k, const cJSON *v
 	case K_DURATION:
 		if (v && cJSON_IsNumber(v)) {
 			dur = (int64_t)v->valuedouble;
-		} else if (srv_parse_duration(v ? (cJSON_IsString(v) ? v->valuestring : NULL) : text,
-					      &dur)) {
+		} else if (srv_parse_duration(
+			       v ? (cJSON_IsString(v) ? v->valuestring : NULL) : text, &dur)) {
 			snprintf(err, errlen, "%s: must be a duration like 30s, 10m, 2h or 90d",
 				 k->path);
 			return -EINVAL;
@@ -173,11 +191,20 @@ static int set_value(struct srv_config *cfg, const struct key *k, const cJSON *v
 		return -ERANGE;
 	}
 	switch (k->kind) {
-	case K_INT: *(int *)(void *)field = (int)d; break;
-	case K_DOUBLE: *(double *)(void *)field = d; break;
-	case K_DURATION: *(int64_t *)(void *)field = (int64_t)d; break;
-	case K_SIZE: *(size_t *)(void *)field = (size_t)d; break;
-	default: break;
+	case K_INT:
+		*(int *)(void *)field = (int)d;
+		break;
+	case K_DOUBLE:
+		*(double *)(void *)field = d;
+		break;
+	case K_DURATION:
+		*(int64_t *)(void *)field = (int64_t)d;
+		break;
+	case K_SIZE:
+		*(size_t *)(void *)field = (size_t)d;
+		break;
+	default:
+		break;
 	}
 	return 0;
 }
@@ -265,22 +292,24 @@ static int load_users(struct srv_config *cfg, const cJSON *root, char *err, size
 		snprintf(err, errlen, "claims.mqtt_users: must be an array");
 		return -EINVAL;
 	}
-	cfg->claim.mqtt_users = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*cfg->claim.mqtt_users));
+	cfg->claim.mqtt_users =
+	    calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*cfg->claim.mqtt_users));
 	if (!cfg->claim.mqtt_users)
 		return -ENOMEM;
-	cJSON_ArrayForEach(u, arr)
-	{
+	cJSON_ArrayForEach (u, arr) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(u, "username");
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "password");
 
 		if (!cJSON_IsString(n) || !cJSON_IsString(p)) {
-			snprintf(err, errlen, "claims.mqtt_users[%zu]: needs string username and password", i);
+			snprintf(err, errlen,
+				 "claims.mqtt_users[%zu]: needs string username and password", i);
 			return -EINVAL;
 		}
 		cfg->claim.mqtt_users[i].username = strdup(n->valuestring);
 		cfg->claim.mqtt_users[i].password = strdup(p->valuestring);
 		cfg->claim.n_mqtt_users = ++i;
-		if (!cfg->claim.mqtt_users[i - 1].username || !cfg->claim.mqtt_users[i - 1].password)
+		if (!cfg->claim.mqtt_users[i - 1].username ||
+		    !cfg->claim.mqtt_users[i - 1].password)
 			return -ENOMEM;
 	}
 	return 0;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <mosquitto.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,8 +212,8 @@ static int send_batch(struct srv_dynsec *d, const char *id, bool remove)
 	}
 	/* One batch in flight at a time keeps the PUBACK matching simple. */
 	d->acked_mid = 0;
-	rc = mosquitto_publish(d->mosq, &mid, "$CONTROL/dynamic-security/v1", (int)strlen(json), json,
-			       1, false);
+	rc = mosquitto_publish(d->mosq, &mid, "$CONTROL/dynamic-security/v1", (int)strlen(json),
+			       json, 1, false);
 	free(json);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		pthread_mutex_unlock(&d->lock);

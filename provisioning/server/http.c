@@ -54,9 +54,11 @@ static bool rate_ok(struct srv_http *h, struct MHD_Connection *c)
 	if (!ci || !ci->client_addr)
 		return true;
 	if (ci->client_addr->sa_family == AF_INET)
-		memcpy(addr, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, 4);
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+		       4);
 	else if (ci->client_addr->sa_family == AF_INET6)
-		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+		memcpy(addr,
+		       &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
 		       16);
 	for (size_t i = 0; i < sizeof(addr); i++)
 		hash = (hash ^ addr[i]) * 16777619u;
@@ -208,7 +210,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = r;
 		if (strcmp(url, "/healthz") != 0 && !rate_ok(h, c))
 			return send_error(c, r, 429, "too many requests");
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->cfg->max_body) {
 			r->too_big = true;
 			/* Far too large: answer now and let MHD close. Moderately
@@ -293,18 +296,18 @@ int srv_http_start(struct srv_service *svc, struct srv_http **out, char *err, si
 	if ((rc = edge_file_read(cfg->tls_key_file, 16384, &h->key_pem, NULL)) != 0 ||
 	    (rc = edge_file_read(cfg->tls_cert_file, 65536, &h->crt_pem, NULL)) != 0 ||
 	    (rc = edge_file_read(cfg->ca_cert_file, 65536, &h->trust_pem, NULL)) != 0) {
-		snprintf(err, errlen, "TLS files (%s, %s): %s", cfg->tls_cert_file, cfg->tls_key_file,
-			 strerror(-rc));
+		snprintf(err, errlen, "TLS files (%s, %s): %s", cfg->tls_cert_file,
+			 cfg->tls_key_file, strerror(-rc));
 		goto err;
 	}
 	h->d = MHD_start_daemon(
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
-	    NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY,
-	    h->key_pem, MHD_OPTION_HTTPS_MEM_CERT, h->crt_pem, MHD_OPTION_HTTPS_MEM_TRUST,
-	    h->trust_pem, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
+	    &sa, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem, MHD_OPTION_HTTPS_MEM_CERT, h->crt_pem,
+	    MHD_OPTION_HTTPS_MEM_TRUST, h->trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	    MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use? bad TLS files?)",

@@ -21,23 +21,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: edge-provisiond COMMAND [options]\n"
-		"\n"
-		"commands (each takes --config FILE or --state-dir DIR):\n"
-		"  serve                      run the HTTPS API\n"
-		"  init-ca [--cn NAME] [--days N] [--server-name DNS] [--server-ip IP] [--force]\n"
-		"                             create the fleet CA and the API's TLS certificate\n"
-		"  admin-token                create the admin token (printed once)\n"
-		"  token create --batch B --uses N --expires WHEN\n"
-		"                             create a claim token (printed once); WHEN is a\n"
-		"                             duration from now (30d, 12h) or YYYY-MM-DD\n"
-		"  devices list [--json]      list registered devices\n"
-		"  device revoke ID           revoke a device (renewal and re-registration refused)\n"
-		"\n"
-		"options: --log-level LEVEL (error|warning|notice|info|debug)\n"
-		"\n"
-		"config keys (JSON, dotted paths are nested objects):\n");
+	fprintf(
+	    f,
+	    "usage: edge-provisiond COMMAND [options]\n"
+	    "\n"
+	    "commands (each takes --config FILE or --state-dir DIR):\n"
+	    "  serve                      run the HTTPS API\n"
+	    "  init-ca [--cn NAME] [--days N] [--server-name DNS] [--server-ip IP] [--force]\n"
+	    "                             create the fleet CA and the API's TLS certificate\n"
+	    "  admin-token                create the admin token (printed once)\n"
+	    "  token create --batch B --uses N --expires WHEN\n"
+	    "                             create a claim token (printed once); WHEN is a\n"
+	    "                             duration from now (30d, 12h) or YYYY-MM-DD\n"
+	    "  devices list [--json]      list registered devices\n"
+	    "  device revoke ID           revoke a device (renewal and re-registration refused)\n"
+	    "\n"
+	    "options: --log-level LEVEL (error|warning|notice|info|debug)\n"
+	    "\n"
+	    "config keys (JSON, dotted paths are nested objects):\n");
 	srv_config_print_keys();
 }
 
@@ -180,11 +181,13 @@ static int cmd_token_create(const struct opts *o, const struct srv_config *cfg)
 	int rc;
 
 	if (!o->batch || o->uses < 1 || !o->expires) {
-		fprintf(stderr, "edge-provisiond: token create needs --batch B --uses N --expires WHEN\n");
+		fprintf(stderr,
+			"edge-provisiond: token create needs --batch B --uses N --expires WHEN\n");
 		return 2;
 	}
 	if (parse_expiry(o->expires, &expires) || expires <= (int64_t)time(NULL)) {
-		fprintf(stderr, "edge-provisiond: --expires %s: not a future time (30d, 12h, YYYY-MM-DD)\n",
+		fprintf(stderr,
+			"edge-provisiond: --expires %s: not a future time (30d, 12h, YYYY-MM-DD)\n",
 			o->expires);
 		return 2;
 	}
@@ -218,8 +221,8 @@ static void print_device(const struct srv_device *d, void *arg)
 		       d->id, d->board, d->platform, d->batch, (long long)d->not_after,
 		       d->revoked ? "true" : "false");
 	else
-		printf("%-24s %-12s %-16s %-12s %-12lld %s\n", d->id, d->board, d->platform, d->batch,
-		       (long long)d->not_after, d->revoked ? "revoked" : "active");
+		printf("%-24s %-12s %-16s %-12s %-12lld %s\n", d->id, d->board, d->platform,
+		       d->batch, (long long)d->not_after, d->revoked ? "revoked" : "active");
 }
 
 static int cmd_devices_list(const struct opts *o, const struct srv_config *cfg)

@@ -36,16 +36,24 @@ static int xlate(int rc)
 	switch (rc) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW: return 0;
-	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return -EBUSY;
-	case SQLITE_CONSTRAINT: return -EEXIST;
-	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_FULL:
+		return -ENOSPC;
 	case SQLITE_READONLY:
-	case SQLITE_PERM: return -EACCES;
-	case SQLITE_CANTOPEN: return -ENOENT;
-	default: return -EIO;
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	default:
+		return -EIO;
 	}
 }
 
@@ -56,8 +64,8 @@ int srv_registry_open(const char *path, struct srv_registry **out)
 
 	if (!r)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &r->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		goto err;
 	sqlite3_busy_timeout(r->db, 5000);
@@ -100,7 +108,6 @@ static int prep(struct srv_registry *r, const char *sql, sqlite3_stmt **st)
 	return xlate(sqlite3_prepare_v2(r->db, sql, -1, st, NULL));
 }
 
-
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -112,8 +119,9 @@ int srv_registry_token_add(struct srv_registry *r, const char *hash, const char 
 			   int64_t uses_max, int64_t expires_at)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "INSERT INTO tokens(hash, batch, uses_max, expires_at, created_at)"
-			 " VALUES(?, ?, ?, ?, strftime('%s','now'))",
+	int rc = prep(r,
+		      "INSERT INTO tokens(hash, batch, uses_max, expires_at, created_at)"
+		      " VALUES(?, ?, ?, ?, strftime('%s','now'))",
 		      &st);
 
 	if (rc)
@@ -130,8 +138,9 @@ int srv_registry_token_add(struct srv_registry *r, const char *hash, const char 
 int srv_registry_token_get(struct srv_registry *r, const char *hash, struct srv_token_info *out)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "SELECT id, batch, uses, uses_max, expires_at, revoked FROM tokens"
-			 " WHERE hash = ?",
+	int rc = prep(r,
+		      "SELECT id, batch, uses, uses_max, expires_at, revoked FROM tokens"
+		      " WHERE hash = ?",
 		      &st);
 
 	if (rc)
@@ -156,8 +165,9 @@ int srv_registry_token_get(struct srv_registry *r, const char *hash, struct srv_
 int srv_registry_token_consume(struct srv_registry *r, const char *hash, int64_t now)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "UPDATE tokens SET uses = uses + 1 WHERE hash = ? AND uses < uses_max"
-			 " AND expires_at > ? AND revoked = 0",
+	int rc = prep(r,
+		      "UPDATE tokens SET uses = uses + 1 WHERE hash = ? AND uses < uses_max"
+		      " AND expires_at > ? AND revoked = 0",
 		      &st);
 
 	if (rc)
@@ -229,9 +239,9 @@ int srv_registry_device_get(struct srv_registry *r, const char *id, struct srv_d
 int srv_registry_device_put(struct srv_registry *r, const struct srv_device *d)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "INSERT OR REPLACE INTO devices(" DEVICE_COLS
-			 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		      &st);
+	int rc = prep(
+	    r, "INSERT OR REPLACE INTO devices(" DEVICE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    &st);
 
 	if (rc)
 		return rc;
@@ -256,8 +266,9 @@ int srv_registry_device_put(struct srv_registry *r, const struct srv_device *d)
 int srv_registry_device_revoke(struct srv_registry *r, const char *id)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "UPDATE devices SET revoked = 1, updated_at = strftime('%s','now')"
-			 " WHERE id = ?",
+	int rc = prep(r,
+		      "UPDATE devices SET revoked = 1, updated_at = strftime('%s','now')"
+		      " WHERE id = ?",
 		      &st);
 
 	if (rc)
@@ -309,8 +320,8 @@ int srv_registry_device_count(struct srv_registry *r, int64_t *count)
 int srv_registry_platform_get(struct srv_registry *r, const char *name, struct srv_platform *out)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "SELECT name, claim, created_at, k8s_done FROM platforms WHERE name = ?",
-		      &st);
+	int rc =
+	    prep(r, "SELECT name, claim, created_at, k8s_done FROM platforms WHERE name = ?", &st);
 
 	if (rc)
 		return rc;
@@ -333,7 +344,8 @@ int srv_registry_platform_add(struct srv_registry *r, const char *name, const ch
 			      const char *yaml, int64_t created_at)
 {
 	sqlite3_stmt *st;
-	int rc = prep(r, "INSERT INTO platforms(name, claim, yaml, created_at) VALUES(?,?,?,?)", &st);
+	int rc =
+	    prep(r, "INSERT INTO platforms(name, claim, yaml, created_at) VALUES(?,?,?,?)", &st);
 
 	if (rc)
 		return rc;

@@ -105,9 +105,12 @@ int srv_parse_register(const char *body, size_t len, struct srv_register_req *ou
 	rc = get_str(root, "serial", out->serial, sizeof(out->serial), true, err, errlen);
 	rc = rc ?: get_str(root, "board", out->board, sizeof(out->board), false, err, errlen);
 	rc = rc ?: get_str(root, "model", out->model, sizeof(out->model), false, err, errlen);
-	rc = rc ?: get_str(root, "firmware", out->firmware, sizeof(out->firmware), false, err, errlen);
-	rc = rc ?: get_str(root, "realtimePlatform", out->platform, sizeof(out->platform), false, err,
-			   errlen);
+	rc = rc
+		 ?: get_str(root, "firmware", out->firmware, sizeof(out->firmware), false, err,
+			    errlen);
+	rc = rc
+		 ?: get_str(root, "realtimePlatform", out->platform, sizeof(out->platform), false,
+			    err, errlen);
 	if (rc)
 		goto err;
 	if (!edge_id_serial_valid(out->serial)) {
@@ -140,10 +143,10 @@ int srv_parse_register(const char *body, size_t len, struct srv_register_req *ou
 			rc = -EINVAL;
 			goto err;
 		}
-		cJSON_ArrayForEach(s, sensors)
-		{
+		cJSON_ArrayForEach (s, sensors) {
 			if (!cJSON_IsString(s) && !cJSON_IsObject(s)) {
-				snprintf(err, errlen, "\"sensors\" entries must be strings or objects");
+				snprintf(err, errlen,
+					 "\"sensors\" entries must be strings or objects");
 				rc = -EINVAL;
 				goto err;
 			}

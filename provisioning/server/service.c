@@ -105,8 +105,8 @@ int srv_service_new(const struct srv_config *cfg, struct srv_service **out, char
 	if (cfg->dynsec_host) {
 		rc = srv_dynsec_new(cfg, &s->dynsec);
 		if (rc) {
-			snprintf(err, errlen, "dynsec %s:%d: %s", cfg->dynsec_host, cfg->dynsec_port,
-				 strerror(-rc));
+			snprintf(err, errlen, "dynsec %s:%d: %s", cfg->dynsec_host,
+				 cfg->dynsec_port, strerror(-rc));
 			goto err_reg;
 		}
 	}
@@ -240,7 +240,8 @@ static void push_claim(struct srv_service *s, const char *name)
 		goto out;
 	rc = srv_claim_k8s_post(s->cfg, yaml, &status, err, sizeof(err));
 	if (rc) {
-		EDGE_WARN(MOD, "claim %s-realtime: %s (retried on the next registration)", name, err);
+		EDGE_WARN(MOD, "claim %s-realtime: %s (retried on the next registration)", name,
+			  err);
 		goto out;
 	}
 	EDGE_NOTICE(MOD, "claim %s-realtime: API server answered %ld", name, status);
@@ -276,9 +277,10 @@ void srv_service_register(struct srv_service *s, const char *bearer, const char 
 	pthread_mutex_unlock(&s->lock);
 	if (rc || tok.revoked || tok.expires_at <= now) {
 		respond_error(resp, rc && rc != -ENOENT ? 503 : 401,
-			      rc == -ENOENT || (!rc && tok.revoked) ? "unknown or revoked claim token"
-			      : rc				   ? "registry busy"
-								   : "claim token expired");
+			      rc == -ENOENT || (!rc && tok.revoked)
+				  ? "unknown or revoked claim token"
+			      : rc ? "registry busy"
+				   : "claim token expired");
 		return;
 	}
 	if (srv_parse_register(body, len, &req, err, sizeof(err))) {
@@ -355,7 +357,8 @@ void srv_service_register(struct srv_service *s, const char *bearer, const char 
 		err[0] = '\0';
 		rc = ensure_claim(s, dev.platform, &plat, &created, err, sizeof(err));
 		if (rc) {
-			EDGE_ERR(MOD, "claim for %s: %s", dev.platform, err[0] ? err : strerror(-rc));
+			EDGE_ERR(MOD, "claim for %s: %s", dev.platform,
+				 err[0] ? err : strerror(-rc));
 			goto out_500;
 		}
 		k8s_pending = !plat.k8s_done;

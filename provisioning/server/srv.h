@@ -31,9 +31,9 @@ struct srv_mqtt_user {
 };
 
 struct srv_claim_opts {
-	char *database;	     /* postgres | mysql | mongodb */
-	char *visualization; /* metabase | grafana */
-	char *data_retention;	    /* optional, e.g. "7d" */
+	char *database;			/* postgres | mysql | mongodb */
+	char *visualization;		/* metabase | grafana */
+	char *data_retention;		/* optional, e.g. "7d" */
 	int min_replicas, max_replicas; /* 0 = no scaling block */
 	struct srv_mqtt_user *mqtt_users;
 	size_t n_mqtt_users;
@@ -198,8 +198,8 @@ bool srv_platform_name_valid(const char *name);
 int srv_claim_render(const struct srv_claim_opts *o, const char *name, char **yaml_out);
 /* POSTs yaml to <url>/apis/platform.example.org/v1alpha1/namespaces/<ns>/
  * realtimeplatformclaims. 0 on 201/200/409; *http_status set. */
-int srv_claim_k8s_post(const struct srv_config *cfg, const char *yaml, long *http_status,
-		       char *err, size_t errlen);
+int srv_claim_k8s_post(const struct srv_config *cfg, const char *yaml, long *http_status, char *err,
+		       size_t errlen);
 
 /* ---- dynamic security (dynsec.c) ---- */
 struct srv_dynsec;

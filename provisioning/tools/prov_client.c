@@ -27,11 +27,16 @@ struct app {
 static const char *event_name(enum edge_prov_event e)
 {
 	switch (e) {
-	case EDGE_PROV_REGISTERED: return "REGISTERED";
-	case EDGE_PROV_RENEWED: return "RENEWED";
-	case EDGE_PROV_RETRYING: return "RETRYING";
-	case EDGE_PROV_FAILED: return "FAILED";
-	case EDGE_PROV_RENEW_FAILED: return "RENEW_FAILED";
+	case EDGE_PROV_REGISTERED:
+		return "REGISTERED";
+	case EDGE_PROV_RENEWED:
+		return "RENEWED";
+	case EDGE_PROV_RETRYING:
+		return "RETRYING";
+	case EDGE_PROV_FAILED:
+		return "FAILED";
+	case EDGE_PROV_RENEW_FAILED:
+		return "RENEW_FAILED";
 	}
 	return "?";
 }
@@ -43,8 +48,8 @@ static void on_done(const struct edge_prov_result *r, void *arg)
 	printf("event=%s status=%ld err=%d ticks=%u retry_ms=%u claim_created=%d not_after=%lld "
 	       "mqtt=%s:%d message=%s\n",
 	       event_name(r->event), r->http_status, r->err, a->ticks, r->retry_in_ms,
-	       r->platform_claim_created, (long long)r->not_after, r->mqtt_host ? r->mqtt_host : "-",
-	       r->mqtt_port, r->message ? r->message : "-");
+	       r->platform_claim_created, (long long)r->not_after,
+	       r->mqtt_host ? r->mqtt_host : "-", r->mqtt_port, r->message ? r->message : "-");
 	fflush(stdout);
 	switch (r->event) {
 	case EDGE_PROV_REGISTERED:
@@ -63,7 +68,8 @@ static void on_done(const struct edge_prov_result *r, void *arg)
 		a->exit_code = 3;
 		edge_loop_stop(a->loop);
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 

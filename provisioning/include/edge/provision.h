@@ -55,8 +55,8 @@ enum edge_prov_event {
 
 struct edge_prov_result {
 	enum edge_prov_event event;
-	int err;	  /* 0 or a negative errno */
-	long http_status; /* 0 when no HTTP answer */
+	int err;	     /* 0 or a negative errno */
+	long http_status;    /* 0 when no HTTP answer */
 	const char *message; /* server's "error" or a local reason; borrowed */
 	uint32_t retry_in_ms;
 	/* Valid for REGISTERED / RENEWED (borrowed for the callback): */
@@ -104,7 +104,7 @@ int edge_prov_state_load(const char *state_dir, struct edge_prov_state *st);
 struct edge_prov_response {
 	char *device_id, *certificate, *ca_chain, *mqtt_host;
 	int mqtt_port;
-	char *topics_json;  /* compact JSON object or NULL */
+	char *topics_json; /* compact JSON object or NULL */
 	char *platform_name, *platform_claim;
 	bool platform_created;
 	int64_t not_after;

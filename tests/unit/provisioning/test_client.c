@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -61,7 +61,8 @@ static void test_parse_rejects(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
-		assert_int_equal(edge_prov_parse_response(bad[i], strlen(bad[i]), &r, &why), -EINVAL);
+		assert_int_equal(edge_prov_parse_response(bad[i], strlen(bad[i]), &r, &why),
+				 -EINVAL);
 		assert_non_null(why);
 		assert_null(r.device_id);
 	}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,7 +63,8 @@ static void test_key_csr_roundtrip(void **state)
 		char *p = end - 6;
 
 		*p = *p == 'A' ? 'B' : 'A';
-		assert_int_not_equal(srv_csr_check(bad, "GW-0042", &parsed, fp, err, sizeof(err)), 0);
+		assert_int_not_equal(srv_csr_check(bad, "GW-0042", &parsed, fp, err, sizeof(err)),
+				     0);
 		mbedtls_x509_csr_free(&parsed);
 		free(bad);
 	}
@@ -100,13 +101,13 @@ static void test_ca_sign_and_expiry(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(srv_ca_init_files(dir, "test CA", 1, "localhost", "127.0.0.1", false, err,
-					   sizeof(err)),
-			 0);
+	assert_int_equal(
+	    srv_ca_init_files(dir, "test CA", 1, "localhost", "127.0.0.1", false, err, sizeof(err)),
+	    0);
 	/* never silently replaced */
-	assert_int_equal(srv_ca_init_files(dir, "test CA", 1, "localhost", "127.0.0.1", false, err,
-					   sizeof(err)),
-			 -EEXIST);
+	assert_int_equal(
+	    srv_ca_init_files(dir, "test CA", 1, "localhost", "127.0.0.1", false, err, sizeof(err)),
+	    -EEXIST);
 	snprintf(crt, sizeof(crt), "%s/ca.crt", dir);
 	snprintf(keyp, sizeof(keyp), "%s/ca.key", dir);
 	assert_int_equal(srv_ca_load(&ca, crt, keyp), 0);
@@ -119,7 +120,8 @@ static void test_ca_sign_and_expiry(void **state)
 	assert_int_equal(na2, na);
 	/* verifies against the CA and names the device */
 	mbedtls_x509_crt_init(&x);
-	assert_int_equal(mbedtls_x509_crt_parse(&x, (const unsigned char *)cert, strlen(cert) + 1), 0);
+	assert_int_equal(mbedtls_x509_crt_parse(&x, (const unsigned char *)cert, strlen(cert) + 1),
+			 0);
 	{
 		char cfp[65];
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,13 +21,14 @@ static void test_token_hash_and_format(void **state)
 	(void)state;
 	/* FIPS 180-2 test vector: tokens are stored as their SHA-256. */
 	srv_token_hash("abc", hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(srv_token_generate(a), 0);
 	assert_int_equal(srv_token_generate(b), 0);
 	assert_int_equal(strlen(a), 43);
 	assert_string_not_equal(a, b);
-	assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-			 43);
+	assert_int_equal(
+	    strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 43);
 	assert_string_equal(srv_bearer("Bearer tok123"), "tok123");
 	assert_string_equal(srv_bearer("bearer   tok"), "tok");
 	assert_null(srv_bearer("Basic dXNlcg=="));
@@ -129,9 +130,10 @@ static void test_register_body_parsing(void **state)
 {
 	struct srv_register_req r;
 	char err[SRV_ERR_LEN];
-	const char *ok = "{\"serial\":\"GW-1\",\"board\":\"sim\",\"model\":\"m\",\"firmware\":\"1\","
-			 "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\","
-			 "\"realtimePlatform\":\"health-data\",\"sensors\":[\"max30102\",{\"a\":1}]}";
+	const char *ok =
+	    "{\"serial\":\"GW-1\",\"board\":\"sim\",\"model\":\"m\",\"firmware\":\"1\","
+	    "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\","
+	    "\"realtimePlatform\":\"health-data\",\"sensors\":[\"max30102\",{\"a\":1}]}";
 
 	(void)state;
 	assert_int_equal(srv_parse_register(ok, strlen(ok), &r, err, sizeof(err)), 0);
@@ -142,7 +144,7 @@ static void test_register_body_parsing(void **state)
 
 #define BAD(body, want)                                                                            \
 	do {                                                                                       \
-		assert_int_equal(srv_parse_register(body, strlen(body), &r, err, sizeof(err)),      \
+		assert_int_equal(srv_parse_register(body, strlen(body), &r, err, sizeof(err)),     \
 				 -EINVAL);                                                         \
 		assert_non_null(strstr(err, want));                                                \
 	} while (0)
