@@ -126,9 +126,14 @@ int edge_agent_prov_start(struct edge_agent *a, bool *hold_uplink)
 			    "no device certificate yet: registering with %s (sampling goes on)",
 			    c->provisioning.url);
 	rc = edge_prov_client_start(a->prov);
-	if (rc)
-		EDGE_ERR(MOD, "provisioning: %s", strerror(-rc));
-	return rc;
+	if (rc) {
+		/* e.g. an unreadable certificate: no renewal, but keep sampling; the
+		 * uplink reports what is wrong with the TLS files. */
+		EDGE_ERR(MOD, "provisioning: %s (%s): renewal disabled", strerror(-rc),
+			 c->mqtt.tls.cert_file);
+		edge_agent_prov_stop(a);
+	}
+	return 0;
 }
 
 void edge_agent_prov_stop(struct edge_agent *a)

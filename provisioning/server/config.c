@@ -280,6 +280,38 @@ static int apply(struct srv_config *cfg, const cJSON *root, char *err, size_t er
 	return 0;
 }
 
+/* Every key in the file must be in the table: a typo is an error, not a
+ * silently ignored setting. */
+static int check_unknown(const cJSON *obj, const char *prefix, char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach (it, obj) {
+		char path[128];
+		bool known = false, section = false;
+		size_t n;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", it->string);
+		n = strlen(path);
+		if (strcmp(path, "claims.mqtt_users") == 0)
+			continue;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			known |= strcmp(keys[i].path, path) == 0;
+			section |= strncmp(keys[i].path, path, n) == 0 && keys[i].path[n] == '.';
+		}
+		if (section && cJSON_IsObject(it)) {
+			int rc = check_unknown(it, path, err, errlen);
+
+			if (rc)
+				return rc;
+		} else if (!known) {
+			snprintf(err, errlen, "%s: unknown key", path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int load_users(struct srv_config *cfg, const cJSON *root, char *err, size_t errlen)
 {
 	const cJSON *arr = lookup(root, "claims.mqtt_users");
@@ -353,7 +385,8 @@ int srv_config_load(const char *path, struct srv_config *cfg, char *err, size_t 
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
-	rc = apply(cfg, root, err, errlen);
+	rc = check_unknown(root, "", err, errlen);
+	rc = rc ?: apply(cfg, root, err, errlen);
 	rc = rc ?: load_users(cfg, root, err, errlen);
 	rc = rc ?: finish(cfg, err, errlen);
 	cJSON_Delete(root);

@@ -212,5 +212,30 @@ def test_client_stops_on_4xx_and_backs_off():
         check(oct(os.stat(h.path("c5", "device.key")).st_mode & 0o777) == "0o600", "key mode")
 
 
+def test_rate_limit_and_config_errors():
+    with Harness("prov-limits") as h:
+        prov = Provisiond(h, limits={"rate_per_s": 0.5, "burst": 3}).start()
+        codes = [prov.register("no-such-token", "dev-r1", "x")[0] for _ in range(6)]
+        check(codes[:3] == [401, 401, 401] and codes[3:] == [429, 429, 429], f"codes: {codes}")
+        st, _ = prov.request("GET", "/healthz")
+        check(st == 200, "healthz is rate limited")
+        # a typo in the config is an error naming the key
+        bad = h.path("bad.json")
+        with open(bad, "w") as f:
+            json.dump({"state_dir": prov.dir, "limits": {"rate_per_sec": 5}}, f)
+        import subprocess
+        from provtest import PROVISIOND
+        r = subprocess.run([PROVISIOND, "serve", "--config", bad], stderr=subprocess.PIPE, timeout=10)
+        check(r.returncode != 0 and b"limits.rate_per_sec: unknown key" in r.stderr, r.stderr)
+        with open(bad, "w") as f:
+            json.dump({"state_dir": prov.dir, "claims": {"database": "oracle"}}, f)
+        r = subprocess.run([PROVISIOND, "serve", "--config", bad], stderr=subprocess.PIPE, timeout=10)
+        check(r.returncode != 0 and b"claims.database" in r.stderr, r.stderr)
+        r = subprocess.run([PROVISIOND, "serve", "--state-dir", h.path("no-ca")],
+                           stderr=subprocess.STDOUT, stdout=subprocess.PIPE, timeout=10)
+        check(r.returncode != 0 and b"init-ca" in r.stdout, r.stdout)
+
+
 if __name__ == "__main__":
-    edgetest.main([test_register_and_errors, test_client_stops_on_4xx_and_backs_off])
+    edgetest.main([test_register_and_errors, test_client_stops_on_4xx_and_backs_off,
+                   test_rate_limit_and_config_errors])
