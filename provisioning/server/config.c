@@ -25,7 +25,7 @@ struct key {
 
 #define F(f) offsetof(struct srv_config, f)
 static const struct key keys[] = {
-    {"listen", K_STR, F(listen_addr), "0.0.0.0", 0, 0, "IPv4 address to listen on"},
+    {"listen", K_STR, F(listen_addr), "0.0.0.0", 0, 0, "IPv4 or IPv6 address to listen on"},
     {"port", K_INT, F(port), "8443", 1, 65535, "HTTPS port"},
     {"state_dir", K_STR, F(state_dir), "/var/lib/edge-provisiond", 0, 0,
      "registry, CA and TLS files live here"},

@@ -279,6 +279,9 @@ int srv_http_start(struct srv_service *svc, struct srv_http **out, char *err, si
 	const struct srv_config *cfg = srv_service_config(svc);
 	struct srv_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_in sa = {0};
+	struct sockaddr_in6 sa6 = {0};
+	const struct sockaddr *addr = (const struct sockaddr *)&sa;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 	int rc;
 
 	if (!h)
@@ -288,8 +291,14 @@ int srv_http_start(struct srv_service *svc, struct srv_http **out, char *err, si
 	pthread_mutex_init(&h->rl_lock, NULL);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)cfg->port);
-	if (inet_pton(AF_INET, cfg->listen_addr, &sa.sin_addr) != 1) {
-		snprintf(err, errlen, "listen: \"%s\" is not an IPv4 address", cfg->listen_addr);
+	sa6.sin6_family = AF_INET6;
+	sa6.sin6_port = htons((uint16_t)cfg->port);
+	if (inet_pton(AF_INET6, cfg->listen_addr, &sa6.sin6_addr) == 1) {
+		addr = (const struct sockaddr *)&sa6;
+		flags |= MHD_USE_IPv6;
+	} else if (inet_pton(AF_INET, cfg->listen_addr, &sa.sin_addr) != 1) {
+		snprintf(err, errlen, "listen: \"%s\" is not an IPv4 or IPv6 address",
+			 cfg->listen_addr);
 		rc = -EINVAL;
 		goto err;
 	}
@@ -301,14 +310,13 @@ int srv_http_start(struct srv_service *svc, struct srv_http **out, char *err, si
 		goto err;
 	}
 	h->d = MHD_start_daemon(
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
-	    NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
-	    &sa, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem, MHD_OPTION_HTTPS_MEM_CERT, h->crt_pem,
-	    MHD_OPTION_HTTPS_MEM_TRUST, h->trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_END);
+	    flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, h, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, h->crt_pem, MHD_OPTION_HTTPS_MEM_TRUST, h->trust_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use? bad TLS files?)",
 			 cfg->listen_addr, cfg->port);
