@@ -373,7 +373,9 @@ int main(int argc, char **argv)
 	if (parse_opts(argc, argv, &o))
 		return 2;
 	if (o.n_args < 1) {
-		usage(stderr);
+		fprintf(stderr,
+			"usage: edge-provisiond serve|init-ca|admin-token|token create|devices "
+			"list|device revoke ... (see --help)\n");
 		return 2;
 	}
 	cmd = o.args[0];
