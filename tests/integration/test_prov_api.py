@@ -212,6 +212,39 @@ def test_client_stops_on_4xx_and_backs_off():
         check(oct(os.stat(h.path("c5", "device.key")).st_mode & 0o777) == "0o600", "key mode")
 
 
+def test_client_retries_5xx():
+    """A 5xx is transient: the client backs off and registers once the server
+    recovers (here the GitOps dir vanishes, so the claim cannot be written)."""
+    import shutil
+    import subprocess
+    from provtest import CLIENT
+    with Harness("prov-5xx") as h:
+        prov = Provisiond(h).start()
+        tok = prov.token_file(prov.token("line-5", uses=1))
+        gitops = os.path.join(prov.dir, "gitops")
+        shutil.rmtree(gitops)
+        p = subprocess.Popen([CLIENT, "--url", prov.url, "--ca", prov.ca, "--token-file", tok,
+                              "--device-id", "dev-5xx", "--state-dir", h.path("c"),
+                              "--platform", "health-data", "--retry-base-ms", "200",
+                              "--retry-cap-ms", "600", "--seconds", "20"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        end = time.time() + 10
+        while time.time() < end and prov.log_text().count("-> 500") < 2:
+            time.sleep(0.1)
+        check(prov.log_text().count("-> 500") >= 2, "no retried 500s")
+        os.makedirs(gitops)
+        out, _ = p.communicate(timeout=30)
+        out = out.decode()
+        check(p.returncode == 0, out)
+        lines = out.strip().splitlines()
+        check(all("event=RETRYING status=500" in l for l in lines[:-1]) and len(lines) >= 3, out)
+        check("event=REGISTERED status=201" in lines[-1], out)
+        check(os.path.exists(os.path.join(gitops, "health-data-realtime.yaml")), "claim missing")
+        # the failed attempts did not spend the single-use token
+        st, doc = prov.request("GET", "/v1/devices/dev-5xx", token=prov.admin)
+        check(st == 200, f"{st} {doc}")
+
+
 def test_rate_limit_and_config_errors():
     with Harness("prov-limits") as h:
         prov = Provisiond(h, limits={"rate_per_s": 0.5, "burst": 3}).start()
@@ -238,4 +271,4 @@ def test_rate_limit_and_config_errors():
 
 if __name__ == "__main__":
     edgetest.main([test_register_and_errors, test_client_stops_on_4xx_and_backs_off,
-                   test_rate_limit_and_config_errors])
+                   test_client_retries_5xx, test_rate_limit_and_config_errors])
