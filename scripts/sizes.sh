@@ -66,18 +66,22 @@ table=$(
   echo "|---|---:|---:|---:|---:|"
   t64=0; tarm=0
   for p in "${progs[@]}"; do
-    c64="–"; carm="–"; s64="–"; sarm="–"
+    c64="–"; carm="–"; s64="–"; sarm="–"; name="\`$p\`"; packaged=1
+    # Programs without an install rule (benchmarks) are not in the package.
+    if ! grep -rqs --include=cmake_install.cmake "}/bin/$p\"" "$b64" "$barm"; then
+      name="$name (not packaged)"; packaged=0
+    fi
     if [ -x "$b64/bin/$p" ]; then
       read -r n t d b < <(measure "$b64/bin/$p" strip size)
-      c64="$n ($(kib "$n"))"; s64="$t / $d / $b"; t64=$((t64 + n))
+      c64="$n ($(kib "$n"))"; s64="$t / $d / $b"; t64=$((t64 + n * packaged))
     fi
     if [ -x "$barm/bin/$p" ]; then
       read -r n t d b < <(measure "$barm/bin/$p" aarch64-linux-gnu-strip aarch64-linux-gnu-size)
-      carm="$n ($(kib "$n"))"; sarm="$t / $d / $b"; tarm=$((tarm + n))
+      carm="$n ($(kib "$n"))"; sarm="$t / $d / $b"; tarm=$((tarm + n * packaged))
     fi
-    echo "| \`$p\` | $c64 | $carm | $s64 | $sarm |"
+    echo "| $name | $c64 | $carm | $s64 | $sarm |"
   done
-  echo "| **total** | $t64 ($(kib "$t64")) | $tarm ($(kib "$tarm")) | | |"
+  echo "| **total of packaged programs** | $t64 ($(kib "$t64")) | $tarm ($(kib "$tarm")) | | |"
 )
 
 commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
