@@ -619,6 +619,7 @@ void edge_commands_message(struct edge_commands *c, const struct mosquitto_messa
 	bool ran;
 	int rc;
 
+	(void)ran;
 	if (edge_cmd_action_from_topic(c->a->cfg.topics.commands, c->a->cfg.device_id, msg->topic,
 				       action, sizeof(action))) {
 		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD, "message on %.100s ignored: not a "
@@ -639,11 +640,10 @@ void edge_commands_message(struct edge_commands *c, const struct mosquitto_messa
 			corr != NULL, &ran);
 	if (!result)
 		goto out;
+	if (corr)
+		mosquitto_property_add_binary(&out_props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
 	if (resp_topic) {
 		snprintf(topic, sizeof(topic), "%s", resp_topic);
-		if (corr)
-			mosquitto_property_add_binary(&out_props, MQTT_PROP_CORRELATION_DATA, corr,
-						      corr_len);
 	} else if (edge_topic_format(topic, sizeof(topic), c->a->cfg.topics.responses,
 				     c->a->cfg.device_id, NULL, NULL,
 				     edge_cmd_action_valid(action) ? action : "invalid") < 0) {
@@ -658,7 +658,6 @@ out:
 	free(result);
 	free(resp_topic);
 	free(corr);
-	(void)ran;
 }
 
 char *edge_commands_run_local(struct edge_commands *c, const char *action,

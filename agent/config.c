@@ -135,6 +135,27 @@ static const struct field fields[] = {
     STR("provisioning.claim_token_file", provisioning.claim_token_file, "", "factory claim token"),
     U32("provisioning.renew_before_days", provisioning.renew_before_days, 1, 3650, "30",
 	"renew the device certificate this long before it expires"),
+    OBJ("commands", "remote commands (docs/commands.md)"),
+    BOOL("commands.require_signed", commands.require_signed, "false",
+	 "reboot, restart and config.set must carry a JWS ES256 signature"),
+    STR("commands.signing_key_file", commands.signing_key_file, "",
+	"platform public key (PEM, P-256) that signs commands"),
+    U32("commands.max_payload", commands.max_payload, 256, 1048576, "16384",
+	"larger command payloads are refused"),
+    U32("commands.dedup_max", commands.dedup_max, 8, 4096, "256",
+	"command ids (with their results) remembered"),
+    U32("commands.dedup_ttl_s", commands.dedup_ttl_s, 60, 2592000, "86400",
+	"how long a command id is remembered"),
+    OBJ("ctl", "local control socket (edgectl)"),
+    BOOL("ctl.enabled", ctl.enabled, "true", "serve the control socket"),
+    STR("ctl.socket", ctl.socket, "", "socket path (default <state_dir>/edgectl.sock)"),
+    STR("ctl.group", ctl.group, "", "group owning the socket (mode 0660); empty keeps ours"),
+    U32("ctl.max_clients", ctl.max_clients, 1, 64, "8", "concurrent edgectl connections"),
+    {"sensors", T_SENSORS, 0, 0, 0, 0, NULL, NULL, 0,
+     "per-sensor overrides of the board: {\"<name>\": {\"interval_ms\", \"freshness_ms\"}}"},
+    {"alerts", T_ALERTS, 0, 0, 0, 0, NULL, NULL, 0,
+     "edge alert rules: [{name, metric, comparison (> >= < <=), threshold, for_s, "
+     "severity}]"},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
