@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "edge/time.h"
 
 struct rule_rt {
 	struct edge_alert_rule rule;
@@ -47,14 +48,18 @@ void edge_alerts_free(struct edge_alerts *al)
 
 static bool same_rule(const struct edge_alert_rule *a, const struct edge_alert_rule *b)
 {
-	return strcmp(a->name, b->name) == 0 && strcmp(a->metric, b->metric) == 0 &&
-	       a->cmp == b->cmp && a->threshold == b->threshold;
+	return strcmp(a->name, b->name) == 0 && strcmp(a->metric, b->metric) == 0;
 }
+
+static void publish(struct edge_alerts *al, const struct rule_rt *rt, const char *state,
+		    double value, uint64_t wall_ms);
 
 void edge_alerts_configure(struct edge_alerts *al, const struct edge_config *cfg)
 {
 	struct rule_rt next[EDGE_ALERTS_MAX];
 	size_t n = cfg->n_alerts < EDGE_ALERTS_MAX ? cfg->n_alerts : EDGE_ALERTS_MAX;
+
+	bool kept[EDGE_ALERTS_MAX] = {false};
 
 	memset(next, 0, sizeof(next));
 	for (size_t i = 0; i < n; i++) {
@@ -62,11 +67,17 @@ void edge_alerts_configure(struct edge_alerts *al, const struct edge_config *cfg
 		for (size_t j = 0; j < al->n; j++) {
 			if (!same_rule(&al->r[j].rule, &cfg->alerts[i]))
 				continue;
+			/* the next reading decides with the new threshold */
 			next[i] = al->r[j];
-			next[i].rule = cfg->alerts[i]; /* for_s and severity may change */
+			next[i].rule = cfg->alerts[i];
+			kept[j] = true;
 			break;
 		}
 	}
+	/* A removed rule that was firing ends its episode now. */
+	for (size_t j = 0; j < al->n; j++)
+		if (!kept[j] && al->r[j].firing)
+			publish(al, &al->r[j], "resolved", al->r[j].last_value, edge_wall_ms());
 	memcpy(al->r, next, sizeof(next));
 	al->n = n;
 	snprintf(al->device_id, sizeof(al->device_id), "%s", cfg->device_id);

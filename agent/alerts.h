@@ -40,8 +40,9 @@ struct edge_alert_state {
 int edge_alerts_new(const struct edge_config *cfg, edge_alerts_emit emit, void *arg,
 		    struct edge_alerts **out);
 void edge_alerts_free(struct edge_alerts *al);
-/* New rules: a rule keeping its name, metric, comparison and threshold
- * keeps its state; the others start over (without a resolved message). */
+/* New rules: a rule keeping its name and metric keeps its episode (the next
+ * reading is judged by the new comparison/threshold, which may resolve it);
+ * a removed rule that was firing is resolved at once. */
 void edge_alerts_configure(struct edge_alerts *al, const struct edge_config *cfg);
 /* One reading of metric (a channel name) in its unit. now_ms monotonic. */
 void edge_alerts_reading(struct edge_alerts *al, const char *metric, double value, uint64_t now_ms,

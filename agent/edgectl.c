@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 	cJSON *req, *resp;
 	int c, fd, rc;
 
-	while ((c = getopt_long(argc, argv, "+s:c:jn:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:jn:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;

@@ -159,3 +159,57 @@ class Signer:
 def edgectl(h, sock, *args, timeout=20):
     return subprocess.run([os.path.join(et.BIN, "edgectl"), "-s", sock, *args],
                           capture_output=True, text=True, timeout=timeout)
+
+
+class SessionSub:
+    """A v5 subscriber with a persistent session (clean_start=False, session
+    expiry 1 h): with a persistent broker it misses nothing across a broker
+    restart."""
+
+    def __init__(self, h, broker, topics, cid="alerts-sub"):
+        from paho.mqtt.properties import Properties as P
+        self.msgs = []
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        self.c.tls_set(ca_certs=broker.ca.ca_crt, certfile=h.sub_cert[0], keyfile=h.sub_cert[1])
+        self.c.reconnect_delay_set(min_delay=1, max_delay=2)
+        props = P(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+
+        def on_connect(c, u, f, rc, p=None):
+            for t in topics:
+                c.subscribe(t, qos=1)
+            self.connected.set()
+
+        def on_message(c, u, m):
+            with self.lock:
+                self.msgs.append((m.topic, m.payload, time.time()))
+
+        self.c.on_connect = on_connect
+        self.c.on_message = on_message
+        self.c.connect("127.0.0.1", broker.port, keepalive=30, clean_start=False,
+                       properties=props)
+        self.c.loop_start()
+        if not self.connected.wait(10):
+            raise et.TestFailure("session subscriber could not connect")
+        time.sleep(0.3)
+        h.subs.append(self)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+    def snapshot(self, topic=None):
+        with self.lock:
+            return [m for m in self.msgs if topic is None or mqtt.topic_matches_sub(topic, m[0])]
+
+    def wait(self, topic, count, timeout=20, pred=None):
+        end = time.time() + timeout
+        while time.time() < end:
+            got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise et.TestFailure(f"got {len([m for m in self.snapshot(topic) if pred is None or pred(m)])}"
+                             f" of {count} on {topic}")
