@@ -225,6 +225,10 @@ static void when(double ms, char *out, size_t len)
 	}
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (ago > -2 && ago < 1) { /* clocks of a few ms apart */
+		snprintf(out, len, "%s; just now", stamp);
+		return;
+	}
 	duration(ago < 0 ? -ago : ago, rel, sizeof(rel));
 	snprintf(out, len, "%s; %s %s", stamp, rel, ago < 0 ? "left" : "ago");
 }
@@ -333,7 +337,7 @@ static int tail(int fd, struct reader *r, bool json, long count)
 
 			gmtime_r(&t, &tm);
 			strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-			printf("%s  %-10s %-18s %12.7g %s\n", stamp, str(o, "sensor", "?"),
+			printf("%s  %-10s %-18s %14.10g %s\n", stamp, str(o, "sensor", "?"),
 			       str(o, "metric", "?"), cJSON_IsNumber(v) ? v->valuedouble : 0,
 			       str(o, "unit", ""));
 		}
