@@ -100,15 +100,14 @@ static bool holds(const struct edge_alert_rule *r, double v)
 	}
 }
 
-static void publish(struct edge_alerts *al, const struct rule_rt *rt, const char *state, double value,
-		 uint64_t wall_ms)
+static void publish(struct edge_alerts *al, const struct rule_rt *rt, const char *state,
+		    double value, uint64_t wall_ms)
 {
 	char topic[192], payload[512];
 	int n;
 
-	if (!al->emit ||
-	    edge_topic_format(topic, sizeof(topic), al->topic_tmpl, al->device_id, rt->rule.metric,
-			      rt->rule.severity, NULL) < 0)
+	if (!al->emit || edge_topic_format(topic, sizeof(topic), al->topic_tmpl, al->device_id,
+					   rt->rule.metric, rt->rule.severity, NULL) < 0)
 		return;
 	n = snprintf(payload, sizeof(payload),
 		     "{\"deviceId\":\"%s\",\"rule\":\"%s\",\"metric\":\"%s\",\"value\":%.10g,"

@@ -38,7 +38,8 @@ static void prune(struct edge_dedup *d, uint64_t now_ms)
 {
 	size_t k = 0;
 
-	while (k < d->n && (d->e[k].at_ms + d->ttl_ms <= now_ms || d->e[k].at_ms > now_ms + d->ttl_ms))
+	while (k < d->n &&
+	       (d->e[k].at_ms + d->ttl_ms <= now_ms || d->e[k].at_ms > now_ms + d->ttl_ms))
 		k++;
 	if (d->n - k > d->max)
 		k = d->n - d->max;

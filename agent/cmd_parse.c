@@ -20,7 +20,7 @@ static const char *const status_names[] = {
 const char *edge_cmd_status_str(enum edge_cmd_status s)
 {
 	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s]
-									   : "error";
+									    : "error";
 }
 
 static bool id_char(char c)
@@ -142,8 +142,7 @@ int edge_cmd_parse(const char *action, const void *payload, size_t len, size_t m
 	if (!it)
 		return fail(err, errlen, "id is missing");
 	if (!cJSON_IsString(it) || !edge_cmd_id_valid(it->valuestring))
-		return fail(err, errlen,
-			    "id must be a string of 1-64 letters, digits or \"-_.:\"");
+		return fail(err, errlen, "id must be a string of 1-64 letters, digits or \"-_.:\"");
 	strcpy(out->id, it->valuestring);
 	it = cJSON_GetObjectItemCaseSensitive(out->root, "expiresAt");
 	if (it) {
@@ -184,8 +183,7 @@ bool edge_cmd_expired(const struct edge_cmd *c, uint64_t now_wall_ms)
 	return c->expires_at > 0 && (uint64_t)c->expires_at <= now_wall_ms;
 }
 
-__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt,
-						     ...)
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -224,8 +222,7 @@ int edge_cmd_check_signed(const struct edge_cmd *c, const char *device_id, const
 		goto out;
 	}
 	it = cJSON_GetObjectItemCaseSensitive(s, "expiresAt");
-	if (c->expires_at <= 0 || !cJSON_IsNumber(it) ||
-	    it->valuedouble != (double)c->expires_at) {
+	if (c->expires_at <= 0 || !cJSON_IsNumber(it) || it->valuedouble != (double)c->expires_at) {
 		rc = bad(why, whylen, "signed commands need a matching expiresAt");
 		goto out;
 	}

@@ -18,9 +18,9 @@
 #include "edge/time.h"
 #include "jws.h"
 
-#define MOD	      "commands"
-#define DEDUP_NAME    "commands.dedup.json"
-#define BLINK_MS      250
+#define MOD	       "commands"
+#define DEDUP_NAME     "commands.dedup.json"
+#define BLINK_MS       250
 #define AFTER_DELAY_MS 300
 
 enum after { AFTER_NONE, AFTER_RESTART, AFTER_REBOOT };
@@ -292,8 +292,7 @@ static enum edge_cmd_status enable(struct ctx *x, bool on)
 		    x->c->a->board.name);
 		return EDGE_CMD_ERROR;
 	}
-	EDGE_NOTICE(MOD, "sensor %s %s by command", name->valuestring,
-		    on ? "enabled" : "disabled");
+	EDGE_NOTICE(MOD, "sensor %s %s by command", name->valuestring, on ? "enabled" : "disabled");
 	cJSON_AddStringToObject(x->data, "sensor", name->valuestring);
 	cJSON_AddBoolToObject(x->data, "enabled", on);
 	say(x, "sensor %s %s (until restart)", name->valuestring, on ? "enabled" : "disabled");
@@ -329,8 +328,9 @@ static enum edge_cmd_status do_flush(struct ctx *x)
 		say(x, "outbox: %s", strerror(-rc));
 		return EDGE_CMD_ERROR;
 	}
-	say(x, up.connected ? "publishing a backlog of %" PRIu64 " message(s)"
-			    : "offline: %" PRIu64 " message(s) kept until the broker is back",
+	say(x,
+	    up.connected ? "publishing a backlog of %" PRIu64 " message(s)"
+			 : "offline: %" PRIu64 " message(s) kept until the broker is back",
 	    st.rows);
 	return EDGE_CMD_OK;
 }
@@ -455,8 +455,8 @@ static enum edge_cmd_status do_reboot(struct ctx *x)
 	if (!rc)
 		rc = schedule(x->c, AFTER_REBOOT);
 	if (rc) {
-		say(x, "cannot reboot: %s", rc == -ENOTSUP ? "no system HAL in this build"
-							   : strerror(-rc));
+		say(x, "cannot reboot: %s",
+		    rc == -ENOTSUP ? "no system HAL in this build" : strerror(-rc));
 		return EDGE_CMD_ERROR;
 	}
 	cJSON_AddStringToObject(x->data, "backend", edge_devctl_reboot_backend(d));
@@ -559,8 +559,8 @@ static char *handle(struct edge_commands *c, const char *action, const void *pay
 			    sizeof(err));
 	if (rc) {
 		c->stats.malformed++;
-		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD, "bad command on %s (id %s): %s",
-			    action, *cmd.id ? cmd.id : "unknown", err);
+		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD, "bad command on %s (id %s): %s", action,
+			    *cmd.id ? cmd.id : "unknown", err);
 		result = (*cmd.id || has_correlation)
 			     ? edge_cmd_result_json(cmd.id, EDGE_CMD_ERROR, err, NULL)
 			     : NULL;
@@ -622,8 +622,10 @@ void edge_commands_message(struct edge_commands *c, const struct mosquitto_messa
 	(void)ran;
 	if (edge_cmd_action_from_topic(c->a->cfg.topics.commands, c->a->cfg.device_id, msg->topic,
 				       action, sizeof(action))) {
-		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD, "message on %.100s ignored: not a "
-			    "command topic of this device", msg->topic);
+		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD,
+			    "message on %.100s ignored: not a "
+			    "command topic of this device",
+			    msg->topic);
 		return;
 	}
 	if (props) {
@@ -641,7 +643,8 @@ void edge_commands_message(struct edge_commands *c, const struct mosquitto_messa
 	if (!result)
 		goto out;
 	if (corr)
-		mosquitto_property_add_binary(&out_props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
+		mosquitto_property_add_binary(&out_props, MQTT_PROP_CORRELATION_DATA, corr,
+					      corr_len);
 	if (resp_topic) {
 		snprintf(topic, sizeof(topic), "%s", resp_topic);
 	} else if (edge_topic_format(topic, sizeof(topic), c->a->cfg.topics.responses,
@@ -660,8 +663,7 @@ out:
 	free(corr);
 }
 
-char *edge_commands_run_local(struct edge_commands *c, const char *action,
-			      const char *params_json)
+char *edge_commands_run_local(struct edge_commands *c, const char *action, const char *params_json)
 {
 	const struct action *act = find_action(action ? action : "");
 	struct edge_cmd cmd;
@@ -680,8 +682,8 @@ char *edge_commands_run_local(struct edge_commands *c, const char *action,
 	if (!cJSON_IsObject(cmd.root)) {
 		cJSON_Delete(cmd.root);
 		c->stats.malformed++;
-		return edge_cmd_result_json(cmd.id, EDGE_CMD_ERROR,
-					    "params must be a JSON object", NULL);
+		return edge_cmd_result_json(cmd.id, EDGE_CMD_ERROR, "params must be a JSON object",
+					    NULL);
 	}
 	cmd.params = cmd.root;
 	result = run_action(c, act, &cmd, true);
@@ -700,9 +702,8 @@ static void load_key(struct edge_commands *c)
 		return;
 	c->key_error = edge_jws_key_load(path, &c->key);
 	if (c->key_error)
-		EDGE_ERR(MOD, "commands.signing_key_file %s: %s: signed commands are refused",
-			 path,
-			 c->key_error == -ENOTSUP ? "not a P-256 EC public key"
+		EDGE_ERR(MOD, "commands.signing_key_file %s: %s: signed commands are refused", path,
+			 c->key_error == -ENOTSUP  ? "not a P-256 EC public key"
 			 : c->key_error == -EINVAL ? "not a PEM/DER public key"
 						   : strerror(-c->key_error));
 }
@@ -730,8 +731,8 @@ int edge_commands_new(struct edge_agent *a, const struct edge_commands_hooks *ho
 		c->hooks = *hooks;
 	c->rl = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 10);
 	snprintf(path, sizeof(path), "%s/" DEDUP_NAME, a->cfg.state_dir);
-	rc = edge_dedup_open(path, a->cfg.commands.dedup_max,
-			     a->cfg.commands.dedup_ttl_s * 1000ull, edge_wall_ms(), &c->dedup);
+	rc = edge_dedup_open(path, a->cfg.commands.dedup_max, a->cfg.commands.dedup_ttl_s * 1000ull,
+			     edge_wall_ms(), &c->dedup);
 	if (rc) {
 		free(c);
 		return rc;

@@ -53,8 +53,7 @@ void edge_commands_message(struct edge_commands *c, const struct mosquitto_messa
 /* Runs action locally (edgectl: trusted by the socket's permissions, no
  * signature, no dedup). params_json may be NULL. Returns the result JSON;
  * caller frees with free(). */
-char *edge_commands_run_local(struct edge_commands *c, const char *action,
-			      const char *params_json);
+char *edge_commands_run_local(struct edge_commands *c, const char *action, const char *params_json);
 void edge_commands_stats(const struct edge_commands *c, struct edge_commands_stats *out);
 
 #endif

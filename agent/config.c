@@ -10,6 +10,7 @@
 #include "config.h"
 #include "edge/file.h"
 #include "edge/log.h"
+#include "edge/sensor.h"
 
 enum type { T_OBJ, T_STR, T_U32, T_U64, T_BOOL, T_DOUBLE, T_ENUM, T_ALERTS, T_SENSORS };
 
@@ -163,8 +164,8 @@ static const struct field fields[] = {
 #define OVERLAY_NAME "config.overlay.json"
 
 /* Keys a config.set (and the overlay) may change: applied by a reload. */
-static const char *const settable[] = {"log_level", "record.interval_ms", "status.interval_s",
-				       "sensors", "alerts", NULL};
+static const char *const settable[] = {
+    "log_level", "record.interval_ms", "status.interval_s", "sensors", "alerts", NULL};
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
 						      ...)
@@ -367,8 +368,8 @@ static int name_ok(const char *s, size_t max)
 static int parse_alerts(const cJSON *arr, struct edge_config *cfg, const char *origin, char *err,
 			size_t errlen)
 {
-	static const char *const keys[] = {"name",	"metric",  "comparison",
-					   "threshold", "for_s",   "severity", NULL};
+	static const char *const keys[] = {"name",  "metric",	"comparison", "threshold",
+					   "for_s", "severity", NULL};
 	const cJSON *r;
 	uint32_t n = 0;
 
@@ -391,8 +392,8 @@ static int parse_alerts(const cJSON *arr, struct edge_config *cfg, const char *o
 			for (i = 0; keys[i] && strcmp(keys[i], k->string); i++)
 				;
 			if (!keys[i])
-				return fail(err, errlen, "%s: alerts[%u].%s: unknown key", origin, n,
-					    k->string);
+				return fail(err, errlen, "%s: alerts[%u].%s: unknown key", origin,
+					    n, k->string);
 		}
 		name = cJSON_GetObjectItemCaseSensitive(r, "name");
 		metric = cJSON_GetObjectItemCaseSensitive(r, "metric");
@@ -407,26 +408,32 @@ static int parse_alerts(const cJSON *arr, struct edge_config *cfg, const char *o
 				    origin, n);
 		for (uint32_t j = 0; j < n; j++)
 			if (strcmp(cfg->alerts[j].name, name->valuestring) == 0)
-				return fail(err, errlen, "%s: alerts[%u].name: \"%s\" twice", origin,
-					    n, name->valuestring);
-		if (!cJSON_IsString(metric) || !name_ok(metric->valuestring, sizeof(rule->metric)))
-			return fail(err, errlen, "%s: alerts[%u].metric: required (e.g. heart_rate)",
-				    origin, n);
+				return fail(err, errlen, "%s: alerts[%u].name: \"%s\" twice",
+					    origin, n, name->valuestring);
+		if (!cJSON_IsString(metric) ||
+		    !name_ok(metric->valuestring, sizeof(rule->metric)) ||
+		    edge_channel_from_name(metric->valuestring) < 0)
+			return fail(
+			    err, errlen,
+			    "%s: alerts[%u].metric: a channel name is required (heart_rate, "
+			    "spo2, systolic, diastolic, body_temperature, ...)",
+			    origin, n);
 		for (int i = 0; cJSON_IsString(cmp) && i < 4; i++)
 			if (strcmp(cmp->valuestring, cmp_names[i]) == 0)
 				c = i;
 		if (c < 0)
-			return fail(err, errlen, "%s: alerts[%u].comparison: one of >, >=, <, <=",
-				    origin, n);
+			return fail(err, errlen,
+				    "%s: alerts[%u].comparison: one of >, >=, <, <=", origin, n);
 		if (!cJSON_IsNumber(thr) || !isfinite(thr->valuedouble))
 			return fail(err, errlen, "%s: alerts[%u].threshold: a number is required",
 				    origin, n);
-		if (for_s && (!cJSON_IsNumber(for_s) || for_s->valuedouble < 0 ||
-			      for_s->valuedouble > 86400 ||
-			      for_s->valuedouble != floor(for_s->valuedouble)))
-			return fail(err, errlen, "%s: alerts[%u].for_s: whole seconds in [0, 86400]",
-				    origin, n);
-		if (sev && (!cJSON_IsString(sev) || !name_ok(sev->valuestring, sizeof(rule->severity))))
+		if (for_s &&
+		    (!cJSON_IsNumber(for_s) || for_s->valuedouble < 0 ||
+		     for_s->valuedouble > 86400 || for_s->valuedouble != floor(for_s->valuedouble)))
+			return fail(err, errlen,
+				    "%s: alerts[%u].for_s: whole seconds in [0, 86400]", origin, n);
+		if (sev &&
+		    (!cJSON_IsString(sev) || !name_ok(sev->valuestring, sizeof(rule->severity))))
 			return fail(err, errlen,
 				    "%s: alerts[%u].severity: up to 15 letters, digits, '-', '_'",
 				    origin, n);
@@ -467,8 +474,8 @@ static int parse_sensors(const cJSON *obj, struct edge_config *cfg, const char *
 				o = &cfg->sensors[i];
 		if (!o) {
 			if (cfg->n_sensors >= EDGE_SENSOR_OVERRIDES_MAX)
-				return fail(err, errlen, "%s: sensors: more than %d sensors", origin,
-					    EDGE_SENSOR_OVERRIDES_MAX);
+				return fail(err, errlen, "%s: sensors: more than %d sensors",
+					    origin, EDGE_SENSOR_OVERRIDES_MAX);
 			o = &cfg->sensors[cfg->n_sensors++];
 			memset(o, 0, sizeof(*o));
 			strcpy(o->name, s->string);
@@ -486,9 +493,10 @@ static int parse_sensors(const cJSON *obj, struct edge_config *cfg, const char *
 					    s->string, k->string);
 			d = cJSON_IsNumber(k) ? k->valuedouble : -1;
 			if (d < lo || d > hi || d != floor(d))
-				return fail(err, errlen,
-					    "%s: sensors.%s.%s: expected a whole number in [%g, %g]",
-					    origin, s->string, k->string, lo, hi);
+				return fail(
+				    err, errlen,
+				    "%s: sensors.%s.%s: expected a whole number in [%g, %g]",
+				    origin, s->string, k->string, lo, hi);
 			*dst = (uint32_t)d;
 		}
 	}

@@ -25,8 +25,8 @@ enum edge_alert_cmp { EDGE_CMP_GT, EDGE_CMP_GE, EDGE_CMP_LT, EDGE_CMP_LE };
 /* One edge alert rule ("alerts" array; docs/commands.md). */
 struct edge_alert_rule {
 	char name[32];
-	char metric[32]; /* channel name: heart_rate, spo2, body_temperature, ... */
-	int cmp;	 /* enum edge_alert_cmp */
+	char metric[32];  /* channel name: heart_rate, spo2, body_temperature, ... */
+	int cmp;	  /* enum edge_alert_cmp */
 	double threshold; /* in the metric's unit (bpm, %, mmHg, degC) */
 	uint32_t for_s;	  /* the condition must hold this long before firing */
 	char severity[16];

@@ -19,9 +19,9 @@
 #include "edge/file.h"
 #include "edge/log.h"
 
-#define MOD	  "ctl"
-#define IN_MAX	  (64 * 1024)
-#define OUT_MAX	  (256 * 1024)
+#define MOD	    "ctl"
+#define IN_MAX	    (64 * 1024)
+#define OUT_MAX	    (256 * 1024)
 #define CLIENTS_MAX 64
 
 struct client {
@@ -166,7 +166,9 @@ static void op_status(struct client *cl)
 		cJSON_AddStringToObject(e, "metric", s.metric);
 		cJSON_AddStringToObject(e, "severity", s.severity);
 		cJSON_AddStringToObject(e, "state",
-					s.firing ? "firing" : s.pending ? "pending" : "ok");
+					s.firing    ? "firing"
+					: s.pending ? "pending"
+						    : "ok");
 		cJSON_AddNumberToObject(e, "value", s.last_value);
 		cJSON_AddNumberToObject(e, "sinceMs", (double)s.since_wall_ms);
 		cJSON_AddNumberToObject(e, "episodes", (double)s.episodes);
@@ -189,18 +191,17 @@ static void handle_line(struct client *cl, char *line, size_t len)
 		const cJSON *act = cJSON_GetObjectItemCaseSensitive(req, "action");
 		const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
 		const char *action = strcmp(op->valuestring, "flush") == 0 ? "flush"
-				     : cJSON_IsString(act)		    ? act->valuestring
-									    : NULL;
-		char *ptext = params && cJSON_IsObject(params) ? cJSON_PrintUnformatted(params)
-							       : NULL;
+				     : cJSON_IsString(act)		   ? act->valuestring
+									   : NULL;
+		char *ptext =
+		    params && cJSON_IsObject(params) ? cJSON_PrintUnformatted(params) : NULL;
 
 		if (!action) {
 			reply_error(cl, "cmd needs \"action\"");
 		} else if (params && !cJSON_IsObject(params)) {
 			reply_error(cl, "params must be a JSON object");
 		} else {
-			EDGE_NOTICE(MOD, "local command %s from uid %u", action,
-				    (unsigned)cl->uid);
+			EDGE_NOTICE(MOD, "local command %s from uid %u", action, (unsigned)cl->uid);
 			reply_result(cl, edge_commands_run_local(a->commands, action, ptext));
 		}
 		free(ptext);
@@ -390,7 +391,8 @@ int edge_ctl_new(struct edge_agent *a, struct edge_ctl **out)
 		struct group *g = getgrnam(a->cfg.ctl.group);
 
 		if (!g)
-			EDGE_WARN(MOD, "ctl.group %s: no such group; keeping ours", a->cfg.ctl.group);
+			EDGE_WARN(MOD, "ctl.group %s: no such group; keeping ours",
+				  a->cfg.ctl.group);
 		else if (chown(ctl->path, (uid_t)-1, g->gr_gid) < 0)
 			EDGE_WARN(MOD, "ctl.group %s: %s", a->cfg.ctl.group, strerror(errno));
 	}

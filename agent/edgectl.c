@@ -281,10 +281,15 @@ static void print_status(const cJSON *resp)
 
 		when(num(s, "lastReadingMs", 0), buf, sizeof(buf));
 		printf("              %s %-12s %-9s %.0f readings, %.0f errors, last %s%s%s\n",
-		       !en ? "-" : ok ? "\u25cf" : "\u00d7", s->string,
-		       !en ? "disabled" : ok ? "healthy" : "failing", num(s, "readings", 0),
-		       num(s, "errors", 0), buf, str(s, "error", NULL) ? ": " : "",
-		       str(s, "error", ""));
+		       !en  ? "-"
+		       : ok ? "\u25cf"
+			    : "\u00d7",
+		       s->string,
+		       !en  ? "disabled"
+		       : ok ? "healthy"
+			    : "failing",
+		       num(s, "readings", 0), num(s, "errors", 0), buf,
+		       str(s, "error", NULL) ? ": " : "", str(s, "error", ""));
 	}
 	printf("      Memory: rss %.1f MiB, pss %.1f MiB\n", num(mem, "rssKb", 0) / 1024,
 	       num(mem, "pssKb", 0) / 1024);
@@ -382,9 +387,12 @@ static int find_socket(const char *sock, const char *config, char *out, size_t o
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
-	    {"json", no_argument, NULL, 'j'},	      {"count", required_argument, NULL, 'n'},
-	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *config = NULL, *verb;

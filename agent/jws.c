@@ -110,8 +110,7 @@ int edge_jws_key_parse(const void *buf, size_t len, struct edge_jws_key **out)
 	}
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
-	rc = mbedtls_pk_parse_public_key(&k->pk, copy,
-					 memchr(copy, '\0', len) ? len : len + 1);
+	rc = mbedtls_pk_parse_public_key(&k->pk, copy, memchr(copy, '\0', len) ? len : len + 1);
 	if (rc && !memchr(copy, '\0', len))
 		rc = mbedtls_pk_parse_public_key(&k->pk, copy, len); /* DER */
 	free(copy);
@@ -154,7 +153,7 @@ void edge_jws_key_free(struct edge_jws_key *k)
 }
 
 __attribute__((format(printf, 4, 5))) static int why_set(int rc, char *why, size_t whylen,
-							  const char *fmt, ...)
+							 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -211,8 +210,8 @@ out:
 	return rc;
 }
 
-int edge_jws_verify(const char *compact, size_t len, const struct edge_jws_key *key,
-		    char **payload, size_t *payload_len, char *why, size_t whylen)
+int edge_jws_verify(const char *compact, size_t len, const struct edge_jws_key *key, char **payload,
+		    size_t *payload_len, char *why, size_t whylen)
 {
 	const char *dot1, *dot2, *sig_b64;
 	unsigned char hash[32], sig[80];
@@ -244,8 +243,7 @@ int edge_jws_verify(const char *compact, size_t len, const struct edge_jws_key *
 	if (!key)
 		return why_set(-EBADMSG, why, whylen, "no signing key configured");
 	/* The signing input is the ASCII "header.payload". */
-	if (mbedtls_sha256_ret((const unsigned char *)compact, (size_t)(dot2 - compact), hash,
-			       0))
+	if (mbedtls_sha256_ret((const unsigned char *)compact, (size_t)(dot2 - compact), hash, 0))
 		return why_set(-EIO, why, whylen, "sha256 failed");
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&s);

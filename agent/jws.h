@@ -23,8 +23,8 @@ void edge_jws_key_free(struct edge_jws_key *k);
  * returns 0 and *payload (NUL-terminated, caller frees with free()) holds
  * the decoded payload. Errors: -EINVAL malformed, -ENOTSUP wrong alg,
  * -EBADMSG bad signature, -ENOMEM. why (optional) gets a short reason. */
-int edge_jws_verify(const char *compact, size_t len, const struct edge_jws_key *key,
-		    char **payload, size_t *payload_len, char *why, size_t whylen);
+int edge_jws_verify(const char *compact, size_t len, const struct edge_jws_key *key, char **payload,
+		    size_t *payload_len, char *why, size_t whylen);
 
 /* base64url without padding (padding tolerated on input). Returns the
  * decoded length or -EINVAL; out must hold at least len*3/4+3 bytes. */

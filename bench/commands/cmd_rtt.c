@@ -110,9 +110,9 @@ static uint64_t now_us(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"port", required_argument, NULL, 'p'},  {"ca", required_argument, NULL, 'a'},
-	    {"cert", required_argument, NULL, 'c'},  {"key", required_argument, NULL, 'k'},
-	    {"topic", required_argument, NULL, 't'}, {"count", required_argument, NULL, 'n'},
+	    {"port", required_argument, NULL, 'p'},   {"ca", required_argument, NULL, 'a'},
+	    {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'k'},
+	    {"topic", required_argument, NULL, 't'},  {"count", required_argument, NULL, 'n'},
 	    {"warmup", required_argument, NULL, 'w'}, {"label", required_argument, NULL, 'l'},
 	    {"echo", no_argument, NULL, 'e'},	      {NULL, 0, NULL, 0},
 	};

@@ -19,9 +19,10 @@ py=/usr/bin/python3
 log() { echo "bench: $*" >&2; }
 
 log "building (Release) in $build"
+mkdir -p "$build"
 if ! { cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEDGE_TESTS=OFF &&
-  cmake --build "$build" -j2 --target edge-agent bench-cmd-rtt; } >"$build.cmd-build.log" 2>&1; then
-  cat "$build.cmd-build.log" >&2
+  cmake --build "$build" -j2 --target edge-agent bench-cmd-rtt; } >"$build/cmd-build.log" 2>&1; then
+  cat "$build/cmd-build.log" >&2
   exit 1
 fi
 R=$build/bench/bench-cmd-rtt

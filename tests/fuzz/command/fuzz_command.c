@@ -13,8 +13,8 @@
 #include "cmd_parse.h"
 
 static const char *const actions[] = {
-    "ping", "status", "config.get", "config.set", "sample-now", "sensor.enable", "reboot",
-    "restart", "ota", "Bad/Action", "",
+    "ping",   "status",	 "config.get", "config.set", "sample-now", "sensor.enable",
+    "reboot", "restart", "ota",	       "Bad/Action", "",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,11 +12,10 @@
 
 #include "jws.h"
 
-static const char pub_pem[] =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERxw+dYxJBChbun5TEY7Q9SSt6wdX\n"
-    "0lvS+Oew1236cUzdUg96yoqLkXrMN/Ud6PDJu+OthYOC5wLcJaEtCfeoWA==\n"
-    "-----END PUBLIC KEY-----\n";
+static const char pub_pem[] = "-----BEGIN PUBLIC KEY-----\n"
+			      "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERxw+dYxJBChbun5TEY7Q9SSt6wdX\n"
+			      "0lvS+Oew1236cUzdUg96yoqLkXrMN/Ud6PDJu+OthYOC5wLcJaEtCfeoWA==\n"
+			      "-----END PUBLIC KEY-----\n";
 
 static struct edge_jws_key *key;
 

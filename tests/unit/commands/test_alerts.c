@@ -197,19 +197,16 @@ static void config_parsing(void **state)
 		 "%s\"alerts\":[{\"name\":\"a\",\"metric\":\"spo2\",\"comparison\":\"=\","
 		 "\"threshold\":90}]}",
 		 base);
-	assert_int_not_equal(edge_config_parse(json, strlen(json), "t", &cfg, err, sizeof(err)),
-			     0);
+	assert_int_not_equal(edge_config_parse(json, strlen(json), "t", &cfg, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "alerts[0].comparison"));
 	snprintf(json, sizeof(json), "%s\"alerts\":[{\"name\":\"a\",\"metric\":\"spo2\"}]}", base);
-	assert_int_not_equal(edge_config_parse(json, strlen(json), "t", &cfg, err, sizeof(err)),
-			     0);
+	assert_int_not_equal(edge_config_parse(json, strlen(json), "t", &cfg, err, sizeof(err)), 0);
 	/* overlay: only run-time keys */
-	assert_int_equal(edge_config_apply_json(&cfg, "{\"log_level\":\"debug\"}", 21, "o", err,
-						sizeof(err)),
-			 0);
-	assert_int_not_equal(edge_config_apply_json(&cfg, "{\"mqtt\":{\"port\":1}}", 19, "o", err,
-						    sizeof(err)),
-			     0);
+	assert_int_equal(
+	    edge_config_apply_json(&cfg, "{\"log_level\":\"debug\"}", 21, "o", err, sizeof(err)),
+	    0);
+	assert_int_not_equal(
+	    edge_config_apply_json(&cfg, "{\"mqtt\":{\"port\":1}}", 19, "o", err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "mqtt.port"));
 }
 

@@ -45,8 +45,8 @@ static void valid(void **state)
 	assert_int_equal(c.expires_at, 0);
 	assert_false(edge_cmd_expired(&c, UINT64_MAX));
 	edge_cmd_release(&c);
-	assert_int_equal(parse("ping", "{\"id\":\"c\",\"params\":null,\"jws\":\"a.b.c\"}", 4096, &c),
-			 0);
+	assert_int_equal(
+	    parse("ping", "{\"id\":\"c\",\"params\":null,\"jws\":\"a.b.c\"}", 4096, &c), 0);
 	assert_string_equal(c.jws, "a.b.c");
 	edge_cmd_release(&c);
 }
@@ -175,8 +175,8 @@ static void signed_content(void **state)
 	assert_non_null(strstr(why, "params"));
 	edge_cmd_release(&c);
 	/* no expiresAt in the command: refused even when the signature matches the rest */
-	assert_int_equal(parse("reboot", "{\"id\":\"s-1\",\"params\":{\"confirm\":true}}", 4096, &c),
-			 0);
+	assert_int_equal(
+	    parse("reboot", "{\"id\":\"s-1\",\"params\":{\"confirm\":true}}", 4096, &c), 0);
 	assert_int_equal(edge_cmd_check_signed(&c, "dev-1", ok, strlen(ok), why, sizeof(why)),
 			 -EBADMSG);
 	edge_cmd_release(&c);
@@ -209,9 +209,9 @@ static void result_doc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(valid),	 cmocka_unit_test(malformed),
-	    cmocka_unit_test(oversized), cmocka_unit_test(recover_and_names),
-	    cmocka_unit_test(topics),	 cmocka_unit_test(signed_content),
+	    cmocka_unit_test(valid),	  cmocka_unit_test(malformed),
+	    cmocka_unit_test(oversized),  cmocka_unit_test(recover_and_names),
+	    cmocka_unit_test(topics),	  cmocka_unit_test(signed_content),
 	    cmocka_unit_test(result_doc),
 	};
 

@@ -34,8 +34,7 @@ static void make_signer(struct signer *s, mbedtls_ecp_group_id curve)
 	unsigned char pem[1024];
 
 	mbedtls_pk_init(&s->pk);
-	assert_int_equal(mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)),
-			 0);
+	assert_int_equal(mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
 	assert_int_equal(
 	    mbedtls_ecp_gen_key(curve, mbedtls_pk_ec(s->pk), mbedtls_ctr_drbg_random, &drbg), 0);
 	assert_int_equal(mbedtls_pk_write_pubkey_pem(&s->pk, pem, sizeof(pem)), 0);
@@ -87,9 +86,9 @@ static char *sign(struct signer *s, const char *header, const char *payload)
 	assert_int_equal(mbedtls_sha256_ret((unsigned char *)out, o, hash, 0), 0);
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&sv);
-	assert_int_equal(mbedtls_ecdsa_sign(&ec->grp, &r, &sv, &ec->d, hash, 32,
-					    mbedtls_ctr_drbg_random, &drbg),
-			 0);
+	assert_int_equal(
+	    mbedtls_ecdsa_sign(&ec->grp, &r, &sv, &ec->d, hash, 32, mbedtls_ctr_drbg_random, &drbg),
+	    0);
 	assert_int_equal(mbedtls_mpi_write_binary(&r, rs, 32), 0);
 	assert_int_equal(mbedtls_mpi_write_binary(&sv, rs + 32, 32), 0);
 	mbedtls_mpi_free(&r);
@@ -156,8 +155,12 @@ static void wrong_key(void **state)
 static void refused_algs(void **state)
 {
 	static const char *const headers[] = {
-	    "{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}", "{\"alg\":\"ES384\"}", "{\"alg\":\"es256\"}",
-	    "{\"typ\":\"JWT\"}",  "{\"alg\":\"ES256\",\"crit\":[\"exp\"]}",
+	    "{\"alg\":\"none\"}",
+	    "{\"alg\":\"HS256\"}",
+	    "{\"alg\":\"ES384\"}",
+	    "{\"alg\":\"es256\"}",
+	    "{\"typ\":\"JWT\"}",
+	    "{\"alg\":\"ES256\",\"crit\":[\"exp\"]}",
 	    "{\"alg\":\"ES256\",\"jwk\":{}}",
 	};
 	char *payload = NULL;
@@ -183,9 +186,17 @@ static void refused_algs(void **state)
 static void malformed(void **state)
 {
 	static const char *const cases[] = {
-	    "", ".", "..", "a.b", "a.b.c.d", "!!!.e30.AAAA", "e30.e30.AAAA",
+	    "",
+	    ".",
+	    "..",
+	    "a.b",
+	    "a.b.c.d",
+	    "!!!.e30.AAAA",
+	    "e30.e30.AAAA",
 	    "eyJhbGciOiJFUzI1NiJ9.e30.AAAA",
-	    "eyJhbGciOiJFUzI1NiJ9.!!.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    "eyJhbGciOiJFUzI1NiJ9.!!."
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "A",
 	    "bm90IGpzb24.e30.AAAA",
 	};
 	char *payload = NULL;
@@ -229,9 +240,9 @@ static void base64url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(good),	    cmocka_unit_test(bad_signature),
-	    cmocka_unit_test(wrong_key),    cmocka_unit_test(refused_algs),
-	    cmocka_unit_test(malformed),    cmocka_unit_test(keys),
+	    cmocka_unit_test(good),	 cmocka_unit_test(bad_signature),
+	    cmocka_unit_test(wrong_key), cmocka_unit_test(refused_algs),
+	    cmocka_unit_test(malformed), cmocka_unit_test(keys),
 	    cmocka_unit_test(base64url),
 	};
 
