@@ -24,14 +24,15 @@ struct edge_dedup {
 
 static void drop_first(struct edge_dedup *d, size_t k)
 {
+	if (k == 0)
+		return;
 	for (size_t i = 0; i < k; i++) {
 		free(d->e[i].id);
 		free(d->e[i].result);
 	}
 	memmove(d->e, d->e + k, (d->n - k) * sizeof(*d->e));
 	d->n -= k;
-	if (k)
-		d->dirty = true;
+	d->dirty = true;
 }
 
 static void prune(struct edge_dedup *d, uint64_t now_ms)
