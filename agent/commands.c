@@ -388,6 +388,7 @@ static enum edge_cmd_status do_identify(struct ctx *x)
 	cJSON_AddNumberToObject(x->data, "line", c->a->board.status_led_line);
 	cJSON_AddNumberToObject(x->data, "ledToggles",
 				(double)edge_devctl_led_toggles(c->a->devctl));
+	cJSON_AddNumberToObject(x->data, "level", edge_devctl_led_level(c->a->devctl));
 	say(x, "blinking the status LED for %g s", s);
 	return EDGE_CMD_OK;
 }

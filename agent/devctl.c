@@ -16,6 +16,10 @@
 #include "edge/hal/system.h"
 #define HAVE_SYSTEM_HAL 1
 #endif
+#if __has_include("edge/hal/sim.h")
+#include "edge/hal/sim.h"
+#define HAVE_SIM_HAL 1
+#endif
 #endif
 
 struct edge_devctl {
@@ -128,5 +132,18 @@ int edge_devctl_reboot(struct edge_devctl *d)
 
 unsigned edge_devctl_reboot_requests(const struct edge_devctl *d)
 {
+#if defined(HAVE_SYSTEM_HAL) && defined(HAVE_SIM_HAL)
+	if (d->sim)
+		return edge_sim_reboot_requests(); /* what the sim HAL recorded */
+#endif
 	return d->reboots;
+}
+
+int edge_devctl_led_level(const struct edge_devctl *d)
+{
+#if defined(HAVE_GPIO_HAL) && defined(HAVE_SIM_HAL)
+	if (d->sim && d->line >= 0 && strncmp(d->chip, "sim:", 4) == 0)
+		return edge_sim_gpio_level(d->chip + 4, (unsigned)d->line); /* the pin itself */
+#endif
+	return d->line >= 0 ? d->level : -ENODEV;
 }

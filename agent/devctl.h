@@ -12,6 +12,11 @@
  *
  * A build without those HAL headers falls back to an in-memory LED / reboot
  * counter on sim boards and -ENOTSUP on real boards (see "backend").
+ *
+ * The LED line is requested here on first use and held until
+ * edge_devctl_free(); nothing else in the agent drives it
+ * (edge_board_led_set() of the sampler's board runtime stays unused, so the
+ * line is never contended).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,9 +31,11 @@ void edge_devctl_free(struct edge_devctl *d);
 /* Logical LED level (1 = on). -ENODEV when the board has no status_led,
  * -ENOTSUP when no backend can drive it. */
 int edge_devctl_led(struct edge_devctl *d, int on);
-/* "gpio-hal", "sim-memory" or "none". */
+/* "gpio-hal", "sim-memory" (no GPIO HAL in the build) or "none". */
 const char *edge_devctl_led_backend(const struct edge_devctl *d);
 uint64_t edge_devctl_led_toggles(const struct edge_devctl *d);
+/* The LED's level as the backend sees it (on a sim board the simulated pin). */
+int edge_devctl_led_level(const struct edge_devctl *d);
 /* 0 when reboot() can be attempted, -ENOTSUP otherwise. */
 int edge_devctl_can_reboot(const struct edge_devctl *d);
 /* Reboots (never returns on success on a real board) or records the

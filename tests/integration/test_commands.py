@@ -60,8 +60,10 @@ def test_every_action():
         et.check(r["status"] == "ok" and r["data"]["connected"] is True
                  and "backlog" in r["data"], f"flush {r}")
         r = req.call("identify", {"seconds": 1})
+        # through the GPIO HAL: the sim pin itself is on now
         et.check(r["status"] == "ok" and r["data"]["chip"] == "sim:leds"
-                 and r["data"]["line"] == 3 and r["data"]["backend"] != "none", f"identify {r}")
+                 and r["data"]["line"] == 3 and r["data"]["backend"] == "gpio-hal"
+                 and r["data"]["level"] == 1, f"identify {r}")
         time.sleep(1.4)
         r2 = req.call("identify", {"seconds": 1})
         et.check(r2["data"]["ledToggles"] >= r["data"]["ledToggles"] + 6,
@@ -76,7 +78,8 @@ def test_every_action():
         r = req.call("reboot")
         et.check(r["status"] == "rejected" and "confirm" in r["message"], f"reboot {r}")
         r = req.call("reboot", {"confirm": True})
-        et.check(r["status"] == "ok" and "sim" in r["data"]["backend"], f"reboot {r}")
+        et.check(r["status"] == "ok" and r["data"]["backend"] == "system-hal:sim"
+                 and r["data"]["rebootRequests"] == 1, f"reboot {r}")
         a.wait_log("rebooting (")
         time.sleep(0.5)
         et.check(a.alive(), "a sim reboot must not stop the agent")
