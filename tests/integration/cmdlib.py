@@ -124,27 +124,38 @@ def b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+def der_to_raw(der):
+    """ECDSA-Sig-Value (DER SEQUENCE of two INTEGERs) -> raw r||s, 32 bytes each."""
+    assert der[0] == 0x30
+    i = 2 if der[1] < 0x80 else 3
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        v = der[i + 2:i + 2 + n]
+        out += v.lstrip(b"\x00").rjust(32, b"\x00")
+        i += 2 + n
+    return out
+
+
 class Signer:
-    """A platform signing key (P-256) and JWS ES256 signing of commands."""
+    """A platform signing key (P-256) and JWS ES256 signing of commands, with
+    the openssl command line (no Python crypto package needed)."""
 
     def __init__(self, h, name="platform"):
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.key_path = h.path(f"{name}-key.pem")
         self.pub_path = h.path(f"{name}-pub.pem")
-        with open(self.pub_path, "wb") as f:
-            f.write(self.key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        et.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout",
+                "-out", self.key_path])
+        et.run(["openssl", "ec", "-in", self.key_path, "-pubout", "-out", self.pub_path])
 
     def jws(self, payload, header=None):
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
         h = b64u(json.dumps(header or {"alg": "ES256", "typ": "JWT"}).encode())
         p = b64u(json.dumps(payload, separators=(",", ":")).encode())
-        der = self.key.sign(f"{h}.{p}".encode(), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        return f"{h}.{p}.{b64u(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key_path],
+                             input=f"{h}.{p}".encode(), check=True,
+                             capture_output=True).stdout
+        return f"{h}.{p}.{b64u(der_to_raw(der))}"
 
     def command(self, action, params, cid, expires_in_ms=60000, device=DEVICE, tamper=None):
         exp = now_ms() + expires_in_ms
