@@ -121,6 +121,16 @@ def test_response_topic_and_correlation():
         got = req.wait(lambda t, d, c: c == b"k")
         et.check(got[0][2]["status"] == "error" and got[0][2]["id"] is None, f"{got[0][1]}")
         et.check(a.stop() == 0, "exit code")
+        # MQTT 3.1.1 has no properties: answers go to the default topic
+        cfg = cl.config(h, b, state_dir=h.path("state311"))
+        cfg["mqtt"]["protocol"] = "v311"
+        a = h.start_agent(cfg, name="agent311")
+        a.wait_log("subscribed commands/")
+        req.send("ping", {"id": "v311-1"}, response_topic="replies/ignored", corr=b"z")
+        got = req.wait(lambda t, d, c: d and d.get("id") == "v311-1")
+        et.check(got[0][0] == "devices/sim-0001/responses/ping" and got[0][3] is None,
+                 f"v3.1.1 answer {got[0][0]} {got[0][3]!r}")
+        et.check(a.stop() == 0, "exit code")
 
 
 def test_duplicates_expiry_malformed():

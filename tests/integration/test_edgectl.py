@@ -55,6 +55,10 @@ def test_status_cmd_flush_tail():
 
         r = cl.edgectl(h, sock, "cmd", "ping")
         et.check(r.returncode == 0 and r.stdout.startswith("ok: pong"), f"ping: {r.stdout}")
+        # the socket found through the agent's configuration
+        r = subprocess.run([os.path.join(et.BIN, "edgectl"), "-c", a.config_path, "cmd", "ping"],
+                           capture_output=True, text=True)
+        et.check(r.returncode == 0, f"edgectl -c: {r.stderr}")
         r = cl.edgectl(h, sock, "-j", "cmd", "sensor.disable", '{"name":"vitals"}')
         res = json.loads(r.stdout)
         et.check(r.returncode == 0 and res["status"] == "ok" and res["id"].startswith("local-"),
