@@ -22,6 +22,7 @@ struct edge_commands;
 struct edge_alerts;
 struct edge_ctl;
 struct edge_devctl;
+struct edge_prov_client;
 
 struct edge_agent {
 	char config_path[EDGE_PATH_MAX];
@@ -46,10 +47,10 @@ struct edge_agent {
 	struct edge_alerts *alerts;
 	struct edge_ctl *ctl;
 	struct edge_devctl *devctl;
-	int64_t cert_expires_ms; /* client certificate notAfter, < 0 unknown */
-	int exit_code;		 /* process exit status after a clean stop */
+	int exit_code; /* process exit status after a clean stop */
 	void (*reload)(struct edge_agent *a);
 	void (*request_stop)(struct edge_agent *a, int exit_code, const char *why);
+	struct edge_prov_client *prov; /* provisioning (provision_glue.c), or NULL */
 };
 
 /* Builds the retained status JSON (online, or the offline Last Will when

@@ -157,6 +157,11 @@ static const struct field fields[] = {
     {"alerts", T_ALERTS, 0, 0, 0, 0, NULL, NULL, 0,
      "edge alert rules: [{name, metric, comparison (> >= < <=), threshold, for_s, "
      "severity}]"},
+    STR("provisioning.csr_file", provisioning.csr_file, "",
+	"factory CSR of the device key (default: made at registration)"),
+    STR("provisioning.realtime_platform", provisioning.realtime_platform, "health-data",
+	"realtime platform the data goes to (the server claims it once)"),
+    STR("provisioning.model", provisioning.model, "edge-gateway", "model reported at registration"),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <mbedtls/x509_crt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "agent.h"
@@ -104,12 +106,26 @@ static void hook_stop(void *arg, int exit_code, const char *why)
 		a->request_stop(a, exit_code, why);
 }
 
-static void cert_check(struct edge_agent *a)
+/* The client certificate's notAfter, re-read when the file changes
+ * (provisioning and renewals replace it while the agent runs). */
+static int64_t cert_expiry(const char *path)
 {
-	a->cert_expires_ms = edge_cert_expires_ms(a->cfg.mqtt.tls.cert_file);
-	if (a->cert_expires_ms < 0 && *a->cfg.mqtt.tls.cert_file)
-		EDGE_WARN(MOD, "client certificate %s: cannot read its expiry",
-			  a->cfg.mqtt.tls.cert_file);
+	static char cached_path[EDGE_PATH_MAX];
+	static struct timespec cached_mtime;
+	static int64_t cached = -ENOENT;
+	struct stat st;
+
+	if (!*path || stat(path, &st) < 0)
+		return -ENOENT;
+	if (strcmp(path, cached_path) != 0 || st.st_mtim.tv_sec != cached_mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != cached_mtime.tv_nsec) {
+		snprintf(cached_path, sizeof(cached_path), "%s", path);
+		cached_mtime = st.st_mtim;
+		cached = edge_cert_expires_ms(path);
+		if (cached < 0)
+			EDGE_WARN(MOD, "client certificate %s: cannot read its expiry", path);
+	}
+	return cached;
 }
 
 int edge_control_start(struct edge_agent *a)
@@ -117,7 +133,6 @@ int edge_control_start(struct edge_agent *a)
 	struct edge_commands_hooks hooks = {.reload = hook_reload, .stop = hook_stop, .arg = a};
 	int rc;
 
-	cert_check(a);
 	rc = edge_devctl_new(&a->board, &a->devctl);
 	if (rc)
 		return rc;
@@ -158,7 +173,6 @@ void edge_control_stop(struct edge_agent *a)
 
 void edge_control_reload(struct edge_agent *a)
 {
-	cert_check(a);
 	if (a->alerts)
 		edge_alerts_configure(a->alerts, &a->cfg);
 	if (a->commands)
@@ -183,6 +197,7 @@ void edge_control_message(struct edge_agent *a, const struct mosquitto_message *
 void edge_control_status(const struct edge_agent *a, cJSON *root)
 {
 	struct edge_commands_stats cs;
+	int64_t expires;
 	uint32_t active;
 	uint64_t total;
 	cJSON *o;
@@ -193,8 +208,9 @@ void edge_control_status(const struct edge_agent *a, cJSON *root)
 		cJSON_AddNumberToObject(o, "active", active);
 		cJSON_AddNumberToObject(o, "total", (double)total);
 	}
-	if (a->cert_expires_ms > 0)
-		cJSON_AddNumberToObject(root, "certExpiresMs", (double)a->cert_expires_ms);
+	expires = cert_expiry(a->cfg.mqtt.tls.cert_file);
+	if (expires > 0)
+		cJSON_AddNumberToObject(root, "certExpiresMs", (double)expires);
 	else
 		cJSON_AddNullToObject(root, "certExpiresMs");
 	if (a->commands) {
