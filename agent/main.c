@@ -412,7 +412,6 @@ static int run(struct edge_agent *a)
 	will = edge_status_json(a, false, "shutdown");
 	edge_uplink_shutdown(a->uplink, a->status_topic, will ? will : "{\"state\":\"offline\"}");
 	free(will);
-	edge_control_stop(a);
 	edge_store_ack_flush(a->store);
 	edge_store_stats(a->store, &st);
 	EDGE_NOTICE(MOD,
@@ -422,6 +421,7 @@ static int run(struct edge_agent *a)
 		    st.rows, st.dropped_cap, st.dropped_error);
 	edge_agent_prov_stop(a);
 out_uplink:
+	edge_control_stop(a);
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);
