@@ -13,7 +13,7 @@
 #   /usr/share/edge-agent/boards/*.json        board descriptors
 #   /lib/systemd/system/edge-agent.service     deploy/systemd/edge-agent.service
 #   /etc/edge-agent/edge-agent.json            deploy/edge-agent.json (conffile)
-#   /usr/share/doc/edge-agent/                 README.md, docs/build.md
+#   /usr/share/doc/edge-agent/                 README.md, docs/*.md
 #   postinst: system user/group edge-agent (member of the unit's
 #   SupplementaryGroups, created if missing), /var/lib/edge-agent (0750)
 #   postrm purge: removes /var/lib/edge-agent, /etc/edge-agent and the user.
@@ -68,12 +68,11 @@ endif()
 # Read by scripts/package.sh and scripts/package-check.sh.
 file(WRITE ${CMAKE_BINARY_DIR}/edge-package-missing.txt "${EDGE_PKG_MISSING}\n")
 
-# The unit's Documentation= points here.
-foreach(_doc README.md docs/build.md)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/${_doc})
-    install(FILES ${CMAKE_SOURCE_DIR}/${_doc} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/edge-agent)
-  endif()
-endforeach()
+# The units' Documentation= point here (README.md, provisioning.md, ...).
+file(GLOB _docs ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/*.md)
+if(_docs)
+  install(FILES ${_docs} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/edge-agent)
+endif()
 
 # --- maintainer scripts ---------------------------------------------------
 list(JOIN EDGE_PKG_DEVICE_GROUPS " " EDGE_PKG_DEVICE_GROUPS)
