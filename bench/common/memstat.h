@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGE_BENCH_MEMSTAT_H
+#define EDGE_BENCH_MEMSTAT_H
+/* RSS and PSS of a process from /proc/<pid>/smaps_rollup (pid 0: self). */
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bench_mem {
+	uint64_t rss_kib;
+	uint64_t pss_kib;
+};
+
+/* 0, or a negative errno when the file cannot be read. */
+int bench_mem_read(pid_t pid, struct bench_mem *out);
+/* Keeps the larger of each field. */
+void bench_mem_peak(struct bench_mem *peak, const struct bench_mem *now);
+
+#endif
