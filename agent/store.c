@@ -24,7 +24,8 @@ enum stmt {
 	S_INSERT,
 	S_FETCH_ALL,
 	S_FETCH_HI,
-	S_DELETE,
+	S_ACKED_SUM,
+	S_DELETE_RANGE,
 	S_DROP_LO,
 	S_DROP_ANY,
 	S_META_SET,
@@ -41,7 +42,12 @@ static const char *const sql[S__COUNT] = {
 		    "WHERE seq > ? ORDER BY seq LIMIT ?",
     [S_FETCH_HI] = "SELECT seq, boot, prio, qos, retain, topic, payload FROM outbox "
 		   "WHERE prio > 0 AND seq > ? ORDER BY seq LIMIT ?",
-    [S_DELETE] = "DELETE FROM outbox WHERE seq = ? RETURNING bytes",
+    /* Acks are deleted by runs of consecutive seqs: one b-tree range per run
+     * instead of a statement per row, and no RETURNING (SQLite materialises
+     * RETURNING rows in an ephemeral table, the most expensive part of the
+     * old per-row delete). */
+    [S_ACKED_SUM] = "SELECT count(*), total(bytes) FROM outbox WHERE seq BETWEEN ? AND ?",
+    [S_DELETE_RANGE] = "DELETE FROM outbox WHERE seq BETWEEN ? AND ?",
     [S_DROP_LO] = "DELETE FROM outbox WHERE seq = (SELECT seq FROM outbox WHERE prio = 0 "
 		  "ORDER BY seq LIMIT 1) RETURNING bytes",
     [S_DROP_ANY] = "DELETE FROM outbox WHERE seq = (SELECT min(seq) FROM outbox) "
@@ -501,31 +507,60 @@ int edge_store_ack(struct edge_store *st, int64_t seq)
 	return 0;
 }
 
+static int cmp_seq(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Deletes the rows first..last (all acknowledged), counting what was there:
+ * a row may be gone already (dropped by the cap, or acknowledged twice). */
+static int delete_run(struct edge_store *st, int64_t first, int64_t last, uint64_t *rows,
+		      uint64_t *bytes)
+{
+	sqlite3_stmt *q = st->st[S_ACKED_SUM];
+	int rc;
+
+	sqlite3_bind_int64(q, 1, first);
+	sqlite3_bind_int64(q, 2, last);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*rows -= (uint64_t)sqlite3_column_int64(q, 0);
+		*bytes -= (uint64_t)sqlite3_column_double(q, 1);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW)
+		return errno_of(rc);
+	q = st->st[S_DELETE_RANGE];
+	sqlite3_bind_int64(q, 1, first);
+	sqlite3_bind_int64(q, 2, last);
+	return exec(st, S_DELETE_RANGE);
+}
+
 int edge_store_ack_flush(struct edge_store *st)
 {
 	uint64_t rows = st->stats.rows, bytes = st->stats.bytes;
+	size_t i, j;
 	int rc;
 
 	if (st->n_acks == 0)
 		return 0;
+	/* PUBACKs come in publish order, so this is nearly always sorted already. */
+	for (i = 1; i < st->n_acks && st->acks[i - 1] < st->acks[i]; i++)
+		;
+	if (i < st->n_acks)
+		qsort(st->acks, st->n_acks, sizeof(*st->acks), cmp_seq);
 	rc = exec(st, S_BEGIN);
 	if (rc)
 		goto fail;
-	for (size_t i = 0; i < st->n_acks; i++) {
-		sqlite3_stmt *q = st->st[S_DELETE];
-
-		sqlite3_bind_int64(q, 1, st->acks[i]);
-		rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW) { /* gone already when the cap dropped it */
-			bytes -= (uint64_t)sqlite3_column_int64(q, 0);
-			rows--;
-			rc = sqlite3_step(q);
-		}
-		sqlite3_reset(q);
-		if (rc != SQLITE_DONE) {
-			rc = errno_of(rc);
+	for (i = 0; i < st->n_acks; i = j) {
+		/* a run of consecutive seqs (duplicates folded in) */
+		for (j = i + 1; j < st->n_acks && st->acks[j] - st->acks[j - 1] <= 1; j++)
+			;
+		rc = delete_run(st, st->acks[i], st->acks[j - 1], &rows, &bytes);
+		if (rc)
 			goto rollback;
-		}
 	}
 	rc = exec(st, S_COMMIT);
 	if (rc)
