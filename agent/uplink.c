@@ -93,7 +93,7 @@ static const char *describe_u(struct edge_uplink *u, int rc, char *buf, size_t l
 	bool tlsish = rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL;
 
 	if (tlsish && u && *u->lib_error) {
-		snprintf(buf, len, "TLS error: %s", u->lib_error);
+		snprintf(buf, len, "TLS error: %.140s", u->lib_error);
 		u->lib_error[0] = '\0';
 		ERR_clear_error();
 	} else if (tlsish && e) {
