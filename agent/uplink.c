@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "edge/backoff.h"
 #include "edge/file.h"
@@ -392,7 +393,21 @@ static void io_cb(int fd, short revents, void *arg)
 	int rc = MOSQ_ERR_SUCCESS;
 	char why[160];
 
-	(void)fd;
+	/* A refused or reset connect (broker down) shows as POLLHUP/POLLERR
+	 * while libmosquitto still waits for its TLS handshake and reports
+	 * success: without this the loop spins on the dead socket until
+	 * connect_timeout_s and only then retries. */
+	if (u->state == ST_CONNECTING && (revents & (POLLERR | POLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
+			err = ECONNREFUSED;
+		snprintf(why, sizeof(why), "connect: %s", strerror(err));
+		mark_lost(u, why);
+		handle_lost(u);
+		return;
+	}
 	if (revents & (POLLIN | POLLERR | POLLHUP))
 		rc = mosquitto_loop_read(u->mosq, 1);
 	if (rc == MOSQ_ERR_SUCCESS && !u->lost && (revents & POLLOUT)) {
