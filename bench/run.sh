@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The edge-agent benchmark (issue 3): store-and-forward throughput and memory
+# against the limit, all against ONE local mosquitto over the same mutual TLS,
+# in the same run. Prints ONE Markdown table (docs/performance.md shows the
+# latest). Not a test: it exits 0 even when a target is missed (marked MISS).
+#
+#   bash bench/run.sh
+#
+# Environment: BENCH_REPEAT (3 rounds; medians), BENCH_SECONDS (10 s measured
+# per run), BENCH_WARMUP (2 s), BENCH_BACKLOG (1000000 rows for the drain),
+# BENCH_BUILD_DIR (build-bench). Progress goes to stderr, the table to stdout.
+#
+#   (a)  bench-pipeline: the agent's record, store and uplink modules in its
+#        loop; acknowledged readings/s; synchronous=NORMAL (default) and FULL
+#   (b)  bench-raw-publish: minimal libmosquitto QoS 1 loop, same payloads,
+#        same window, no persistence (the limit)
+#   (c)  bench/peer/paho_saf.py: Python paho-mqtt + sqlite3 store-and-forward
+#   (d)  edge-agent draining a pre-filled outbox of BENCH_BACKLOG rows once the
+#        broker is back, against (b) publishing as many
+#   (e)  RSS/PSS: pipeline during (a), edge-agent during (d), edge-agent idle
+#        (broker down) with an empty outbox and with the full backlog
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD_DIR:-$here/build-bench}
+repeat=${BENCH_REPEAT:-3}
+secs=${BENCH_SECONDS:-10}
+warm=${BENCH_WARMUP:-2}
+backlog=${BENCH_BACKLOG:-1000000}
+inflight=128
+py=/usr/bin/python3 # Debian's interpreter: python3-paho-mqtt belongs to it
+
+log() { echo "bench: $*" >&2; }
+
+bash "$here/scripts/install-deps.sh" >&2
+log "building (Release) in $build"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEDGE_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target edge-agent bench-pipeline bench-raw-publish bench-fill \
+  >/dev/null
+B=$build/bench
+
+# On the build's file system, not /tmp (often a tmpfs, where fsync costs nothing).
+work=$(mktemp -d "$build/bench-run.XXXXXX")
+broker_pid=""
+agent_pid=""
+cleanup() {
+  trap - EXIT INT TERM
+  for p in $agent_pid $broker_pid; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- PKI and broker ---------------------------------------------------------
+cert() { # name cn extension
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
+    -out "$work/$1.csr" -subj "/CN=$2" 2>/dev/null
+  printf '%s\n' "$3" >"$work/$1.ext"
+  openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
+    -CAcreateserial -out "$work/$1.crt" -days 2 -extfile "$work/$1.ext" 2>/dev/null
+  chmod 600 "$work/$1.key"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
+  -out "$work/ca.crt" -days 2 -subj "/CN=edge-bench-ca" 2>/dev/null
+cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+cert device sim-0001 "extendedKeyUsage=clientAuth"
+tls=(--ca "$work/ca.crt" --cert "$work/device.crt" --key "$work/device.key")
+
+port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# No logging, no persistence; max_inflight_messages (also the Receive Maximum
+# mosquitto announces to v5 clients) above the clients' window of 128 so the
+# broker never narrows it; a queue limit far above anything in flight.
+cat >"$work/mosquitto.conf" <<CONF
+user root
+per_listener_settings false
+listener $port 127.0.0.1
+allow_anonymous false
+cafile $work/ca.crt
+certfile $work/broker.crt
+keyfile $work/broker.key
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+log_dest none
+persistence false
+max_inflight_messages 1024
+max_queued_messages 100000
+CONF
+start_broker() {
+  mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+  broker_pid=$!
+}
+wait_broker() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  log "mosquitto did not start"
+  exit 1
+}
+stop_broker() {
+  kill "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  broker_pid=""
+}
+
+agent_config() { # file state_dir synchronous
+  mkdir -p "$2"
+  cat >"$1" <<JSON
+{
+  "device_id": "sim-0001", "board": "sim", "state_dir": "$2", "log_level": "notice",
+  "mqtt": {"host": "127.0.0.1", "port": $port, "inflight": $inflight,
+           "tls": {"ca_file": "$work/ca.crt", "cert_file": "$work/device.crt",
+                   "key_file": "$work/device.key"},
+           "backoff": {"base_ms": 100, "cap_ms": 500}},
+  "store": {"max_rows": $((backlog > 1000000 ? backlog + 100000 : 1100000)), "synchronous": "$3"}
+}
+JSON
+}
+
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+calc() { awk "BEGIN {printf \"$1\", $2}"; }
+
+start_broker
+wait_broker
+fs=$(findmnt -no FSTYPE -T "$work" 2>/dev/null || stat -f -c %T "$work")
+log "mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/mosquitto version //p') on 127.0.0.1:$port; state on $fs"
+$B/bench-raw-publish --dump "$work/payloads.txt"
+
+# ---- (a), (b), (c): interleaved rounds, medians ----------------------------------
+A=() AF=() Bv=() C=() A_rss=() A_pss=() AF_pss=() C_rss=()
+for r in $(seq "$repeat"); do
+  out=$($B/bench-raw-publish --port "$port" "${tls[@]}" --inflight $inflight \
+    --seconds "$secs" --warmup "$warm")
+  Bv+=("$(kv acked_per_s "$out")")
+  log "round $r (b) raw libmosquitto: $out"
+
+  rm -rf "$work/a"
+  agent_config "$work/a.json" "$work/a" normal
+  out=$($B/bench-pipeline --config "$work/a.json" --seconds "$secs" --warmup "$warm")
+  A+=("$(kv acked_per_s "$out")") A_rss+=("$(kv rss_kib "$out")") A_pss+=("$(kv pss_kib "$out")")
+  log "round $r (a) pipeline NORMAL: $out"
+
+  rm -rf "$work/af"
+  agent_config "$work/af.json" "$work/af" full
+  out=$($B/bench-pipeline --config "$work/af.json" --seconds "$secs" --warmup "$warm")
+  AF+=("$(kv acked_per_s "$out")") AF_pss+=("$(kv pss_kib "$out")")
+  log "round $r (a) pipeline FULL: $out"
+
+  rm -rf "$work/c"
+  out=$($py "$here/bench/peer/paho_saf.py" --port "$port" "${tls[@]}" --inflight $inflight \
+    --payloads "$work/payloads.txt" --state-dir "$work/c" --seconds "$secs" --warmup "$warm")
+  C+=("$(kv acked_per_s "$out")") C_rss+=("$(kv rss_peak_kib "$out")")
+  log "round $r (c) paho + sqlite3: $out"
+done
+rm -rf "$work/a" "$work/af" "$work/c"
+
+# ---- (e) idle, empty outbox, broker down ------------------------------------------
+stop_broker
+agent_config "$work/idle.json" "$work/idle" normal
+"$build/bin/edge-agent" --config "$work/idle.json" --foreground 2>"$work/idle.log" &
+agent_pid=$!
+sleep 3
+idle0=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 5)
+log "(e) edge-agent idle, empty outbox, broker down: $idle0"
+kill "$agent_pid"
+wait "$agent_pid" || true
+agent_pid=""
+
+# ---- (d) drain + (e) idle with the backlog ------------------------------------------
+log "(d) filling an outbox with $backlog rows"
+agent_config "$work/drain.json" "$work/drain" normal
+fill=$($B/bench-fill --state-dir "$work/drain" --count "$backlog")
+log "(d) $fill"
+last_seq=$($py -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(seq) FROM outbox").fetchone()[0])' "$work/drain/outbox.db")
+"$build/bin/edge-agent" --config "$work/drain.json" --foreground 2>"$work/drain.log" &
+agent_pid=$!
+for _ in $(seq 600); do grep -q "next seq" "$work/drain.log" && break; sleep 0.1; done
+sleep 2
+idle1=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 5)
+log "(e) edge-agent idle, $backlog-row backlog, broker down: $idle1"
+start_broker # the broker is back: time until every backlog row is acknowledged and deleted
+drain=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --db "$work/drain/outbox.db" \
+  --drained-at "$last_seq" --timeout 900)
+log "(d) edge-agent drain: $drain"
+wait_broker
+kill "$agent_pid"
+wait "$agent_pid" || true
+agent_pid=""
+rm -rf "$work/drain"
+out=$($B/bench-raw-publish --port "$port" "${tls[@]}" --inflight $inflight --count "$backlog")
+log "(d) raw libmosquitto, $backlog messages: $out"
+d_raw=$(kv seconds "$out")
+stop_broker
+
+# ---- the table -------------------------------------------------------------------------
+a=$(median "${A[@]}") af=$(median "${AF[@]}") b=$(median "${Bv[@]}") c=$(median "${C[@]}")
+ab=$(calc %.2f "$a / $b") afb=$(calc %.2f "$af / $b") ac=$(calc %.1f "$a / $c")
+d_agent=$(kv drained_s "$drain")
+mark() { awk "BEGIN {exit !($1)}" && echo "met" || echo "**MISS**"; }
+mib() { calc %.1f "$1 / 1024"; }
+a_pss=$(median "${A_pss[@]}") a_rss=$(median "${A_rss[@]}") af_pss=$(median "${AF_pss[@]}")
+d_pss=$(kv pss_peak_kib "$drain") d_rss=$(kv rss_peak_kib "$drain")
+i0_pss=$(kv pss_peak_kib "$idle0") i0_rss=$(kv rss_peak_kib "$idle0")
+i1_pss=$(kv pss_peak_kib "$idle1") i1_rss=$(kv rss_peak_kib "$idle1")
+if [ "$d_agent" = timeout ]; then
+  d_rate=0 d_ratio=n/a d_cell="did not finish in 900 s"
+else
+  d_rate=$(calc %.0f "$backlog / $d_agent")
+  d_ratio=$(calc %.2f "$d_agent / $d_raw")
+  d_cell="$d_agent s ($d_rate msg/s)"
+fi
+pss_max=$(printf '%s\n' "$a_pss" "$d_pss" "$i0_pss" "$i1_pss" | sort -n | tail -1)
+grow=$(calc %.0f "$i1_pss - $i0_pss")
+
+echo
+echo "edge-agent $(sed -n 's/^project(edge-agent VERSION \([^ ]*\).*/\1/p' "$here/CMakeLists.txt") ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), mosquitto on 127.0.0.1 with mutual TLS 1.2 (EC P-256), MQTT v5, QoS 1, in-flight window $inflight, state on $fs; throughput = median of $repeat interleaved runs of ${secs} s after ${warm} s warm-up."
+echo
+echo "| figure | measured | same-run baseline | ratio | target | |"
+echo "|---|---|---|---|---|---|"
+echo "| (a) agent pipeline, synchronous=NORMAL (default) | $a msg/s | (b) $b msg/s | a/b = $ab | ≥ 0.8 | $(mark "$ab >= 0.8") |"
+echo "| (a) agent pipeline, synchronous=FULL | $af msg/s | (b) $b msg/s | a/b = $afb | (durability trade-off) | |"
+echo "| (b) raw libmosquitto QoS 1 loop, no persistence | $b msg/s | | | the limit | |"
+echo "| (c) Python paho-mqtt + sqlite3 store-and-forward | $c msg/s | (a) $a msg/s | a/c = $ac | a ≥ 10 × c | $(mark "$ac >= 10") |"
+echo "| (d) edge-agent drains a $backlog-row backlog | $d_cell | (b) publishes $backlog: $d_raw s | d/b = $d_ratio (time) | | |"
+echo "| (e) PSS / RSS, pipeline during (a) NORMAL (peak) | $(mib "$a_pss") / $(mib "$a_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$a_pss <= 4096") |"
+echo "| (e) PSS / RSS, edge-agent during (d) drain (peak) | $(mib "$d_pss") / $(mib "$d_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$d_pss <= 4096") |"
+echo "| (e) PSS / RSS, edge-agent idle, empty outbox, broker down | $(mib "$i0_pss") / $(mib "$i0_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$i0_pss <= 4096") |"
+echo "| (e) PSS / RSS, edge-agent idle, $backlog-row backlog, broker down | $(mib "$i1_pss") / $(mib "$i1_rss") MiB | empty outbox: $(mib "$i0_pss") MiB PSS | +$grow KiB | not growing with backlog (≤ +1 MiB: the SQLite cache cap) | $(mark "$grow <= 1024") |"
+echo
+echo "Raw runs (msg/s): a NORMAL ${A[*]}; a FULL ${AF[*]}; b ${Bv[*]}; c ${C[*]}. Peak PSS over all agent figures: $(mib "$pss_max") MiB."
