@@ -6,8 +6,8 @@
 #
 #   bash bench/run.sh
 #
-# Environment: BENCH_REPEAT (3 rounds; medians), BENCH_SECONDS (10 s measured
-# per run), BENCH_WARMUP (2 s), BENCH_BACKLOG (1000000 rows for the drain),
+# Environment: BENCH_REPEAT (5 rounds; medians), BENCH_SECONDS (6 s measured
+# per run), BENCH_WARMUP (1 s), BENCH_BACKLOG (1000000 rows for the drain),
 # BENCH_BUILD_DIR (build-bench). Progress goes to stderr, the table to stdout.
 #
 #   (a)  bench-pipeline: the agent's record, store and uplink modules in its
@@ -17,14 +17,15 @@
 #   (c)  bench/peer/paho_saf.py: Python paho-mqtt + sqlite3 store-and-forward
 #   (d)  edge-agent draining a pre-filled outbox of BENCH_BACKLOG rows once the
 #        broker is back, against (b) publishing as many
-#   (e)  RSS/PSS: pipeline during (a), edge-agent during (d), edge-agent idle
-#        (broker down) with an empty outbox and with the full backlog
+#   (e)  memory (PSS, private, RSS from /proc/PID/smaps_rollup every 100 ms):
+#        pipeline during (a), edge-agent during (d), edge-agent idle (broker
+#        down) with an empty outbox, 100,000 rows and the full backlog
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$here/build-bench}
-repeat=${BENCH_REPEAT:-3}
-secs=${BENCH_SECONDS:-10}
-warm=${BENCH_WARMUP:-2}
+repeat=${BENCH_REPEAT:-5}
+secs=${BENCH_SECONDS:-6}
+warm=${BENCH_WARMUP:-1}
 backlog=${BENCH_BACKLOG:-1000000}
 inflight=128
 py=/usr/bin/python3 # Debian's interpreter: python3-paho-mqtt belongs to it
@@ -131,44 +132,58 @@ log "mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/mosquitto version //p') on
 $B/bench-raw-publish --dump "$work/payloads.txt"
 
 # ---- (a), (b), (c): interleaved rounds, medians ----------------------------------
-A=() AF=() Bv=() C=() A_rss=() A_pss=() AF_pss=() C_rss=()
+A=() AF=() Bv=() C=() R=() A_pss=() A_priv=() A_rss=()
 for r in $(seq "$repeat"); do
   out=$($B/bench-raw-publish --port "$port" "${tls[@]}" --inflight $inflight \
     --seconds "$secs" --warmup "$warm")
-  Bv+=("$(kv acked_per_s "$out")")
+  b_r=$(kv acked_per_s "$out")
+  Bv+=("$b_r")
   log "round $r (b) raw libmosquitto: $out"
 
   rm -rf "$work/a"
   agent_config "$work/a.json" "$work/a" normal
-  out=$($B/bench-pipeline --config "$work/a.json" --seconds "$secs" --warmup "$warm")
-  A+=("$(kv acked_per_s "$out")") A_rss+=("$(kv rss_kib "$out")") A_pss+=("$(kv pss_kib "$out")")
+  out=$($B/bench-pipeline --config "$work/a.json" --seconds "$secs" --warmup "$warm" 2>/dev/null)
+  a_r=$(kv acked_per_s "$out")
+  A+=("$a_r") R+=("$(calc %.3f "$a_r / $b_r")")
+  A_pss+=("$(kv pss_median_kib "$out")") A_priv+=("$(kv private_kib "$out")")
+  A_rss+=("$(kv rss_kib "$out")")
   log "round $r (a) pipeline NORMAL: $out"
 
   rm -rf "$work/af"
   agent_config "$work/af.json" "$work/af" full
-  out=$($B/bench-pipeline --config "$work/af.json" --seconds "$secs" --warmup "$warm")
-  AF+=("$(kv acked_per_s "$out")") AF_pss+=("$(kv pss_kib "$out")")
+  out=$($B/bench-pipeline --config "$work/af.json" --seconds "$secs" --warmup "$warm" 2>/dev/null)
+  AF+=("$(kv acked_per_s "$out")")
   log "round $r (a) pipeline FULL: $out"
 
   rm -rf "$work/c"
   out=$($py "$here/bench/peer/paho_saf.py" --port "$port" "${tls[@]}" --inflight $inflight \
     --payloads "$work/payloads.txt" --state-dir "$work/c" --seconds "$secs" --warmup "$warm")
-  C+=("$(kv acked_per_s "$out")") C_rss+=("$(kv rss_peak_kib "$out")")
+  C+=("$(kv acked_per_s "$out")")
   log "round $r (c) paho + sqlite3: $out"
 done
 rm -rf "$work/a" "$work/af" "$work/c"
 
-# ---- (e) idle, empty outbox, broker down ------------------------------------------
+# ---- (e) idle, broker down: empty outbox, 100,000 rows, the full backlog ------------
 stop_broker
-agent_config "$work/idle.json" "$work/idle" normal
-"$build/bin/edge-agent" --config "$work/idle.json" --foreground 2>"$work/idle.log" &
-agent_pid=$!
-sleep 3
-idle0=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 5)
+idle() { # state_dir: the monitor's line in $work/idle.out (no subshell: cleanup sees agent_pid)
+  agent_config "$work/idle.json" "$1" normal
+  "$build/bin/edge-agent" --config "$work/idle.json" --foreground 2>"$work/idle.log" &
+  agent_pid=$!
+  for _ in $(seq 600); do grep -q "next seq" "$work/idle.log" && break; sleep 0.1; done
+  sleep 2
+  $py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 4 >"$work/idle.out"
+  kill "$agent_pid"
+  wait "$agent_pid" || true
+  agent_pid=""
+}
+idle "$work/idle0"
+idle0=$(cat "$work/idle.out")
 log "(e) edge-agent idle, empty outbox, broker down: $idle0"
-kill "$agent_pid"
-wait "$agent_pid" || true
-agent_pid=""
+$B/bench-fill --state-dir "$work/idle1" --count 100000 >/dev/null
+idle "$work/idle1"
+idle1=$(cat "$work/idle.out")
+log "(e) edge-agent idle, 100000 rows, broker down: $idle1"
+rm -rf "$work/idle0" "$work/idle1"
 
 # ---- (d) drain + (e) idle with the backlog ------------------------------------------
 log "(d) filling an outbox with $backlog rows"
@@ -180,8 +195,8 @@ last_seq=$($py -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execut
 agent_pid=$!
 for _ in $(seq 600); do grep -q "next seq" "$work/drain.log" && break; sleep 0.1; done
 sleep 2
-idle1=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 5)
-log "(e) edge-agent idle, $backlog-row backlog, broker down: $idle1"
+idle2=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --seconds 4)
+log "(e) edge-agent idle, $backlog rows, broker down: $idle2"
 start_broker # the broker is back: time until every backlog row is acknowledged and deleted
 drain=$($py "$here/bench/lib/monitor.py" --pid "$agent_pid" --db "$work/drain/outbox.db" \
   --drained-at "$last_seq" --timeout 900)
@@ -198,37 +213,38 @@ stop_broker
 
 # ---- the table -------------------------------------------------------------------------
 a=$(median "${A[@]}") af=$(median "${AF[@]}") b=$(median "${Bv[@]}") c=$(median "${C[@]}")
-ab=$(calc %.2f "$a / $b") afb=$(calc %.2f "$af / $b") ac=$(calc %.1f "$a / $c")
+ab=$(calc %.2f "$a / $b") abr=$(calc %.2f "$(median "${R[@]}")") afb=$(calc %.2f "$af / $b")
+ac=$(calc %.1f "$a / $c") full_cost=$(calc %.0f "100 * (1 - $af / $a)")
 d_agent=$(kv drained_s "$drain")
 mark() { awk "BEGIN {exit !($1)}" && echo "met" || echo "**MISS**"; }
 mib() { calc %.1f "$1 / 1024"; }
-a_pss=$(median "${A_pss[@]}") a_rss=$(median "${A_rss[@]}") af_pss=$(median "${AF_pss[@]}")
-d_pss=$(kv pss_peak_kib "$drain") d_rss=$(kv rss_peak_kib "$drain")
-i0_pss=$(kv pss_peak_kib "$idle0") i0_rss=$(kv rss_peak_kib "$idle0")
-i1_pss=$(kv pss_peak_kib "$idle1") i1_rss=$(kv rss_peak_kib "$idle1")
+memcell() { # pss_median pss_peak private_peak rss_peak
+  echo "$(mib "$1") MiB PSS (peak $(mib "$2")), $(mib "$3") MiB private, $(mib "$4") MiB RSS"
+}
+a_pss=$(median "${A_pss[@]}") a_priv=$(median "${A_priv[@]}") a_rss=$(median "${A_rss[@]}")
+m() { kv "$1" "$2"; }
 if [ "$d_agent" = timeout ]; then
-  d_rate=0 d_ratio=n/a d_cell="did not finish in 900 s"
+  d_cell="did not finish in 900 s" d_ratio=n/a
 else
-  d_rate=$(calc %.0f "$backlog / $d_agent")
+  d_cell="$d_agent s ($(calc %.0f "$backlog / $d_agent") msg/s)"
   d_ratio=$(calc %.2f "$d_agent / $d_raw")
-  d_cell="$d_agent s ($d_rate msg/s)"
 fi
-pss_max=$(printf '%s\n' "$a_pss" "$d_pss" "$i0_pss" "$i1_pss" | sort -n | tail -1)
-grow=$(calc %.0f "$i1_pss - $i0_pss")
+grow=$(calc %.0f "$(m private_peak_kib "$idle2") - $(m private_peak_kib "$idle1")")
 
 echo
-echo "edge-agent $(sed -n 's/^project(edge-agent VERSION \([^ ]*\).*/\1/p' "$here/CMakeLists.txt") ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), mosquitto on 127.0.0.1 with mutual TLS 1.2 (EC P-256), MQTT v5, QoS 1, in-flight window $inflight, state on $fs; throughput = median of $repeat interleaved runs of ${secs} s after ${warm} s warm-up."
+echo "edge-agent $(sed -n 's/^project(edge-agent VERSION \([^ ]*\).*/\1/p' "$here/CMakeLists.txt") ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/mosquitto version //p') on 127.0.0.1, mutual TLS 1.2 (EC P-256), MQTT v5, QoS 1, in-flight window $inflight, outbox on $fs. Throughput: median of $repeat interleaved rounds of ${secs} s after ${warm} s warm-up."
 echo
-echo "| figure | measured | same-run baseline | ratio | target | |"
-echo "|---|---|---|---|---|---|"
-echo "| (a) agent pipeline, synchronous=NORMAL (default) | $a msg/s | (b) $b msg/s | a/b = $ab | ≥ 0.8 | $(mark "$ab >= 0.8") |"
-echo "| (a) agent pipeline, synchronous=FULL | $af msg/s | (b) $b msg/s | a/b = $afb | (durability trade-off) | |"
-echo "| (b) raw libmosquitto QoS 1 loop, no persistence | $b msg/s | | | the limit | |"
-echo "| (c) Python paho-mqtt + sqlite3 store-and-forward | $c msg/s | (a) $a msg/s | a/c = $ac | a ≥ 10 × c | $(mark "$ac >= 10") |"
-echo "| (d) edge-agent drains a $backlog-row backlog | $d_cell | (b) publishes $backlog: $d_raw s | d/b = $d_ratio (time) | | |"
-echo "| (e) PSS / RSS, pipeline during (a) NORMAL (peak) | $(mib "$a_pss") / $(mib "$a_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$a_pss <= 4096") |"
-echo "| (e) PSS / RSS, edge-agent during (d) drain (peak) | $(mib "$d_pss") / $(mib "$d_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$d_pss <= 4096") |"
-echo "| (e) PSS / RSS, edge-agent idle, empty outbox, broker down | $(mib "$i0_pss") / $(mib "$i0_rss") MiB | | | PSS ≤ 4 MiB | $(mark "$i0_pss <= 4096") |"
-echo "| (e) PSS / RSS, edge-agent idle, $backlog-row backlog, broker down | $(mib "$i1_pss") / $(mib "$i1_rss") MiB | empty outbox: $(mib "$i0_pss") MiB PSS | +$grow KiB | not growing with backlog (≤ +1 MiB: the SQLite cache cap) | $(mark "$grow <= 1024") |"
+echo "| | figure | measured | same-run baseline | ratio | target | |"
+echo "|---|---|---|---|---|---|---|"
+echo "| (a) | agent pipeline, synchronous=NORMAL (default) | $a msg/s | (b) $b msg/s | a/b = $ab (per-round median $abr) | ≥ 0.8 | $(mark "$ab >= 0.8") |"
+echo "| (a) | agent pipeline, synchronous=FULL | $af msg/s | (b) $b msg/s; (a) NORMAL $a | a/b = $afb; FULL costs ${full_cost}% | trade-off | |"
+echo "| (b) | raw libmosquitto QoS 1 loop, no persistence | $b msg/s | | | the limit | |"
+echo "| (c) | Python paho-mqtt + sqlite3 store-and-forward | $c msg/s | (a) $a msg/s | a/c = $ac | a ≥ 10 × c | $(mark "$ac >= 10") |"
+echo "| (d) | edge-agent drains $backlog rows after the broker is back | $d_cell | (b) publishes $backlog in $d_raw s | d/b = $d_ratio (time) | | |"
+echo "| (e) | pipeline during (a) NORMAL | $(memcell "$a_pss" "$a_pss" "$a_priv" "$a_rss" | sed 's/ (peak [^)]*)//') | | | PSS ≤ 4 MiB | $(mark "$a_pss <= 4096") |"
+echo "| (e) | edge-agent during (d) | $(memcell "$(m pss_median_kib "$drain")" "$(m pss_peak_kib "$drain")" "$(m private_peak_kib "$drain")" "$(m rss_peak_kib "$drain")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$drain") <= 4096") |"
+echo "| (e) | edge-agent idle, empty outbox, broker down | $(memcell "$(m pss_median_kib "$idle0")" "$(m pss_peak_kib "$idle0")" "$(m private_peak_kib "$idle0")" "$(m rss_peak_kib "$idle0")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle0") <= 4096") |"
+echo "| (e) | edge-agent idle, 100000 rows, broker down | $(memcell "$(m pss_median_kib "$idle1")" "$(m pss_peak_kib "$idle1")" "$(m private_peak_kib "$idle1")" "$(m rss_peak_kib "$idle1")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle1") <= 4096") |"
+echo "| (e) | edge-agent idle, $backlog rows, broker down | $(memcell "$(m pss_median_kib "$idle2")" "$(m pss_peak_kib "$idle2")" "$(m private_peak_kib "$idle2")" "$(m rss_peak_kib "$idle2")") | 100000 rows: $(mib "$(m private_peak_kib "$idle1")") MiB private | ${grow} KiB private | not growing with backlog | $(mark "$grow <= 256") |"
 echo
-echo "Raw runs (msg/s): a NORMAL ${A[*]}; a FULL ${AF[*]}; b ${Bv[*]}; c ${C[*]}. Peak PSS over all agent figures: $(mib "$pss_max") MiB."
+echo "Per-round msg/s: (a) NORMAL ${A[*]}; (a) FULL ${AF[*]}; (b) ${Bv[*]}; (c) ${C[*]}. PSS marks use the median of the 100 ms samples (steady state)."

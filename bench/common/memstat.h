@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGE_BENCH_MEMSTAT_H
 #define EDGE_BENCH_MEMSTAT_H
-/* RSS and PSS of a process from /proc/<pid>/smaps_rollup (pid 0: self). */
+/* RSS, PSS and private memory of a process from /proc/<pid>/smaps_rollup (pid 0: self). */
 #include <stdint.h>
 #include <sys/types.h>
 
 struct bench_mem {
 	uint64_t rss_kib;
 	uint64_t pss_kib;
+	uint64_t private_kib; /* Private_Clean + Private_Dirty: not shared with anyone */
 };
 
 /* 0, or a negative errno when the file cannot be read. */

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Watches a process for the benchmark: RSS/PSS every 100 ms (peak and last,
-from /proc/PID/smaps_rollup) and, with --drained-at SEQ, the agent's outbox
+"""Watches a process for the benchmark: RSS, PSS and private memory
+(Private_Clean + Private_Dirty) every 100 ms from /proc/PID/smaps_rollup
+(peaks, PSS median) and, with --drained-at SEQ, the agent's outbox
 until no row with seq <= SEQ is left (every backlog message acknowledged
 and deleted). Prints one line of key=value pairs.
 
@@ -14,7 +15,7 @@ import time
 
 
 def mem(pid):
-    rss = pss = None
+    rss = pss = priv = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
@@ -22,9 +23,11 @@ def mem(pid):
                     rss = int(line.split()[1])
                 elif line.startswith("Pss:"):
                     pss = int(line.split()[1])
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    priv += int(line.split()[1])
     except OSError:
         return None
-    return rss, pss
+    return rss, pss, priv
 
 
 def main():
@@ -37,7 +40,8 @@ def main():
     a = ap.parse_args()
 
     start = time.monotonic()
-    peak_rss = peak_pss = last_rss = last_pss = 0
+    peak_rss = peak_pss = peak_priv = 0
+    pss_samples = []
     con = None
     if a.db:
         con = sqlite3.connect(a.db, timeout=5)  # reads only
@@ -48,8 +52,8 @@ def main():
         if m is None:
             print("monitor: the process went away", file=sys.stderr)
             break
-        last_rss, last_pss = m
-        peak_rss, peak_pss = max(peak_rss, last_rss), max(peak_pss, last_pss)
+        peak_rss, peak_pss, peak_priv = (max(p, v) for p, v in zip((peak_rss, peak_pss, peak_priv), m))
+        pss_samples.append(m[1])
         now = time.monotonic()
         if con is not None:
             # min(seq) is one b-tree descent: cheap even with a million rows
@@ -63,8 +67,10 @@ def main():
         elif now - start >= a.seconds:
             break
         time.sleep(0.1)
-    out = (f"rss_peak_kib={peak_rss} pss_peak_kib={peak_pss} rss_last_kib={last_rss} "
-           f"pss_last_kib={last_pss}")
+    pss_samples.sort()
+    med = pss_samples[len(pss_samples) // 2] if pss_samples else 0
+    out = (f"rss_peak_kib={peak_rss} pss_peak_kib={peak_pss} pss_median_kib={med} "
+           f"private_peak_kib={peak_priv}")
     if con is not None:
         out += f" drained_s={drained:.2f}" if drained is not None else f" drained_s=timeout min_seq={left}"
     print(out)
