@@ -167,6 +167,7 @@ rm -rf "$work/a" "$work/af" "$work/c"
 stop_broker
 idle() { # state_dir: the monitor's line in $work/idle.out (no subshell: cleanup sees agent_pid)
   agent_config "$work/idle.json" "$1" normal
+  : >"$work/idle.log"
   "$build/bin/edge-agent" --config "$work/idle.json" --foreground 2>"$work/idle.log" &
   agent_pid=$!
   for _ in $(seq 600); do grep -q "next seq" "$work/idle.log" && break; sleep 0.1; done
@@ -191,6 +192,7 @@ agent_config "$work/drain.json" "$work/drain" normal
 fill=$($B/bench-fill --state-dir "$work/drain" --count "$backlog")
 log "(d) $fill"
 last_seq=$($py -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(seq) FROM outbox").fetchone()[0])' "$work/drain/outbox.db")
+: >"$work/drain.log"
 "$build/bin/edge-agent" --config "$work/drain.json" --foreground 2>"$work/drain.log" &
 agent_pid=$!
 for _ in $(seq 600); do grep -q "next seq" "$work/drain.log" && break; sleep 0.1; done

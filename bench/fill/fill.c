@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge/file.h"
 #include "edge/time.h"
 #include "store.h"
 #include "workload.h"
@@ -69,7 +70,9 @@ int main(int argc, char **argv)
 		usage();
 	cfg = (struct edge_store_cfg){
 	    .dir = dir, .max_rows = UINT64_MAX / 2, .max_bytes = UINT64_MAX / 2};
-	rc = edge_store_open(&cfg, &store, NULL, 0);
+	rc = edge_mkdir_p(dir, 0750);
+	if (!rc)
+		rc = edge_store_open(&cfg, &store, NULL, 0);
 	if (rc) {
 		fprintf(stderr, "bench-fill: outbox in %s: %s\n", dir, strerror(-rc));
 		return 1;
