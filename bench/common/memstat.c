@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "memstat.h"
 
@@ -17,7 +18,7 @@ int bench_mem_read(pid_t pid, struct bench_mem *out)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	out->rss_kib = out->pss_kib = out->private_kib = 0;
+	out->rss_kib = out->pss_kib = out->anon_kib = 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long v;
 
@@ -25,9 +26,8 @@ int bench_mem_read(pid_t pid, struct bench_mem *out)
 			out->rss_kib = v;
 		else if (sscanf(line, "Pss: %llu kB", &v) == 1)
 			out->pss_kib = v;
-		else if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 ||
-			 sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
-			out->private_kib += v;
+		else if (sscanf(line, "Anonymous: %llu kB", &v) == 1)
+			out->anon_kib = v;
 	}
 	fclose(f);
 	return 0;
@@ -39,6 +39,15 @@ void bench_mem_peak(struct bench_mem *peak, const struct bench_mem *now)
 		peak->rss_kib = now->rss_kib;
 	if (now->pss_kib > peak->pss_kib)
 		peak->pss_kib = now->pss_kib;
-	if (now->private_kib > peak->private_kib)
-		peak->private_kib = now->private_kib;
+	if (now->anon_kib > peak->anon_kib)
+		peak->anon_kib = now->anon_kib;
+}
+
+uint64_t bench_cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+	       (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
 }

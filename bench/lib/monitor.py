@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Watches a process for the benchmark: RSS, PSS and private memory
-(Private_Clean + Private_Dirty) every 100 ms from /proc/PID/smaps_rollup
+"""Watches a process for the benchmark: RSS, PSS and anonymous memory (heap,
+stacks: what the process itself allocated, independent of how many other
+processes share its libraries) every 100 ms from /proc/PID/smaps_rollup
 (peaks, PSS median) and, with --drained-at SEQ, the agent's outbox
 until no row with seq <= SEQ is left (every backlog message acknowledged
 and deleted). Prints one line of key=value pairs.
@@ -15,7 +16,7 @@ import time
 
 
 def mem(pid):
-    rss = pss = priv = 0
+    rss = pss = anon = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
@@ -23,11 +24,11 @@ def mem(pid):
                     rss = int(line.split()[1])
                 elif line.startswith("Pss:"):
                     pss = int(line.split()[1])
-                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
-                    priv += int(line.split()[1])
+                elif line.startswith("Anonymous:"):
+                    anon = int(line.split()[1])
     except OSError:
         return None
-    return rss, pss, priv
+    return rss, pss, anon
 
 
 def main():
@@ -40,7 +41,7 @@ def main():
     a = ap.parse_args()
 
     start = time.monotonic()
-    peak_rss = peak_pss = peak_priv = 0
+    peak_rss = peak_pss = peak_anon = 0
     pss_samples = []
     con = None
     if a.db:
@@ -52,7 +53,7 @@ def main():
         if m is None:
             print("monitor: the process went away", file=sys.stderr)
             break
-        peak_rss, peak_pss, peak_priv = (max(p, v) for p, v in zip((peak_rss, peak_pss, peak_priv), m))
+        peak_rss, peak_pss, peak_anon = (max(p, v) for p, v in zip((peak_rss, peak_pss, peak_anon), m))
         pss_samples.append(m[1])
         now = time.monotonic()
         if con is not None:
@@ -70,7 +71,7 @@ def main():
     pss_samples.sort()
     med = pss_samples[len(pss_samples) // 2] if pss_samples else 0
     out = (f"rss_peak_kib={peak_rss} pss_peak_kib={peak_pss} pss_median_kib={med} "
-           f"private_peak_kib={peak_priv}")
+           f"anon_peak_kib={peak_anon}")
     if con is not None:
         out += f" drained_s={drained:.2f}" if drained is not None else f" drained_s=timeout min_seq={left}"
     print(out)

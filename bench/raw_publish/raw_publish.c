@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 	struct bench_mem mem = {0}, now;
 	struct mosquitto *mosq;
 	double secs = 0, warm = 2;
-	uint64_t count = 0, t_start = 0, t0 = 0, acked0 = 0, next_misc, deadline;
+	uint64_t count = 0, t_start = 0, t0 = 0, acked0 = 0, cpu0 = 0, next_misc, next_mem,
+		 deadline;
 	bool saw_writable = false;
 	int port = 0, c, rc;
 
@@ -225,6 +226,7 @@ int main(int argc, char **argv)
 	}
 
 	next_misc = edge_now_ms() + 1000;
+	next_mem = edge_now_ms() + 250;
 	deadline = edge_now_ms() + 20000; /* for CONNACK */
 	for (;;) {
 		struct pollfd p = {.fd = mosquitto_socket(mosq), .events = POLLIN};
@@ -260,9 +262,12 @@ int main(int argc, char **argv)
 		now_ms = edge_now_ms();
 		if (now_ms >= next_misc) {
 			mosquitto_loop_misc(mosq);
+			next_misc = now_ms + 1000;
+		}
+		if (now_ms >= next_mem) { /* as often as bench-pipeline samples itself */
 			if (bench_mem_read(0, &now) == 0)
 				bench_mem_peak(&mem, &now);
-			next_misc = now_ms + 1000;
+			next_mem = now_ms + 250;
 		}
 		if (!connected) {
 			if (now_ms > deadline) {
@@ -273,6 +278,7 @@ int main(int argc, char **argv)
 		}
 		if (!t_start) {
 			t_start = now_ms;
+			cpu0 = bench_cpu_us();
 			deadline = t_start + (uint64_t)(warm * 1000);
 		}
 		if (count) {
@@ -281,22 +287,26 @@ int main(int argc, char **argv)
 
 				printf("seconds=%.2f acked=%" PRIu64
 				       " acked_per_s=%.0f inflight=%" PRIu64 " rss_kib=%" PRIu64
-				       " pss_kib=%" PRIu64 "\n",
+				       " pss_kib=%" PRIu64 " cpu_us_per_msg=%.2f\n",
 				       dt, acked, (double)acked / dt, inflight_max, mem.rss_kib,
-				       mem.pss_kib);
+				       mem.pss_kib,
+				       (double)(bench_cpu_us() - cpu0) / (double)acked);
 				break;
 			}
 		} else if (!t0 && now_ms >= deadline) {
 			t0 = now_ms;
 			acked0 = acked;
+			cpu0 = bench_cpu_us();
 			deadline = t0 + (uint64_t)(secs * 1000);
 		} else if (t0 && now_ms >= deadline) {
 			double dt = (double)(now_ms - t0) / 1000.0;
 
 			printf("acked_per_s=%.0f acked=%" PRIu64 " seconds=%.2f inflight=%" PRIu64
-			       " props=%d rss_kib=%" PRIu64 " pss_kib=%" PRIu64 "\n",
+			       " props=%d rss_kib=%" PRIu64 " pss_kib=%" PRIu64
+			       " cpu_us_per_msg=%.2f\n",
 			       (double)(acked - acked0) / dt, acked - acked0, dt, inflight_max,
-			       props, mem.rss_kib, mem.pss_kib);
+			       props, mem.rss_kib, mem.pss_kib,
+			       (double)(bench_cpu_us() - cpu0) / (double)(acked - acked0));
 			break;
 		}
 	}
