@@ -17,7 +17,7 @@
 #   (c)  bench/peer/paho_saf.py: Python paho-mqtt + sqlite3 store-and-forward
 #   (d)  edge-agent draining a pre-filled outbox of BENCH_BACKLOG rows once the
 #        broker is back, against (b) publishing as many
-#   (e)  memory (PSS, private, RSS from /proc/PID/smaps_rollup every 100 ms):
+#   (e)  memory (PSS, anonymous, RSS from /proc/PID/smaps_rollup every 100 ms):
 #        pipeline during (a), edge-agent during (d), edge-agent idle (broker
 #        down) with an empty outbox, 100,000 rows and the full backlog
 set -euo pipefail
@@ -251,4 +251,4 @@ echo "| (e) | edge-agent idle, empty outbox, broker down | $(memcell "$(m pss_me
 echo "| (e) | edge-agent idle, 100000 rows, broker down | $(memcell "$(m pss_median_kib "$idle1")" "$(m pss_peak_kib "$idle1")" "$(m anon_peak_kib "$idle1")" "$(m rss_peak_kib "$idle1")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle1") <= 4096") |"
 echo "| (e) | edge-agent idle, $backlog rows, broker down | $(memcell "$(m pss_median_kib "$idle2")" "$(m pss_peak_kib "$idle2")" "$(m anon_peak_kib "$idle2")" "$(m rss_peak_kib "$idle2")") | 100000 rows: $(mib "$(m anon_peak_kib "$idle1")") MiB anon | ${grow} KiB anon | not growing with backlog | $(mark "$grow <= 256") |"
 echo
-echo "Per-round msg/s: (a) NORMAL ${A[*]}; (a) FULL ${AF[*]}; (b) ${Bv[*]}; (c) ${C[*]}. PSS marks use the median of the 100 ms samples (steady state)."
+echo "Per-round msg/s: (a) NORMAL ${A[*]}; (a) FULL ${AF[*]}; (b) ${Bv[*]}; (c) ${C[*]}. PSS marks use the median of the samples (steady state); anon = Anonymous (heap, stacks), independent of library sharing."
