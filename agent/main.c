@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "provision_glue.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/sensor.h"
@@ -136,15 +138,32 @@ static char *offline_will(struct edge_agent *a)
 	return edge_status_json(a, false, NULL);
 }
 
+/* Creates state_dir and takes its lock: two agents on one outbox would
+ * corrupt each other's in-flight accounting. The lock fd stays open. */
 static int open_state_dir(const struct edge_config *cfg)
 {
-	int rc = edge_mkdir_p(cfg->state_dir, 0750);
+	char path[EDGE_PATH_MAX + 16];
+	int rc = edge_mkdir_p(cfg->state_dir, 0750), fd;
 
-	if (rc)
+	if (rc) {
 		EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(-rc));
-	else if (access(cfg->state_dir, W_OK) < 0)
-		rc = -errno, EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(errno));
-	return rc;
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/agent.lock", cfg->state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(errno));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		EDGE_ERR(MOD, "state_dir %s is in use by another edge-agent (%s)", cfg->state_dir,
+			 path);
+		close(fd);
+		return rc;
+	}
+	return 0;
 }
 
 static int load_board(const struct edge_config *cfg, struct edge_board *board, char *err,
@@ -221,6 +240,7 @@ static void reload(struct edge_agent *a)
 		a->board = board;
 	}
 	a->cfg = next;
+	edge_agent_prov_apply_state(a);
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
 	will = offline_will(a);
@@ -311,6 +331,7 @@ static int run(struct edge_agent *a)
 	    .connected = on_connected, .message = on_message, .arg = a};
 	struct edge_store_stats st;
 	uint64_t wd_usec = 0;
+	bool hold_uplink = false;
 	char err[512], *will;
 	int rc;
 
@@ -348,6 +369,7 @@ static int run(struct edge_agent *a)
 	}
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
+	edge_agent_prov_apply_state(a);
 	will = offline_will(a);
 	rc = will ? edge_uplink_new(a->loop, a->store, &a->cfg, a->status_topic, will, &hooks,
 				    &a->uplink)
@@ -363,7 +385,11 @@ static int run(struct edge_agent *a)
 			    &a->status_timer);
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
 		edge_loop_timer_add(a->loop, 0, wd_usec / 2000, watchdog_cb, a, &a->watchdog_timer);
-	edge_uplink_start(a->uplink);
+	rc = edge_agent_prov_start(a, &hold_uplink);
+	if (rc)
+		goto out_uplink;
+	if (!hold_uplink)
+		edge_uplink_start(a->uplink);
 	sd_notify(0, "READY=1\nSTATUS=sampling");
 
 	rc = edge_loop_run(a->loop);
@@ -373,8 +399,13 @@ static int run(struct edge_agent *a)
 	free(will);
 	edge_store_ack_flush(a->store);
 	edge_store_stats(a->store, &st);
-	EDGE_NOTICE(MOD, "stopped; %" PRIu64 " message(s) kept in the outbox for the next start",
-		    st.rows);
+	EDGE_NOTICE(MOD,
+		    "stopped; %" PRIu64
+		    " message(s) kept in the outbox for the next start, %" PRIu64
+		    " dropped at the cap in total, %" PRIu64 " refused by disk errors in total",
+		    st.rows, st.dropped_cap, st.dropped_error);
+	edge_agent_prov_stop(a);
+out_uplink:
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);

@@ -67,11 +67,20 @@ static void on_log(struct mosquitto *m, void *arg, int level, const char *str)
 	(void)m;
 	if (!(level & MOSQ_LOG_ERR))
 		return;
-	/* "OpenSSL Error[0]: error:0A000418:SSL routines::tlsv1 alert unknown ca" */
-	if (p && (p = strstr(p, "::")) != NULL)
-		snprintf(u->lib_error, sizeof(u->lib_error), "%s", p + 2);
-	else
-		snprintf(u->lib_error, sizeof(u->lib_error), "%s", str);
+	/* Keep the first message of an attempt ("Error: Unable to load client key
+	 * file ...") and add OpenSSL's first reason ("OpenSSL Error[0]:
+	 * error:0A000418:SSL routines::tlsv1 alert unknown ca"). */
+	if (p && (p = strstr(p, "::")) != NULL) {
+		size_t n = strlen(u->lib_error);
+
+		if (n == 0)
+			snprintf(u->lib_error, sizeof(u->lib_error), "%s", p + 2);
+		else if (!strchr(u->lib_error, '(') && n + 4 < sizeof(u->lib_error))
+			snprintf(u->lib_error + n, sizeof(u->lib_error) - n, " (%s)", p + 2);
+	} else if (!*u->lib_error) {
+		snprintf(u->lib_error, sizeof(u->lib_error), "%s",
+			 strncmp(str, "Error: ", 7) == 0 ? str + 7 : str);
+	}
 	EDGE_DEBUG(MOD, "libmosquitto: %s", str);
 }
 
@@ -94,7 +103,7 @@ static const char *describe_u(struct edge_uplink *u, int rc, char *buf, size_t l
 	bool tlsish = rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL;
 
 	if (tlsish && u && *u->lib_error) {
-		snprintf(buf, len, "TLS error: %.140s", u->lib_error);
+		snprintf(buf, len, "TLS error: %s", u->lib_error);
 		u->lib_error[0] = '\0';
 		ERR_clear_error();
 	} else if (tlsish && e) {
@@ -200,7 +209,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	(void)flags;
 	(void)props;
@@ -231,7 +240,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	(void)m;
 	(void)props;
@@ -294,7 +303,7 @@ static int publish_row(const struct edge_store_row *row, void *arg)
 				  row->retain, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		char why[160];
+		char why[300];
 
 		mark_lost(u, describe(rc, why, sizeof(why)));
 		return 1;
@@ -391,31 +400,31 @@ static void io_cb(int fd, short revents, void *arg)
 {
 	struct edge_uplink *u = arg;
 	int rc = MOSQ_ERR_SUCCESS;
-	char why[160];
+	char why[300];
 
-	/* A refused or reset connect (broker down) shows as POLLHUP/POLLERR
-	 * while libmosquitto still waits for its TLS handshake and reports
-	 * success: without this the loop spins on the dead socket until
-	 * connect_timeout_s and only then retries. */
-	if (u->state == ST_CONNECTING && (revents & (POLLERR | POLLHUP))) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
-			err = ECONNREFUSED;
-		snprintf(why, sizeof(why), "connect: %s", strerror(err));
-		mark_lost(u, why);
-		handle_lost(u);
-		return;
-	}
+	(void)fd;
 	if (revents & (POLLIN | POLLERR | POLLHUP))
 		rc = mosquitto_loop_read(u->mosq, 1);
 	if (rc == MOSQ_ERR_SUCCESS && !u->lost && (revents & POLLOUT)) {
 		u->saw_writable = true;
 		rc = mosquitto_loop_write(u->mosq, 1);
 	}
-	if (rc != MOSQ_ERR_SUCCESS)
+	if (rc != MOSQ_ERR_SUCCESS) {
 		mark_lost(u, describe(rc, why, sizeof(why)));
+	} else if (!u->lost && u->state == ST_CONNECTING && (revents & (POLLERR | POLLHUP))) {
+		/* A refused or reset connect: libmosquitto stays "pending" and
+		 * poll() would report the hang-up forever. */
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = 0;
+		snprintf(why, sizeof(why), "%s",
+			 soerr ? strerror(soerr) : "connection refused or closed by the broker");
+		if (*u->lib_error)
+			snprintf(why, sizeof(why), "TLS error: %s", u->lib_error);
+		mark_lost(u, why);
+	}
 	if (u->lost)
 		handle_lost(u);
 }
@@ -423,7 +432,7 @@ static void io_cb(int fd, short revents, void *arg)
 static void misc_cb(void *arg)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	if (!u->mosq)
 		return;
@@ -643,6 +652,8 @@ void edge_uplink_start(struct edge_uplink *u)
 		connect_now(u);
 }
 
+static int restart_connection(struct edge_uplink *u);
+
 static bool conn_changed(const struct edge_config *a, const struct edge_config *b)
 {
 	return strcmp(a->mqtt.host, b->mqtt.host) || a->mqtt.port != b->mqtt.port ||
@@ -668,6 +679,22 @@ int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg
 	if (!reconnect)
 		return 0;
 	EDGE_NOTICE(MOD, "connection settings changed: reconnecting");
+	return restart_connection(u);
+}
+
+void edge_uplink_reconnect(struct edge_uplink *u)
+{
+	if (u->state == ST_IDLE || u->state == ST_STOPPED)
+		return;
+	EDGE_NOTICE(MOD, "reconnecting on request");
+	restart_connection(u);
+}
+
+/* Drops the client and connects again from the loop. */
+static int restart_connection(struct edge_uplink *u)
+{
+	int rc;
+
 	if (u->mosq && u->state == ST_CONNECTED)
 		mosquitto_disconnect_v5(u->mosq, 0, NULL);
 	if (u->fd >= 0)
@@ -676,7 +703,7 @@ int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg
 	if (u->mosq)
 		mosquitto_destroy(u->mosq);
 	u->mosq = NULL;
-	rc = ring_alloc(u, cfg->mqtt.inflight);
+	rc = ring_alloc(u, u->cfg.mqtt.inflight);
 	if (rc)
 		return rc;
 	u->state = ST_WAIT_RETRY;
