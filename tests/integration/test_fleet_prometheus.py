@@ -201,7 +201,7 @@ def status_payload(device_id, **over):
           "firmware": "0.1.0", "boot": "b", "timestamp": now, "uptimeS": 123, "backlog": 10,
           "dropped": 0, "reconnects": 1, "lastPublishMs": now - 1000, "lastError": "",
           "sensors": {"vitals": {"healthy": True, "errors": 0, "lastReadingMs": now - 500}},
-          "alerts": {"active": 0, "total": 3}, "certExpiresMs": 1795298000000,
+          "alerts": {"active": 0, "total": 3}, "certExpiresMs": now + 365 * 86400 * 1000,
           "memory": {"rssKb": 2100, "pssKb": 1800}, "recordsIncomplete": 0}
     st.update(over)
     return st
@@ -211,11 +211,12 @@ class Prometheus:
     """The Debian prometheus binary on a free loopback port scraping targets
     every second, its TSDB in the test's temp dir."""
 
-    def __init__(self, h, targets, job="edge-fleet"):
+    def __init__(self, h, targets, job="edge-fleet", config=None):
         self.port = free_port()
-        conf = h.path("prometheus.yml")
-        with open(conf, "w") as f:
-            f.write(f"""global:
+        conf = config or h.path("prometheus.yml")
+        if not config:
+            with open(conf, "w") as f:
+                f.write(f"""global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
