@@ -30,7 +30,7 @@ struct device {
 	size_t n_sensors;
 	struct edge_fleet_sensor *sensors;
 	size_t n_alerts;
-	struct alert_count alerts[MAX_SEVERITIES];
+	struct alert_count *alerts; /* most devices never alert: allocated on the first */
 };
 
 struct edge_fleet {
@@ -94,6 +94,7 @@ static void device_free(struct device *d)
 	free(d->id);
 	free(d->label);
 	free(d->sensors);
+	free(d->alerts);
 	free(d);
 }
 
@@ -154,6 +155,7 @@ static int rehash(struct edge_fleet *f, size_t nslots)
 static char *make_label(const char *id)
 {
 	struct edge_fleet_buf b = {0};
+	char *label;
 
 	edge_fleet_buf_puts(&b, "device_id=\"");
 	edge_fleet_buf_put_label_value(&b, id);
@@ -162,7 +164,10 @@ static char *make_label(const char *id)
 		edge_fleet_buf_free(&b);
 		return NULL;
 	}
-	return edge_fleet_buf_steal(&b, NULL);
+	/* the buffer starts at 4 KiB: keep only what the label needs */
+	label = strdup(b.data);
+	edge_fleet_buf_free(&b);
+	return label;
 }
 
 static int insert(struct edge_fleet *f, const char *id, uint32_t h, struct device **out)
@@ -381,11 +386,18 @@ int edge_fleet_on_alert(struct edge_fleet *f, const char *topic_severity, const 
 		if (!strcmp(d->alerts[i].severity, sev))
 			c = &d->alerts[i];
 	if (!c) {
+		struct alert_count *grown;
+
 		if (d->n_alerts == MAX_SEVERITIES) {
 			f->errs_alert++;
 			return -ENOSPC;
 		}
+		grown = realloc(d->alerts, (d->n_alerts + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		d->alerts = grown;
 		c = &d->alerts[d->n_alerts++];
+		memset(c, 0, sizeof(*c));
 		strcpy(c->severity, sev);
 	}
 	if (a.resolved)
