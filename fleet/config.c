@@ -45,6 +45,9 @@ static const struct opt opts[] = {
      "first reconnect delay ceiling, ms"},
     {"mqtt.backoff.cap_ms", "backoff-cap-ms", U(backoff_cap_ms), "30000", 10, 3600000,
      "largest reconnect delay, ms"},
+    {"mqtt.resync_s", "resync", U(resync_s), "30", 0, 3600,
+     "after a reconnect, forget devices whose retained status is not back within this (0 = "
+     "never)"},
     {"mqtt.status_topic", "status-topic", S(status_topic), "devices/{device_id}/status", 0, 0,
      "status topic template ({device_id} is one level)"},
     {"mqtt.alert_topic", "alert-topic", S(alert_topic), "alerts/{severity}", 0, 0,

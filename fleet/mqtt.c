@@ -32,6 +32,7 @@ struct fleet_mqtt {
 	bool reconnect_due;
 	struct edge_timer *misc_timer;
 	struct edge_timer *reconnect_timer;
+	struct edge_timer *resync_timer;
 	struct edge_backoff backoff;
 	struct edge_ratelimit rl_down;
 	struct edge_ratelimit rl_bad;
@@ -159,6 +160,18 @@ static void misc(void *arg)
 	sync_fd(m);
 }
 
+static void resync_end(void *arg)
+{
+	struct fleet_mqtt *m = arg;
+	size_t n;
+
+	if (!m->connected)
+		return;
+	n = edge_fleet_resync_end(m->fleet);
+	if (n)
+		EDGE_NOTICE(MOD, "forgot %zu devices whose retained status is gone", n);
+}
+
 static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 {
 	struct fleet_mqtt *m = arg;
@@ -176,6 +189,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	EDGE_NOTICE(MOD, "connected to %s:%u, subscribing %s and %s", m->cfg->mqtt_host,
 		    m->cfg->mqtt_port, m->status_filter, m->alert_filter);
 	/* a clean session: the broker sends every retained status again */
+	if (m->cfg->resync_s) {
+		edge_fleet_resync_begin(m->fleet);
+		edge_loop_timer_set(m->loop, m->resync_timer, 1000u * m->cfg->resync_s, 0);
+	}
 	if (mosquitto_subscribe(mosq, &mid, m->status_filter, 1) ||
 	    mosquitto_subscribe(mosq, &mid, m->alert_filter, 1)) {
 		EDGE_ERR(MOD, "subscribe failed; dropping the connection to retry");
@@ -193,6 +210,7 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc)
 			  mosquitto_strerror(rc));
 	m->connected = false;
 	edge_fleet_set_mqtt_connected(m->fleet, false);
+	edge_loop_timer_set(m->loop, m->resync_timer, UINT64_MAX, 0);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, const int *granted)
@@ -337,6 +355,9 @@ int fleet_mqtt_start(const struct edge_fleet_config *cfg, struct edge_loop *loop
 	rc = edge_loop_timer_add(loop, UINT64_MAX, 0, connect_now, m, &m->reconnect_timer);
 	if (rc)
 		goto err;
+	rc = edge_loop_timer_add(loop, UINT64_MAX, 0, resync_end, m, &m->resync_timer);
+	if (rc)
+		goto err;
 	rc = edge_loop_prepare_add(loop, prepare, m);
 	if (rc)
 		goto err;
@@ -357,13 +378,14 @@ void fleet_mqtt_free(struct fleet_mqtt *m)
 		return;
 	if (m->fd >= 0)
 		edge_loop_fd_del(m->loop, m->fd);
-	edge_loop_timer_del(m->loop, m->misc_timer);
-	edge_loop_timer_del(m->loop, m->reconnect_timer);
 	if (m->mosq) {
 		if (m->connected)
 			mosquitto_disconnect(m->mosq);
 		mosquitto_destroy(m->mosq);
 	}
+	edge_loop_timer_del(m->loop, m->misc_timer);
+	edge_loop_timer_del(m->loop, m->reconnect_timer);
+	edge_loop_timer_del(m->loop, m->resync_timer);
 	free(m->status_filter);
 	free(m->alert_filter);
 	free(m);

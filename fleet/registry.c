@@ -27,6 +27,7 @@ struct device {
 	uint32_t present;
 	int64_t num[EDGE_FLEET_F_COUNT];
 	uint64_t last_seen_ms; /* 0: unknown */
+	uint32_t gen;	       /* resync generation of its last status */
 	size_t n_sensors;
 	struct edge_fleet_sensor *sensors;
 	size_t n_alerts;
@@ -41,13 +42,14 @@ struct edge_fleet {
 	size_t n, cap;
 	uint32_t *slots;
 	size_t nslots;
+	uint32_t gen;
 	/* one parse buffer, reused: a status is ~3 KB with all its sensors */
 	struct edge_fleet_status st;
 	/* self-metrics */
 	uint64_t msgs_status, msgs_alert;
 	uint64_t errs_status, errs_alert;
 	uint64_t fields_skipped;
-	uint64_t removed, refused, stale_wills;
+	uint64_t removed, refused, stale_wills, resync_removed;
 	uint64_t connects;
 	bool connected;
 	uint64_t last_render_us;
@@ -289,7 +291,9 @@ int edge_fleet_on_status(struct edge_fleet *f, const char *device_id, const void
 	}
 	h = hash_id(device_id);
 	d = lookup(f, device_id, h);
-	if (len == 0) { /* retained status cleared: the device is gone */
+	if (d)
+		d->gen = f->gen; /* whatever it says, the broker still has it */
+	if (len == 0) {		 /* retained status cleared: the device is gone */
 		if (d)
 			remove_dev(f, d);
 		return 0;
@@ -311,6 +315,7 @@ int edge_fleet_on_status(struct edge_fleet *f, const char *device_id, const void
 		rc = insert(f, device_id, h, &d);
 		if (rc)
 			return rc;
+		d->gen = f->gen;
 	}
 
 	/* online replaces everything; offline/unknown (a Last Will) merges */
@@ -412,6 +417,29 @@ void edge_fleet_set_mqtt_connected(struct edge_fleet *f, bool connected)
 	if (connected && !f->connected)
 		f->connects++;
 	f->connected = connected;
+}
+
+void edge_fleet_resync_begin(struct edge_fleet *f)
+{
+	f->gen++;
+}
+
+size_t edge_fleet_resync_end(struct edge_fleet *f)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < f->n;) {
+		struct device *d = f->devs[i];
+
+		if (d->has_status && d->gen != f->gen) {
+			remove_dev(f, d); /* moves the last device to i */
+			removed++;
+		} else {
+			i++;
+		}
+	}
+	f->resync_removed += removed;
+	return removed;
 }
 
 bool edge_fleet_mqtt_connected(const struct edge_fleet *f)
@@ -698,6 +726,10 @@ static void render_self(struct edge_fleet *f, struct edge_fleet_buf *b)
 	       f->stale_wills);
 	scalar(b, "edge_exporter_devices_removed_total", "counter",
 	       "Devices forgotten because their retained status was cleared.", f->removed);
+	scalar(b, "edge_exporter_devices_resync_removed_total", "counter",
+	       "Devices forgotten because their retained status did not come back after a "
+	       "reconnection.",
+	       f->resync_removed);
 	scalar(b, "edge_exporter_devices_refused_total", "counter",
 	       "New devices refused because max_devices was reached.", f->refused);
 	scalar(b, "edge_exporter_mqtt_connected", "gauge",

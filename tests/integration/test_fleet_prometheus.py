@@ -435,6 +435,40 @@ def test_fleet_broker_restart_reconnects():
         check(sample(fams, "edge_exporter_mqtt_connected") == 1, "connected again")
 
 
+def test_fleet_resync_forgets_devices_cleared_while_away():
+    import paho.mqtt.client as mqtt
+    with Harness("fleet-resync") as h:
+        h.make_pki()
+        broker = h.start_broker()
+        exp = Exporter(h, broker, mqtt={"client_id": "fleet-resync-exporter", "resync_s": 2})
+        dev = SimDevice(h, broker, "sim-0001")
+        dev.status()
+        dev2 = SimDevice(h, broker, "sim-0002")
+        dev2.status()
+        exp.wait(lambda f: sample(f, "edge_devices_total") == 2, "two devices")
+        # freeze the exporter, take its session over so the broker drops it,
+        # and clear sim-0002's status while it cannot hear
+        exp.proc.send_signal(signal.SIGSTOP)
+        try:
+            c = mqtt.Client(client_id="fleet-resync-exporter", protocol=mqtt.MQTTv311)
+            c.tls_set(ca_certs=h.ca.ca_crt, certfile=h.sub_cert[0], keyfile=h.sub_cert[1])
+            c.connect("127.0.0.1", broker.port)
+            c.loop_start()
+            c.publish("devices/sim-0002/status", b"", qos=1, retain=True).wait_for_publish()
+            c.disconnect()
+            c.loop_stop()
+        finally:
+            exp.proc.send_signal(signal.SIGCONT)
+        fams = exp.wait(lambda f: sample(f, "edge_exporter_mqtt_connects_total") == 2,
+                        "a reconnection", timeout=20)
+        check(sample(fams, "edge_devices_total") == 2, "the resync should not be instant")
+        fams = exp.wait(lambda f: sample(f, "edge_devices_total") == 1, "sim-0002 forgotten",
+                        timeout=10)
+        check(sample(fams, "edge_device_up", device_id="sim-0001") == 1, "sim-0001 kept")
+        check(sample(fams, "edge_exporter_devices_resync_removed_total") == 1, "resync count")
+
+
 if __name__ == "__main__":
     edgetest.main([test_fleet_prometheus_devices_and_last_will, test_fleet_hostile_payloads,
-                   test_fleet_broker_restart_reconnects])
+                   test_fleet_broker_restart_reconnects,
+                   test_fleet_resync_forgets_devices_cleared_while_away])

@@ -24,6 +24,7 @@ struct edge_fleet_config {
 	char *tls_key_file;
 	uint32_t backoff_base_ms;
 	uint32_t backoff_cap_ms;
+	uint32_t resync_s;  /* 0: keep devices whose retained status vanished */
 	char *status_topic; /* template with {device_id} */
 	char *alert_topic;  /* template with {severity} */
 	char *listen_address;

@@ -45,6 +45,15 @@ int edge_fleet_on_status(struct edge_fleet *f, const char *device_id, const void
 int edge_fleet_on_alert(struct edge_fleet *f, const char *topic_severity, const void *payload,
 			size_t len);
 
+/*
+ * After a (re)connection the broker sends every retained status again, but
+ * says nothing about statuses cleared while the exporter was away. A resync
+ * marks the start of that replay; its end (a few seconds later) forgets the
+ * devices with a status that did not come back. Returns the number removed.
+ */
+void edge_fleet_resync_begin(struct edge_fleet *f);
+size_t edge_fleet_resync_end(struct edge_fleet *f);
+
 void edge_fleet_set_mqtt_connected(struct edge_fleet *f, bool connected);
 bool edge_fleet_mqtt_connected(const struct edge_fleet *f);
 

@@ -292,6 +292,46 @@ static void test_max_devices(void **state)
 	edge_fleet_free(f);
 }
 
+static void test_resync_forgets_vanished_statuses(void **state)
+{
+	struct edge_fleet *f = fleet_with(0, 0);
+	const char *fire = "{\"deviceId\":\"alerts-only\"}";
+	char *t;
+
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "d%d", i);
+		assert_int_equal(status(f, id, "{\"state\":\"online\"}", true), 0);
+	}
+	assert_int_equal(edge_fleet_on_alert(f, "warning", fire, strlen(fire)), 0);
+	edge_fleet_resync_begin(f);
+	/* the replay brings back the even ones only (an offline will counts) */
+	for (int i = 0; i < 50; i += 2) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "d%d", i);
+		assert_int_equal(
+		    status(f, id, i % 4 ? "{\"state\":\"offline\"}" : "{\"state\":\"online\"}",
+			   true),
+		    0);
+	}
+	assert_int_equal(edge_fleet_resync_end(f), 25);
+	assert_int_equal(edge_fleet_devices(f), 25);
+	assert_int_equal(edge_fleet_online(f, NOW), 13);
+	t = render(f);
+	assert_line(t, "edge_device_up{device_id=\"d48\"} 1");
+	assert_no(t, "device_id=\"d49\"");
+	/* alert counters of a device without a status are not the replay's business */
+	assert_line(t, "edge_alerts_total{device_id=\"alerts-only\",severity=\"warning\"} 1");
+	assert_line(t, "edge_exporter_devices_resync_removed_total 25");
+	free(t);
+	/* nothing new since the last begin: nothing to forget */
+	assert_int_equal(edge_fleet_resync_end(f), 0);
+	edge_fleet_free(f);
+}
+
 /* Inserts and removes thousands of ids in a shuffled order; after every
  * phase the map must agree with a plain array of expectations. */
 static void test_map_churn(void **state)
@@ -363,6 +403,7 @@ int main(void)
 	    cmocka_unit_test(test_stale_after),
 	    cmocka_unit_test(test_alerts),
 	    cmocka_unit_test(test_max_devices),
+	    cmocka_unit_test(test_resync_forgets_vanished_statuses),
 	    cmocka_unit_test(test_map_churn),
 	};
 
