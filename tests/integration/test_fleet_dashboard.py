@@ -159,6 +159,7 @@ def test_fleet_dashboard_metrics_exist_and_queries_run():
         check([r["metric"]["device_id"] for r in soon] == ["sim-0001"],
               f"expiring soon: {soon}")
         check(4.9 < float(soon[0]["value"][1]) <= 5.0, f"days left {soon[0]['value']}")
+        exp.finish()
 
 
 def edgetest_get(url):

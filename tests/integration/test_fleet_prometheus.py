@@ -114,6 +114,19 @@ class Exporter:
         rc = self.proc.wait(10)
         return rc
 
+    def finish(self):
+        """Stops it with SIGTERM: it must exit 0 without sanitizer reports
+        (the EDGE_SANITIZE build turns leaks and UB into a failed test)."""
+        if self.proc.poll() is None:
+            rc = self.stop()
+        else:
+            rc = self.proc.returncode
+        with open(self.log, errors="replace") as f:
+            log = f.read()
+        for bad in ("Sanitizer", "runtime error:"):
+            check(bad not in log, f"exporter log shows {bad}:\n{log[-3000:]}")
+        check(rc == 0, f"exporter exited with {rc} on SIGTERM")
+
     def url(self, path="/metrics"):
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -347,7 +360,7 @@ def test_fleet_prometheus_devices_and_last_will():
         fams = exp.wait(lambda f: sample(f, "edge_devices_total") == 2, "2 devices after restart")
         check(sample(fams, "edge_device_up", device_id="sim-0001") == 1, "sim-0001 after restart")
         check(sample(fams, "edge_device_up", device_id="sim-0002") == 0, "sim-0002 after restart")
-        check(exp.stop() == 0, "exporter did not exit 0 on SIGTERM")
+        exp.finish()
 
 
 def test_fleet_hostile_payloads():
@@ -408,6 +421,7 @@ def test_fleet_hostile_payloads():
                      not in ln and "edge_devices_total" not in ln]
         check(not bad_lines, "promtool check metrics:\n" + "\n".join(bad_lines))
         check(exp.proc.poll() is None, "exporter died")
+        exp.finish()
 
 
 def test_fleet_broker_restart_reconnects():
@@ -433,6 +447,7 @@ def test_fleet_broker_restart_reconnects():
         fams = exp.wait(lambda f: sample(f, "edge_exporter_mqtt_connects_total") == 2,
                         "a reconnect", timeout=20)
         check(sample(fams, "edge_exporter_mqtt_connected") == 1, "connected again")
+        exp.finish()
 
 
 def test_fleet_resync_forgets_devices_cleared_while_away():
@@ -466,6 +481,7 @@ def test_fleet_resync_forgets_devices_cleared_while_away():
                         timeout=10)
         check(sample(fams, "edge_device_up", device_id="sim-0001") == 1, "sim-0001 kept")
         check(sample(fams, "edge_exporter_devices_resync_removed_total") == 1, "resync count")
+        exp.finish()
 
 
 if __name__ == "__main__":
