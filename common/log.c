@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "edge/log.h"
@@ -10,6 +11,13 @@
 
 static enum edge_log_level current = EDGE_LOG_INFO;
 static int journal = -1; /* -1 unknown, 0 no, 1 stderr is journald */
+static bool use_syslog;
+
+void edge_log_open_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	use_syslog = true;
+}
 
 static const char *const names[] = {
     [EDGE_LOG_ERR] = "error", [EDGE_LOG_WARNING] = "warning", [EDGE_LOG_NOTICE] = "notice",
@@ -52,7 +60,9 @@ void edge_log(enum edge_log_level level, const char *module, const char *fmt, ..
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* One fprintf per line so concurrent writers never interleave mid-line. */
-	if (journal) {
+	if (use_syslog) {
+		syslog((int)level, "%s: %s", module, msg);
+	} else if (journal) {
 		fprintf(stderr, "<%d>%s: %s\n", (int)level, module, msg);
 	} else {
 		uint64_t now = edge_wall_ms();

@@ -18,6 +18,8 @@ enum edge_log_level {
 	EDGE_LOG_DEBUG = 7,
 };
 
+/* Sends lines to syslog instead of stderr (daemonized, no journal). */
+void edge_log_open_syslog(const char *ident);
 void edge_log_set_level(enum edge_log_level level);
 enum edge_log_level edge_log_get_level(void);
 /* "error", "warning", "notice", "info", "debug" -> level, or -1. */

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "edge/file.h"
+#include "edge/log.h"
+
+enum type { T_OBJ, T_STR, T_U32, T_U64, T_BOOL, T_DOUBLE, T_ENUM };
+
+struct field {
+	const char *path;
+	enum type type;
+	size_t off;
+	size_t size;	   /* T_STR buffer size */
+	double min, max;   /* numbers */
+	const char *def;   /* default as text ("" = empty / none) */
+	const char *enums; /* T_ENUM: "name=value|name=value" */
+	size_t present;	   /* T_OBJ: offset of a bool set when the object appears, or 0 */
+	const char *desc;
+};
+
+#define OFF(m) offsetof(struct edge_config, m)
+#define STR(p, m, d, desc)                                                                         \
+	{                                                                                          \
+		p, T_STR, OFF(m), sizeof(((struct edge_config *)0)->m), 0, 0, d, NULL, 0, desc     \
+	}
+#define U32(p, m, lo, hi, d, desc)                                                                 \
+	{                                                                                          \
+		p, T_U32, OFF(m), 0, lo, hi, d, NULL, 0, desc                                      \
+	}
+#define U64(p, m, lo, hi, d, desc)                                                                 \
+	{                                                                                          \
+		p, T_U64, OFF(m), 0, lo, hi, d, NULL, 0, desc                                      \
+	}
+#define BOOL(p, m, d, desc)                                                                        \
+	{                                                                                          \
+		p, T_BOOL, OFF(m), 0, 0, 0, d, NULL, 0, desc                                       \
+	}
+#define DBL(p, m, lo, hi, d, desc)                                                                 \
+	{                                                                                          \
+		p, T_DOUBLE, OFF(m), 0, lo, hi, d, NULL, 0, desc                                   \
+	}
+#define ENUM(p, m, e, d, desc)                                                                     \
+	{                                                                                          \
+		p, T_ENUM, OFF(m), 0, 0, 0, d, e, 0, desc                                          \
+	}
+#define OBJ(p, desc)                                                                               \
+	{                                                                                          \
+		p, T_OBJ, 0, 0, 0, 0, NULL, NULL, 0, desc                                          \
+	}
+#define OBJP(p, m, desc)                                                                           \
+	{                                                                                          \
+		p, T_OBJ, 0, 0, 0, 0, NULL, NULL, OFF(m) + 1, desc                                 \
+	}
+
+static const struct field fields[] = {
+    STR("device_id", device_id, NULL, "device identity: topics, client id, records (required)"),
+    STR("board", board, "sim", "board descriptor name (edge-agent --list-boards)"),
+    STR("boards_dir", boards_dir, "",
+	"directory searched for <board>.json before the built-in boards"),
+    STR("state_dir", state_dir, "/var/lib/edge-agent",
+	"outbox, sequence counter, issued certificates"),
+    ENUM("log_level", log_level, "error=3|warning=4|notice=5|info=6|debug=7", "info",
+	 "least severe level logged"),
+    OBJ("mqtt", "broker connection"),
+    STR("mqtt.host", mqtt.host, "127.0.0.1", "broker host name or address"),
+    U32("mqtt.port", mqtt.port, 1, 65535, "8883", "broker TLS port"),
+    ENUM("mqtt.protocol", mqtt.protocol, "v5=5|v311=4", "v5",
+	 "MQTT version; seq/boot user properties need v5"),
+    U32("mqtt.keepalive_s", mqtt.keepalive_s, 5, 65535, "30", "MQTT keepalive"),
+    STR("mqtt.client_id", mqtt.client_id, "", "client id (default: device_id)"),
+    BOOL("mqtt.clean_start", mqtt.clean_start, "false",
+	 "start a new session on each connect; false keeps a v3.1.1 session"),
+    U32("mqtt.inflight", mqtt.inflight, 1, 65535, "128",
+	"outbox messages published but not yet acknowledged"),
+    U32("mqtt.connect_timeout_s", mqtt.connect_timeout_s, 1, 600, "20",
+	"give up a connection attempt without CONNACK after this"),
+    OBJ("mqtt.tls", "TLS (always on, server always verified)"),
+    STR("mqtt.tls.ca_file", mqtt.tls.ca_file, "",
+	"CA bundle that signs the broker certificate (default with provisioning: "
+	"<state_dir>/ca.crt)"),
+    STR("mqtt.tls.cert_file", mqtt.tls.cert_file, "",
+	"client certificate for mutual TLS (default with provisioning: "
+	"<state_dir>/device.crt)"),
+    STR("mqtt.tls.key_file", mqtt.tls.key_file, "", "client private key for mutual TLS"),
+    ENUM("mqtt.tls.version", mqtt.tls.version, "tlsv1.2=0|tlsv1.3=1", "tlsv1.2",
+	 "lowest TLS version accepted"),
+    STR("mqtt.username", mqtt.username, "", "MQTT user name (platform mqttUsers)"),
+    STR("mqtt.password_file", mqtt.password_file, "", "file holding the MQTT password"),
+    OBJ("mqtt.backoff", "reconnect backoff: full jitter"),
+    U32("mqtt.backoff.base_ms", mqtt.backoff.base_ms, 10, 3600000, "1000",
+	"first reconnect delay ceiling"),
+    U32("mqtt.backoff.cap_ms", mqtt.backoff.cap_ms, 10, 86400000, "60000",
+	"largest reconnect delay"),
+    OBJ("store", "SQLite outbox"),
+    U64("store.max_rows", store.max_rows, 100, 1e12, "1000000",
+	"outbox row cap; the oldest are dropped beyond it"),
+    U64("store.max_bytes", store.max_bytes, 65536, 1e15, "268435456",
+	"outbox payload byte cap; the oldest are dropped beyond it"),
+    ENUM("store.synchronous", store.synchronous, "normal=0|full=1", "normal",
+	 "normal survives a process crash, full also a power cut"),
+    U32("store.shutdown_flush_ms", store.shutdown_flush_ms, 0, 60000, "3000",
+	"time to keep publishing the backlog after SIGTERM"),
+    OBJ("record", "HealthData records"),
+    U32("record.interval_ms", record.interval_ms, 50, 3600000, "1000",
+	"how often a HealthData record is built"),
+    BOOL("record.sensor_topics", record.sensor_topics, "true",
+	 "also publish each reading on the sensor topic"),
+    OBJP("record.location", record.static_location,
+	 "static location of a fixed installation (instead of GPS)"),
+    DBL("record.location.latitude", record.latitude, -90, 90, "0", "degrees north"),
+    DBL("record.location.longitude", record.longitude, -180, 180, "0", "degrees east"),
+    OBJ("topics", "topic templates: {device_id} {metric} {severity} {action}"),
+    STR("topics.device_data", topics.device_data, "health/device_data", "HealthData records"),
+    STR("topics.sensor", topics.sensor, "sensors/{device_id}/{metric}", "single readings"),
+    STR("topics.status", topics.status, "devices/{device_id}/status",
+	"retained status and Last Will"),
+    STR("topics.alerts", topics.alerts, "alerts/{severity}", "edge alerts"),
+    STR("topics.commands", topics.commands, "commands/{device_id}/{action}", "incoming commands"),
+    STR("topics.responses", topics.responses, "devices/{device_id}/responses/{action}",
+	"command results"),
+    STR("topics.ota", topics.ota, "devices/{device_id}/ota", "OTA state"),
+    OBJ("status", "status messages"),
+    U32("status.interval_s", status.interval_s, 5, 86400, "60", "status refresh period"),
+    OBJP("provisioning", provisioning.enabled,
+	 "zero-touch registration when no device certificate exists"),
+    STR("provisioning.url", provisioning.url, "", "provisioning API base URL (https://...)"),
+    STR("provisioning.ca_file", provisioning.ca_file, "", "CA that signs the API's certificate"),
+    STR("provisioning.claim_token_file", provisioning.claim_token_file, "", "factory claim token"),
+    U32("provisioning.renew_before_days", provisioning.renew_before_days, 1, 3650, "30",
+	"renew the device certificate this long before it expires"),
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const struct field *field_find(const char *path)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (strcmp(fields[i].path, path) == 0)
+			return &fields[i];
+	return NULL;
+}
+
+/* "a=1|b=2": value of name, or -1. */
+static int enum_value(const char *enums, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = enums; *p;) {
+		const char *eq = strchr(p, '='), *bar = strchr(p, '|');
+
+		if ((size_t)(eq - p) == n && strncmp(p, name, n) == 0)
+			return atoi(eq + 1);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return -1;
+}
+
+static void enum_names(const char *enums, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (const char *p = enums; *p && o + 1 < outlen; p++) {
+		if (*p == '=') {
+			while (*p && *p != '|')
+				p++;
+			if (!*p)
+				break;
+			out[o++] = ',';
+			if (o + 1 < outlen)
+				out[o++] = ' ';
+			continue;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+static int store_text(const struct field *f, struct edge_config *cfg, const char *text,
+		      const char *origin, char *err, size_t errlen)
+{
+	char *base = (char *)cfg + f->off;
+
+	switch (f->type) {
+	case T_STR:
+		if (strlen(text) >= f->size)
+			return fail(err, errlen, "%s: %s: longer than %zu characters", origin,
+				    f->path, f->size - 1);
+		strcpy(base, text);
+		return 0;
+	case T_ENUM: {
+		int v = enum_value(f->enums, text);
+		char names[128];
+
+		if (v < 0) {
+			enum_names(f->enums, names, sizeof(names));
+			return fail(err, errlen, "%s: %s: \"%s\" is not one of %s", origin, f->path,
+				    text, names);
+		}
+		if (strcmp(f->path, "mqtt.tls.version") == 0)
+			snprintf(base, sizeof(cfg->mqtt.tls.version), "%s", text);
+		else
+			*(int *)(void *)base = v;
+		return 0;
+	}
+	case T_BOOL:
+		*(bool *)base = strcmp(text, "true") == 0;
+		return 0;
+	case T_U32:
+		*(uint32_t *)(void *)base = (uint32_t)strtoul(text, NULL, 10);
+		return 0;
+	case T_U64:
+		*(uint64_t *)(void *)base = strtoull(text, NULL, 10);
+		return 0;
+	case T_DOUBLE:
+		*(double *)(void *)base = strtod(text, NULL);
+		return 0;
+	case T_OBJ:
+		break;
+	}
+	return 0;
+}
+
+void edge_config_defaults(struct edge_config *cfg)
+{
+	char dummy[8];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (fields[i].def)
+			store_text(&fields[i], cfg, fields[i].def, "", dummy, sizeof(dummy));
+}
+
+static const char *json_type(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsObject(v))
+		return "an object";
+	if (cJSON_IsArray(v))
+		return "an array";
+	return "null";
+}
+
+static int set_value(const struct field *f, const cJSON *v, struct edge_config *cfg,
+		     const char *origin, char *err, size_t errlen)
+{
+	char *base = (char *)cfg + f->off;
+
+	switch (f->type) {
+	case T_STR:
+	case T_ENUM:
+		if (!cJSON_IsString(v))
+			return fail(err, errlen, "%s: %s: expected a string, got %s", origin,
+				    f->path, json_type(v));
+		return store_text(f, cfg, v->valuestring, origin, err, errlen);
+	case T_BOOL:
+		if (!cJSON_IsBool(v))
+			return fail(err, errlen, "%s: %s: expected true or false, got %s", origin,
+				    f->path, json_type(v));
+		*(bool *)base = cJSON_IsTrue(v);
+		return 0;
+	case T_U32:
+	case T_U64:
+	case T_DOUBLE: {
+		double d;
+
+		if (!cJSON_IsNumber(v))
+			return fail(err, errlen, "%s: %s: expected a number, got %s", origin,
+				    f->path, json_type(v));
+		d = v->valuedouble;
+		if (!isfinite(d) || (f->type != T_DOUBLE && d != floor(d)))
+			return fail(err, errlen, "%s: %s: expected a whole number, got %g", origin,
+				    f->path, d);
+		if (d < f->min || d > f->max)
+			return fail(err, errlen, "%s: %s: %g is out of range [%.15g, %.15g]",
+				    origin, f->path, d, f->min, f->max);
+		if (f->type == T_U32)
+			*(uint32_t *)(void *)base = (uint32_t)d;
+		else if (f->type == T_U64)
+			*(uint64_t *)(void *)base = (uint64_t)d;
+		else
+			*(double *)(void *)base = d;
+		return 0;
+	}
+	case T_OBJ:
+		break;
+	}
+	return 0;
+}
+
+static int walk(const cJSON *obj, const char *prefix, struct edge_config *cfg, const char *origin,
+		char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach (it, obj) {
+		char path[128];
+		const struct field *f;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", it->string);
+		f = field_find(path);
+		if (!f)
+			return fail(err, errlen, "%s: %s: unknown key", origin, path);
+		if (f->type == T_OBJ) {
+			if (!cJSON_IsObject(it))
+				return fail(err, errlen, "%s: %s: expected an object, got %s",
+					    origin, path, json_type(it));
+			if (f->present)
+				*(bool *)((char *)cfg + f->present - 1) = true;
+			rc = walk(it, path, cfg, origin, err, errlen);
+		} else {
+			rc = set_value(f, it, cfg, origin, err, errlen);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int valid_id(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int check_topic(const char *origin, const char *key, const char *t, char *err, size_t errlen)
+{
+	if (!*t || strchr(t, '#') || strchr(t, '+'))
+		return fail(err, errlen,
+			    "%s: %s: \"%s\" must be a non-empty topic without wildcards", origin,
+			    key, t);
+	return 0;
+}
+
+/* Cross-field rules the table cannot express. */
+static int validate(struct edge_config *cfg, const cJSON *root, const char *origin, char *err,
+		    size_t errlen)
+{
+	const cJSON *loc;
+	int rc;
+
+	if (!cJSON_GetObjectItemCaseSensitive(root, "device_id"))
+		return fail(err, errlen, "%s: device_id: required", origin);
+	if (!valid_id(cfg->device_id) || strlen(cfg->device_id) > 63)
+		return fail(err, errlen,
+			    "%s: device_id: \"%s\" may hold only letters, digits, '-', '_' and '.'",
+			    origin, cfg->device_id);
+	if (!*cfg->state_dir || cfg->state_dir[0] != '/')
+		return fail(err, errlen, "%s: state_dir: must be an absolute path", origin);
+	if (cfg->mqtt.backoff.cap_ms < cfg->mqtt.backoff.base_ms)
+		return fail(err, errlen, "%s: mqtt.backoff.cap_ms: %u is below base_ms %u", origin,
+			    cfg->mqtt.backoff.cap_ms, cfg->mqtt.backoff.base_ms);
+	if (!*cfg->mqtt.client_id)
+		strcpy(cfg->mqtt.client_id, cfg->device_id);
+	if (!*cfg->mqtt.host)
+		return fail(err, errlen, "%s: mqtt.host: must not be empty", origin);
+	if (!!*cfg->mqtt.tls.cert_file != !!*cfg->mqtt.tls.key_file)
+		return fail(err, errlen, "%s: mqtt.tls.%s: cert_file and key_file go together",
+			    origin, *cfg->mqtt.tls.cert_file ? "key_file" : "cert_file");
+	if (*cfg->mqtt.password_file && !*cfg->mqtt.username)
+		return fail(err, errlen, "%s: mqtt.password_file: needs mqtt.username", origin);
+	if (cfg->provisioning.enabled) {
+		if (strncmp(cfg->provisioning.url, "https://", 8) != 0)
+			return fail(err, errlen, "%s: provisioning.url: must start with https://",
+				    origin);
+		if (!*cfg->provisioning.ca_file)
+			return fail(err, errlen, "%s: provisioning.ca_file: required", origin);
+		if (!*cfg->provisioning.claim_token_file)
+			return fail(err, errlen, "%s: provisioning.claim_token_file: required",
+				    origin);
+		/* The issued identity lives in state_dir unless given explicitly. */
+		if (!*cfg->mqtt.tls.cert_file) {
+			snprintf(cfg->mqtt.tls.cert_file, sizeof(cfg->mqtt.tls.cert_file),
+				 "%.200s/device.crt", cfg->state_dir);
+			snprintf(cfg->mqtt.tls.key_file, sizeof(cfg->mqtt.tls.key_file),
+				 "%.200s/device.key", cfg->state_dir);
+		}
+		if (!*cfg->mqtt.tls.ca_file)
+			snprintf(cfg->mqtt.tls.ca_file, sizeof(cfg->mqtt.tls.ca_file),
+				 "%.200s/ca.crt", cfg->state_dir);
+	}
+	if (!*cfg->mqtt.tls.ca_file)
+		return fail(err, errlen,
+			    "%s: mqtt.tls.ca_file: required (the broker is always verified)",
+			    origin);
+	if (!*cfg->mqtt.tls.cert_file && !*cfg->mqtt.username)
+		return fail(err, errlen,
+			    "%s: mqtt.tls.cert_file: the broker needs a client certificate or "
+			    "mqtt.username",
+			    origin);
+	loc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "record"),
+					       "location");
+	if (loc && (!cJSON_GetObjectItemCaseSensitive(loc, "latitude") ||
+		    !cJSON_GetObjectItemCaseSensitive(loc, "longitude")))
+		return fail(err, errlen, "%s: record.location: needs latitude and longitude",
+			    origin);
+	if ((rc =
+		 check_topic(origin, "topics.device_data", cfg->topics.device_data, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.sensor", cfg->topics.sensor, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.status", cfg->topics.status, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.alerts", cfg->topics.alerts, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.commands", cfg->topics.commands, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.responses", cfg->topics.responses, err, errlen)) ||
+	    (rc = check_topic(origin, "topics.ota", cfg->topics.ota, err, errlen)))
+		return rc;
+	if (!strstr(cfg->topics.commands, "{action}") ||
+	    strstr(cfg->topics.commands, "{action}")[8] != '\0')
+		return fail(err, errlen, "%s: topics.commands: must end with {action}", origin);
+	return 0;
+}
+
+int edge_config_parse(const char *json, size_t len, const char *origin, struct edge_config *cfg,
+		      char *err, size_t errlen)
+{
+	cJSON *root;
+	int rc;
+
+	edge_config_defaults(cfg);
+	root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		int line = 1;
+
+		for (const char *p = json; at && p < at && p < json + len; p++)
+			line += *p == '\n';
+		return fail(err, errlen, "%s: line %d: not valid JSON", origin, line);
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = fail(err, errlen, "%s: the top level must be an object", origin);
+		goto out;
+	}
+	rc = walk(root, "", cfg, origin, err, errlen);
+	if (!rc)
+		rc = validate(cfg, root, origin, err, errlen);
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int edge_config_load(const char *path, struct edge_config *cfg, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc = edge_file_read(path, 1 << 20, &buf, &len);
+
+	if (rc) {
+		edge_config_defaults(cfg);
+		return fail(err, errlen, "%s: cannot read: %s", path,
+			    rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+	}
+	rc = edge_config_parse(buf, len, path, cfg, err, errlen);
+	free(buf);
+	return rc;
+}
+
+void edge_config_print_reference(FILE *out)
+{
+	static const char *const tnames[] = {"object",	"string", "integer", "integer",
+					     "boolean", "number", "enum"};
+
+	fprintf(out, "Configuration keys (JSON):\n");
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const struct field *f = &fields[i];
+		char extra[160] = "";
+
+		if (f->type == T_ENUM) {
+			char names[128];
+
+			enum_names(f->enums, names, sizeof(names));
+			snprintf(extra, sizeof(extra), " {%s}", names);
+		} else if (f->type == T_U32 || f->type == T_U64 || f->type == T_DOUBLE) {
+			snprintf(extra, sizeof(extra), " [%.15g..%.15g]", f->min, f->max);
+		}
+		fprintf(out, "  %-30s %s%s%s%s%s\n      %s\n", f->path, tnames[f->type], extra,
+			f->def ? " default \"" : "", f->def ? f->def : "", f->def ? "\"" : "",
+			f->desc);
+	}
+}
+
+int edge_topic_format(char *out, size_t outlen, const char *tmpl, const char *device_id,
+		      const char *metric, const char *severity, const char *action)
+{
+	static const char *const keys[] = {"{device_id}", "{metric}", "{severity}", "{action}"};
+	const char *vals[] = {device_id, metric, severity, action};
+	size_t o = 0;
+
+	for (const char *p = tmpl; *p;) {
+		size_t k;
+
+		for (k = 0; k < 4; k++)
+			if (strncmp(p, keys[k], strlen(keys[k])) == 0)
+				break;
+		if (k < 4) {
+			const char *v = vals[k] ? vals[k] : "";
+			size_t n = strlen(v);
+
+			if (o + n >= outlen)
+				return -ENAMETOOLONG;
+			memcpy(out + o, v, n);
+			o += n;
+			p += strlen(keys[k]);
+		} else {
+			if (o + 1 >= outlen)
+				return -ENAMETOOLONG;
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return (int)o;
+}

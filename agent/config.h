@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGE_AGENT_CONFIG_H
+#define EDGE_AGENT_CONFIG_H
+/*
+ * The agent's JSON configuration. One table (config.c) maps every key path
+ * to a field with its type, default, bounds and a one-line description; the
+ * same table parses, validates, reports errors as "<file>: <key.path>:
+ * <problem>" and prints the reference (edge-agent --help-config).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EDGE_PATH_MAX 256
+
+enum edge_mqtt_protocol { EDGE_MQTT_V311 = 4, EDGE_MQTT_V5 = 5 };
+enum edge_store_sync { EDGE_SYNC_NORMAL, EDGE_SYNC_FULL };
+
+struct edge_config {
+	char device_id[64];
+	char board[32];
+	char boards_dir[EDGE_PATH_MAX];
+	char state_dir[EDGE_PATH_MAX];
+	int log_level; /* enum edge_log_level */
+	struct {
+		char host[256];
+		uint32_t port;
+		int protocol; /* enum edge_mqtt_protocol */
+		uint32_t keepalive_s;
+		char client_id[128];
+		bool clean_start;
+		uint32_t inflight;
+		uint32_t connect_timeout_s;
+		struct {
+			char ca_file[EDGE_PATH_MAX];
+			char cert_file[EDGE_PATH_MAX];
+			char key_file[EDGE_PATH_MAX];
+			char version[16];
+		} tls;
+		char username[128];
+		char password_file[EDGE_PATH_MAX];
+		struct {
+			uint32_t base_ms;
+			uint32_t cap_ms;
+		} backoff;
+	} mqtt;
+	struct {
+		uint64_t max_rows;
+		uint64_t max_bytes;
+		int synchronous; /* enum edge_store_sync */
+		uint32_t shutdown_flush_ms;
+	} store;
+	struct {
+		uint32_t interval_ms;
+		bool sensor_topics; /* also publish one message per reading */
+		bool static_location;
+		double latitude;
+		double longitude;
+	} record;
+	struct {
+		char device_data[128];
+		char sensor[128];
+		char status[128];
+		char alerts[128];
+		char commands[128];
+		char responses[128];
+		char ota[128];
+	} topics;
+	struct {
+		uint32_t interval_s;
+	} status;
+	struct {
+		bool enabled; /* the "provisioning" object is present */
+		char url[EDGE_PATH_MAX];
+		char ca_file[EDGE_PATH_MAX];
+		char claim_token_file[EDGE_PATH_MAX];
+		uint32_t renew_before_days;
+	} provisioning;
+};
+
+/* Fills defaults, then parses the file. On failure err holds one line
+ * naming the file, the key path and the problem. */
+int edge_config_load(const char *path, struct edge_config *cfg, char *err, size_t errlen);
+/* Same from a string; origin names it in errors. */
+int edge_config_parse(const char *json, size_t len, const char *origin, struct edge_config *cfg,
+		      char *err, size_t errlen);
+void edge_config_defaults(struct edge_config *cfg);
+/* Writes the key reference (path, type, default, description). */
+void edge_config_print_reference(FILE *out);
+
+/* Expands {device_id}, {metric}, {severity}, {action} in a topic template.
+ * Returns the length, or -ENAMETOOLONG. NULL arguments leave their
+ * placeholders empty. */
+int edge_topic_format(char *out, size_t outlen, const char *tmpl, const char *device_id,
+		      const char *metric, const char *severity, const char *action);
+
+#endif

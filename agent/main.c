@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * edge-agent: sensors -> SQLite outbox -> MQTT over mutual TLS.
+ * One process, one poll() loop (common/loop.c) owning every descriptor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "edge/file.h"
+#include "edge/log.h"
+#include "edge/sensor.h"
+#include "edge/time.h"
+
+#define MOD	       "agent"
+#define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: edge-agent [OPTION]...\n"
+	    "Reads health sensors, keeps every reading in a SQLite outbox and publishes\n"
+	    "it to the platform's MQTT broker over mutual TLS.\n\n"
+	    "  -c, --config FILE    configuration (default %s)\n"
+	    "  -f, --foreground     stay in the foreground, log to stderr (systemd, containers)\n"
+	    "      --check-config   validate the configuration and board, then exit 0 or 1\n"
+	    "      --list-boards    print the built-in board descriptors\n"
+	    "      --list-drivers   print the sensor drivers\n"
+	    "      --help-config    print every configuration key with its default\n"
+	    "  -V, --version        print the version\n"
+	    "  -h, --help           this text\n\n"
+	    "Signals: SIGTERM/SIGINT stop (publishing the backlog for store.shutdown_flush_ms),\n"
+	    "SIGHUP reloads the configuration without touching the outbox.\n"
+	    "Docs: README.md and docs/ in the source tree.\n",
+	    DEFAULT_CONFIG);
+}
+
+static int list_boards(void)
+{
+	for (size_t i = 0; i < edge_board_embedded_count(); i++) {
+		struct edge_board b;
+		size_t len;
+		const char *json = edge_board_embedded_json(i, &len);
+		char err[256];
+
+		if (edge_board_parse(json, len, edge_board_embedded_name(i), &b, err,
+				     sizeof(err))) {
+			printf("%-18s INVALID: %s\n", edge_board_embedded_name(i), err);
+			continue;
+		}
+		printf("%-18s %zu sensor(s)  %s\n", b.name, b.n_sensors, b.description);
+	}
+	return 0;
+}
+
+static int list_drivers(void)
+{
+	size_t n;
+	const struct edge_sensor_ops *const *all = edge_sensor_ops_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		printf("%-22s %s\n    channels:", all[i]->compatible,
+		       all[i]->description ? all[i]->description : "");
+		for (size_t c = 0; c < all[i]->n_channels; c++)
+			printf(" %s[%s]", edge_channel_name(all[i]->channels[c]),
+			       edge_channel_unit(all[i]->channels[c]));
+		printf("\n");
+	}
+	return 0;
+}
+
+/* ---- wiring ------------------------------------------------------------ */
+
+static int sink(void *arg, const struct edge_store_msg *msgs, size_t n)
+{
+	struct edge_agent *a = arg;
+
+	return edge_store_append(a->store, msgs, n);
+}
+
+static void publish_status(struct edge_agent *a)
+{
+	char *json;
+	int rc;
+
+	if (!edge_uplink_connected(a->uplink))
+		return;
+	json = edge_status_json(a, true, NULL);
+	if (!json)
+		return;
+	rc = edge_uplink_publish(a->uplink, a->status_topic, json, strlen(json), 1, true, NULL);
+	if (rc && rc != -ENOTCONN)
+		EDGE_WARN(MOD, "status publish failed: %s", strerror(-rc));
+	free(json);
+}
+
+static void on_connected(void *arg)
+{
+	publish_status(arg);
+}
+
+static void on_message(void *arg, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	(void)arg;
+	(void)props;
+	EDGE_DEBUG(MOD, "message on %s (%d bytes): commands are not handled yet", msg->topic,
+		   msg->payloadlen);
+}
+
+static void status_timer_cb(void *arg)
+{
+	publish_status(arg);
+}
+
+static void watchdog_cb(void *arg)
+{
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static char *offline_will(struct edge_agent *a)
+{
+	return edge_status_json(a, false, NULL);
+}
+
+static int open_state_dir(const struct edge_config *cfg)
+{
+	int rc = edge_mkdir_p(cfg->state_dir, 0750);
+
+	if (rc)
+		EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(-rc));
+	else if (access(cfg->state_dir, W_OK) < 0)
+		rc = -errno, EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(errno));
+	return rc;
+}
+
+static int load_board(const struct edge_config *cfg, struct edge_board *board, char *err,
+		      size_t errlen)
+{
+	return edge_board_load(cfg->board, *cfg->boards_dir ? cfg->boards_dir : NULL, board, err,
+			       errlen);
+}
+
+static void stop_now(void *arg)
+{
+	struct edge_agent *a = arg;
+
+	edge_loop_stop(a->loop);
+}
+
+/* While stopping: leave as soon as everything is acknowledged. */
+static void drain_check(void *arg)
+{
+	struct edge_agent *a = arg;
+
+	if (a->stopping && (edge_uplink_idle(a->uplink) || !edge_uplink_connected(a->uplink)))
+		edge_loop_stop(a->loop);
+}
+
+static void begin_stop(struct edge_agent *a, const char *why)
+{
+	struct edge_store_stats st;
+
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	edge_sampler_pause(a->sampler);
+	edge_store_stats(a->store, &st);
+	EDGE_NOTICE(MOD, "%s: stopping; flushing a backlog of %" PRIu64 " for up to %u ms", why,
+		    st.rows, a->cfg.store.shutdown_flush_ms);
+	edge_loop_timer_add(a->loop, a->cfg.store.shutdown_flush_ms, 0, stop_now, a,
+			    &a->stop_timer);
+}
+
+static void reload(struct edge_agent *a)
+{
+	struct edge_config next;
+	struct edge_board board;
+	struct edge_sampler *sampler;
+	char err[512];
+	char *will;
+	int rc;
+
+	rc = edge_config_load(a->config_path, &next, err, sizeof(err));
+	if (rc) {
+		EDGE_ERR(MOD, "reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	if (strcmp(next.device_id, a->cfg.device_id) || strcmp(next.state_dir, a->cfg.state_dir)) {
+		EDGE_ERR(MOD, "reload refused: device_id and state_dir change only with a restart");
+		return;
+	}
+	rc = load_board(&next, &board, err, sizeof(err));
+	if (rc) {
+		EDGE_ERR(MOD, "reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	edge_log_set_level(next.log_level);
+	edge_store_set_caps(a->store, next.store.max_rows, next.store.max_bytes);
+	/* Sensors and records: rebuild (the outbox is untouched). */
+	rc = edge_sampler_new(a->loop, &next, &board, sink, a, &sampler, err, sizeof(err));
+	if (rc) {
+		EDGE_ERR(MOD, "reload: board %s: %s; keeping the running sensors", next.board, err);
+	} else {
+		edge_sampler_free(a->sampler);
+		a->sampler = sampler;
+		a->board = board;
+	}
+	a->cfg = next;
+	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
+			  a->cfg.device_id, NULL, NULL, NULL);
+	will = offline_will(a);
+	if (will)
+		edge_uplink_reconfigure(a->uplink, &a->cfg, a->status_topic, will);
+	free(will);
+	edge_loop_timer_set(a->loop, a->status_timer, 1000, a->cfg.status.interval_s * 1000ull);
+	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
+	sd_notify(0, "READY=1");
+}
+
+static void signal_cb(int fd, short revents, void *arg)
+{
+	struct edge_agent *a = arg;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			sd_notify(0, "RELOADING=1");
+			reload(a);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			begin_stop(a, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+	}
+}
+
+static int setup_signals(struct edge_agent *a)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sigfd < 0)
+		return -errno;
+	return edge_loop_fd_add(a->loop, a->sigfd, POLLIN, signal_cb, a);
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	edge_log_open_syslog("edge-agent");
+	return 0;
+}
+
+static int run(struct edge_agent *a)
+{
+	struct edge_store_cfg scfg = {
+	    .dir = a->cfg.state_dir,
+	    .max_rows = a->cfg.store.max_rows,
+	    .max_bytes = a->cfg.store.max_bytes,
+	    .sync_full = a->cfg.store.synchronous == EDGE_SYNC_FULL,
+	};
+	struct edge_uplink_hooks hooks = {
+	    .connected = on_connected, .message = on_message, .arg = a};
+	struct edge_store_stats st;
+	uint64_t wd_usec = 0;
+	char err[512], *will;
+	int rc;
+
+	a->started_ms = edge_now_ms();
+	rc = open_state_dir(&a->cfg);
+	if (rc)
+		return rc;
+	rc = edge_store_open(&scfg, &a->store, a->recovered, sizeof(a->recovered));
+	if (rc) {
+		EDGE_ERR(MOD, "outbox in %s: %s", a->cfg.state_dir, strerror(-rc));
+		return rc;
+	}
+	edge_store_stats(a->store, &st);
+	snprintf(a->boot, sizeof(a->boot), "%" PRId64, st.boot);
+	if (*a->recovered)
+		snprintf(a->last_error, sizeof(a->last_error),
+			 "corrupt outbox moved to %.120s; started a new one", a->recovered);
+	EDGE_NOTICE(MOD,
+		    "edge-agent %s: device %s, board %s, boot %s, backlog %" PRIu64
+		    " message(s), next seq %" PRId64,
+		    EDGE_AGENT_VERSION_STR, a->cfg.device_id, a->cfg.board, a->boot, st.rows,
+		    st.next_seq);
+	rc = edge_loop_new(&a->loop);
+	if (rc)
+		goto out_store;
+	rc = setup_signals(a);
+	if (rc) {
+		EDGE_ERR(MOD, "signals: %s", strerror(-rc));
+		goto out_loop;
+	}
+	rc = edge_sampler_new(a->loop, &a->cfg, &a->board, sink, a, &a->sampler, err, sizeof(err));
+	if (rc) {
+		EDGE_ERR(MOD, "board %s: %s", a->cfg.board, err);
+		goto out_loop;
+	}
+	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
+			  a->cfg.device_id, NULL, NULL, NULL);
+	will = offline_will(a);
+	rc = will ? edge_uplink_new(a->loop, a->store, &a->cfg, a->status_topic, will, &hooks,
+				    &a->uplink)
+		  : -ENOMEM;
+	free(will);
+	if (rc) {
+		EDGE_ERR(MOD, "uplink: %s", strerror(-rc));
+		goto out_sampler;
+	}
+	edge_loop_prepare_add(a->loop, drain_check, a);
+	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
+			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
+			    &a->status_timer);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
+		edge_loop_timer_add(a->loop, 0, wd_usec / 2000, watchdog_cb, a, &a->watchdog_timer);
+	edge_uplink_start(a->uplink);
+	sd_notify(0, "READY=1\nSTATUS=sampling");
+
+	rc = edge_loop_run(a->loop);
+
+	will = edge_status_json(a, false, "shutdown");
+	edge_uplink_shutdown(a->uplink, a->status_topic, will ? will : "{\"state\":\"offline\"}");
+	free(will);
+	edge_store_ack_flush(a->store);
+	edge_store_stats(a->store, &st);
+	EDGE_NOTICE(MOD, "stopped; %" PRIu64 " message(s) kept in the outbox for the next start",
+		    st.rows);
+	edge_uplink_free(a->uplink);
+out_sampler:
+	edge_sampler_free(a->sampler);
+out_loop:
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	edge_loop_free(a->loop);
+out_store:
+	edge_store_checkpoint(a->store);
+	edge_store_close(a->store);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 1000, OPT_BOARDS, OPT_DRIVERS, OPT_HELP_CONFIG };
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"list-boards", no_argument, NULL, OPT_BOARDS},
+	    {"list-drivers", no_argument, NULL, OPT_DRIVERS},
+	    {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static struct edge_agent agent = {.sigfd = -1};
+	const char *config = DEFAULT_CONFIG;
+	bool foreground = false, check = false;
+	char err[512];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:fVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_BOARDS:
+			return list_boards();
+		case OPT_DRIVERS:
+			return list_drivers();
+		case OPT_HELP_CONFIG:
+			edge_config_print_reference(stdout);
+			return 0;
+		case 'V':
+			printf("edge-agent %s\n", EDGE_AGENT_VERSION_STR);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge-agent: unexpected argument \"%s\" (see --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	snprintf(agent.config_path, sizeof(agent.config_path), "%s", config);
+	if (edge_config_load(config, &agent.cfg, err, sizeof(err)) ||
+	    load_board(&agent.cfg, &agent.board, err, sizeof(err))) {
+		fprintf(stderr, "edge-agent: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: OK (device %s, board %s with %zu sensor(s), broker %s:%u)\n", config,
+		       agent.cfg.device_id, agent.board.name, agent.board.n_sensors,
+		       agent.cfg.mqtt.host, agent.cfg.mqtt.port);
+		return 0;
+	}
+	edge_log_set_level(agent.cfg.log_level);
+	if (!foreground && !getenv("NOTIFY_SOCKET")) {
+		rc = daemonize();
+		if (rc) {
+			fprintf(stderr, "edge-agent: cannot daemonize: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	rc = run(&agent);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs dependencies, then
+#   1. builds with -Werror and runs unit + integration tests (real mosquitto,
+#      real SQLite files, the real binaries),
+#   2. builds with ASan+UBSan and runs the same suite again,
+#   3. builds the libFuzzer targets with clang and runs each briefly,
+#   4. extra stages when their scripts exist (cross builds under qemu,
+#      Debian package install check).
+# Set EDGE_TEST_QUICK=1 to run stage 1 only. Exits non-zero if any stage fails.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+quick=${EDGE_TEST_QUICK:-0}
+status=0
+summary=()
+
+bash "$here/scripts/install-deps.sh" || { echo "test: dependency install failed"; exit 1; }
+
+stage() { # name build-dir ctest-args cmake-args...
+  local name=$1 dir=$2 labels=$3; shift 3
+  local t0=$SECONDS
+  echo "=== stage: $name"
+  if ! cmake -S "$here" -B "$dir" -DEDGE_WERROR=ON "$@" >"$dir.configure.log" 2>&1; then
+    mkdir -p "$dir"; cat "$dir.configure.log"; summary+=("$name: configure FAILED"); status=1; return
+  fi
+  if ! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+    grep -E "error|warning" "$dir.build.log" | head -50
+    summary+=("$name: build FAILED"); status=1; return
+  fi
+  local out
+  out=$(ctest --test-dir "$dir" -L "$labels" --output-on-failure -j"$jobs" 2>&1)
+  local rc=$?
+  echo "$out" | grep -vE "^\s*(Start|Test project|Internal ctest)" | tail -40
+  local line
+  line=$(echo "$out" | grep -E "tests passed|tests failed" | tail -1)
+  summary+=("$name: ${line:-no ctest summary} ($((SECONDS - t0)) s)")
+  [ $rc -eq 0 ] || status=1
+}
+
+mkdir -p "$here/build-test"
+stage "unit+integration" "$here/build-test/default" "unit|integration" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "$quick" != 1 ]; then
+  # ASan+UBSan: leaks are reported too; the halt makes any finding fail its test.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  stage "asan+ubsan" "$here/build-test/asan" "unit|integration" -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  stage "fuzz (libFuzzer smoke)" "$here/build-test/fuzz" "fuzz" -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_COMPILER=clang -DEDGE_FUZZ=ON -DEDGE_SANITIZE=ON
+  for extra in cross-test.sh package-check.sh; do
+    if [ -x "$here/scripts/$extra" ] || [ -f "$here/scripts/$extra" ]; then
+      echo "=== stage: $extra"
+      t0=$SECONDS
+      if bash "$here/scripts/$extra"; then summary+=("$extra: passed ($((SECONDS - t0)) s)")
+      else summary+=("$extra: FAILED"); status=1; fi
+    fi
+  done
+fi
+
+echo
+echo "=== summary"
+for s in "${summary[@]}"; do echo "  $s"; done
+[ $status -eq 0 ] && echo "test: ALL STAGES PASSED" || echo "test: SOME STAGES FAILED"
+exit $status

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edge/log.h"
+#include "store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/edge-store-XXXXXX");
+	edge_log_set_level(EDGE_LOG_ERR);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct edge_store *open_store(uint64_t rows, uint64_t bytes)
+{
+	struct edge_store_cfg cfg = {.dir = dir, .max_rows = rows, .max_bytes = bytes};
+	struct edge_store *st = NULL;
+
+	assert_int_equal(edge_store_open(&cfg, &st, NULL, 0), 0);
+	return st;
+}
+
+static void append_n(struct edge_store *st, int n, uint8_t prio)
+{
+	for (int i = 0; i < n; i++) {
+		char p[32];
+		struct edge_store_msg m = {
+		    .topic = prio ? "alerts/x" : "t/a", .payload = p, .qos = 1, .prio = prio};
+
+		m.len = (size_t)snprintf(p, sizeof(p), "payload-%d", i);
+		assert_int_equal(edge_store_append(st, &m, 1), 0);
+	}
+}
+
+struct collect {
+	int64_t seqs[256];
+	uint8_t prio[256];
+	size_t n;
+};
+
+static int collect_cb(const struct edge_store_row *row, void *arg)
+{
+	struct collect *c = arg;
+
+	c->prio[c->n] = row->prio;
+	c->seqs[c->n++] = row->seq;
+	return 0;
+}
+
+static void insert_fetch_ack(void **state)
+{
+	struct edge_store *st = open_store(1000, 1 << 20);
+	struct edge_store_stats s;
+	struct collect c = {0};
+
+	(void)state;
+	append_n(st, 10, 0);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 10);
+	assert_int_equal(s.next_seq, 11);
+	assert_int_equal(edge_store_fetch(st, 0, 0, 100, collect_cb, &c), 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_int_equal(c.seqs[i], (int64_t)i + 1);
+	c.n = 0;
+	assert_int_equal(edge_store_fetch(st, 0, 7, 100, collect_cb, &c), 3);
+	assert_int_equal(c.seqs[0], 8);
+	for (int64_t q = 1; q <= 5; q++)
+		assert_int_equal(edge_store_ack(st, q), 0);
+	assert_int_equal(edge_store_ack_pending(st), 5);
+	assert_int_equal(edge_store_ack_flush(st), 0);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 5);
+	/* acking a row that is already gone is harmless */
+	assert_int_equal(edge_store_ack(st, 3), 0);
+	assert_int_equal(edge_store_ack_flush(st), 0);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 5);
+	edge_store_close(st);
+}
+
+static void seq_survives_restart_and_empty(void **state)
+{
+	struct edge_store *st = open_store(1000, 1 << 20);
+	struct edge_store_stats s;
+
+	(void)state;
+	append_n(st, 3, 0);
+	for (int64_t q = 1; q <= 3; q++)
+		edge_store_ack(st, q);
+	edge_store_ack_flush(st);
+	edge_store_close(st);
+	st = open_store(1000, 1 << 20);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 0);
+	assert_int_equal(s.next_seq, 4); /* never reused though the table emptied */
+	assert_int_equal(s.boot, 2);
+	append_n(st, 1, 0);
+	assert_int_equal(edge_store_last_seq(st, 0), 4);
+	edge_store_close(st);
+}
+
+static void cap_drops_oldest_low_priority_first(void **state)
+{
+	struct edge_store *st = open_store(100, 1 << 20);
+	struct edge_store_stats s;
+	struct collect c = {0};
+
+	(void)state;
+	append_n(st, 2, 1);   /* alerts: seq 1, 2 */
+	append_n(st, 110, 0); /* telemetry: seq 3..112 */
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 100);
+	assert_int_equal(s.dropped_cap, 12);
+	assert_int_equal(edge_store_fetch(st, 0, 0, 200, collect_cb, &c), 100);
+	/* the alerts stay, the newest telemetry stays, the oldest 12 went */
+	assert_int_equal(c.seqs[0], 1);
+	assert_int_equal(c.seqs[1], 2);
+	assert_int_equal(c.seqs[2], 15);
+	assert_int_equal(c.seqs[99], 112);
+	c.n = 0;
+	assert_int_equal(edge_store_fetch(st, 1, 0, 200, collect_cb, &c), 2);
+	assert_int_equal(c.prio[0], 1);
+	/* the count survives a restart */
+	edge_store_close(st);
+	st = open_store(100, 1 << 20);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.dropped_cap, 12);
+	/* a smaller cap applies at once */
+	assert_int_equal(edge_store_set_caps(st, 50, 1 << 20), 0);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 50);
+	assert_int_equal(s.dropped_cap, 62);
+	edge_store_close(st);
+}
+
+static void byte_cap(void **state)
+{
+	struct edge_store *st = open_store(1000000, 65536);
+	struct edge_store_stats s;
+	char big[1000];
+	struct edge_store_msg m = {.topic = "t", .payload = big, .len = sizeof(big), .qos = 1};
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(edge_store_append(st, &m, 1), 0);
+	edge_store_stats(st, &s);
+	assert_true(s.bytes <= 65536);
+	assert_int_equal(s.rows, 65536 / 1001);
+	assert_int_equal(s.dropped_cap, 100 - s.rows);
+	edge_store_close(st);
+}
+
+static void corrupt_file_moved_aside(void **state)
+{
+	char path[128], moved[256];
+	struct edge_store_cfg cfg = {.dir = dir, .max_rows = 100, .max_bytes = 1 << 20};
+	struct edge_store *st = open_store(100, 1 << 20);
+	struct edge_store_stats s;
+	int fd;
+
+	(void)state;
+	append_n(st, 5, 0);
+	edge_store_close(st);
+	snprintf(path, sizeof(path), "%s/outbox.db", dir);
+	unlink(strcat(strcpy(moved, path), "-wal"));
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "this is not a database, just garbage bytes......", 48), 48);
+	close(fd);
+	assert_int_equal(edge_store_open(&cfg, &st, moved, sizeof(moved)), 0);
+	assert_non_null(strstr(moved, "outbox.db.corrupt-"));
+	assert_int_equal(access(moved, F_OK), 0); /* kept for inspection */
+	edge_store_stats(st, &s);
+	assert_int_equal(s.corrupt_events, 1);
+	assert_int_equal(s.rows, 0);
+	assert_true(s.next_seq > 5); /* the reservation keeps seqs moving forward */
+	assert_int_equal(edge_store_check(st), 0);
+	edge_store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(insert_fetch_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seq_survives_restart_and_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cap_drops_oldest_low_priority_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(byte_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(corrupt_file_moved_aside, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
