@@ -48,6 +48,18 @@ void edge_fleet_buf_put(struct edge_fleet_buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
+char *edge_fleet_buf_extend(struct edge_fleet_buf *b, size_t n)
+{
+	char *p;
+
+	if (!room(b, n))
+		return NULL;
+	p = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return p;
+}
+
 void edge_fleet_buf_puts(struct edge_fleet_buf *b, const char *s)
 {
 	edge_fleet_buf_put(b, s, strlen(s));

@@ -17,6 +17,7 @@ struct alert_count {
 struct device {
 	char *id;
 	char *label; /* device_id="<escaped id>", rendered once */
+	size_t label_len;
 	uint32_t hash;
 	bool has_status;
 	enum edge_fleet_state state;
@@ -201,6 +202,7 @@ static int insert(struct edge_fleet *f, const char *id, uint32_t h, struct devic
 		device_free(d);
 		return -ENOMEM;
 	}
+	d->label_len = strlen(d->label);
 	d->hash = h;
 	i = slot_of(f, id, h);
 	f->devs[f->n] = d;
@@ -495,18 +497,30 @@ static void family(struct edge_fleet_buf *b, const char *name, const char *type,
 	edge_fleet_buf_putc(b, '\n');
 }
 
-/* "name{device_id="..."" without the closing brace */
+/* "name{device_id="..."" + tail: the start of every per-device sample, in
+ * one append (a scrape of 10,000 devices writes 200,000 of them). */
+static void dev_head(struct edge_fleet_buf *b, const char *name, const struct device *d,
+		     const char *tail, size_t tail_len)
+{
+	size_t n = strlen(name);
+	char *p = edge_fleet_buf_extend(b, n + 1 + d->label_len + tail_len);
+
+	if (!p)
+		return;
+	memcpy(p, name, n);
+	p[n] = '{';
+	memcpy(p + n + 1, d->label, d->label_len);
+	memcpy(p + n + 1 + d->label_len, tail, tail_len);
+}
+
 static void dev_open(struct edge_fleet_buf *b, const char *name, const struct device *d)
 {
-	edge_fleet_buf_puts(b, name);
-	edge_fleet_buf_putc(b, '{');
-	edge_fleet_buf_puts(b, d->label);
+	dev_head(b, name, d, "", 0);
 }
 
 static void dev_sample(struct edge_fleet_buf *b, const char *name, const struct device *d)
 {
-	dev_open(b, name, d);
-	edge_fleet_buf_put(b, "} ", 2);
+	dev_head(b, name, d, "} ", 2);
 }
 
 static void scalar(struct edge_fleet_buf *b, const char *name, const char *type, const char *help,

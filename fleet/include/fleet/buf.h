@@ -20,6 +20,9 @@ struct edge_fleet_buf {
 /* Makes room for at least cap bytes in total. */
 void edge_fleet_buf_reserve(struct edge_fleet_buf *b, size_t cap);
 void edge_fleet_buf_put(struct edge_fleet_buf *b, const char *s, size_t n);
+/* Appends n bytes for the caller to fill; NULL (and nothing appended) when
+ * out of memory. The pointer is valid until the next append. */
+char *edge_fleet_buf_extend(struct edge_fleet_buf *b, size_t n);
 void edge_fleet_buf_puts(struct edge_fleet_buf *b, const char *s);
 void edge_fleet_buf_putc(struct edge_fleet_buf *b, char c);
 void edge_fleet_buf_put_i64(struct edge_fleet_buf *b, int64_t v);
