@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import edgetest
-from edgetest import Harness, check
+from edgetest import BIN, Harness, check
 from test_fleet_prometheus import SRC, Exporter, Prometheus, SimDevice, sample
 
 DASHBOARD = os.path.join(SRC, "deploy/grafana/dashboards/edge-fleet.json")
@@ -73,6 +73,11 @@ def test_fleet_deploy_files_pass_promtool():
         r = subprocess.run(["promtool", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
         check(r.returncode == 0, f"promtool {' '.join(args)}:\n{r.stdout}")
+    example = os.path.join(SRC, "fleet/exporter.example.json")
+    r = subprocess.run([os.path.join(BIN, "edge-fleet-exporter"), "--config", example,
+                        "--check-config"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    check(r.returncode == 0, f"the example exporter config does not load:\n{r.stdout}")
     dash, exprs = dashboard_exprs()
     check(dash["uid"] == "edge-fleet" and len(exprs) >= 15, "dashboard looks empty")
     uids = {p["datasource"]["uid"] for p in dash["panels"]}

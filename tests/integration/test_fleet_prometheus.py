@@ -367,7 +367,7 @@ def test_fleet_hostile_payloads():
     with Harness("fleet-hostile") as h:
         h.make_pki()
         broker = h.start_broker()
-        exp = Exporter(h, broker)
+        exp = Exporter(h, broker, mqtt={"protocol": "v311"})  # the others use v5
         dev = SimDevice(h, broker, "sim-0001")
         prom = Prometheus(h, [f"127.0.0.1:{exp.port}"])
         bad = [
