@@ -25,9 +25,12 @@ struct fleet_http {
 	struct MHD_Daemon *d;
 	int epoll_fd;
 	struct edge_timer *timer;
-	/* capacity to reserve for the next body: bodies are handed to MHD, so
-	 * each scrape allocates once at the right size instead of growing */
-	size_t next_cap;
+	/* The one body buffer, reused by every scrape (it keeps the size of the
+	 * largest). While MHD still sends it, a concurrent scrape renders into a
+	 * buffer of its own that MHD frees. */
+	struct edge_fleet_buf body;
+	bool body_busy;
+	size_t spare_cap; /* size hint for those extra buffers */
 };
 
 static uint64_t mono_us(void)
@@ -54,28 +57,45 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status,
 	return ret;
 }
 
+static void body_released(void *cls)
+{
+	struct fleet_http *h = cls;
+
+	h->body_busy = false;
+}
+
 static enum MHD_Result reply_metrics(struct fleet_http *h, struct MHD_Connection *c)
 {
-	struct edge_fleet_buf b = {0};
+	struct edge_fleet_buf spare = {0};
+	struct edge_fleet_buf *b = h->body_busy ? &spare : &h->body;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	uint64_t start = mono_us();
 	size_t len;
-	char *body;
 
-	edge_fleet_buf_reserve(&b, h->next_cap);
-	if (edge_fleet_render(h->fleet, &b, edge_wall_ms())) {
-		edge_fleet_buf_free(&b);
+	edge_fleet_buf_reset(b);
+	if (b == &spare)
+		edge_fleet_buf_reserve(b, h->spare_cap);
+	if (edge_fleet_render(h->fleet, b, edge_wall_ms())) {
+		edge_fleet_buf_free(&spare);
 		EDGE_ERR(MOD, "out of memory rendering /metrics");
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	}
-	body = edge_fleet_buf_steal(&b, &len);
-	h->next_cap = len + len / 8 + 4096;
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
+	len = b->len;
+	h->spare_cap = len + len / 8 + 4096;
+	if (b == &spare) {
+		char *data = edge_fleet_buf_steal(&spare, NULL);
+
+		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+		if (!r)
+			free(data);
+	} else {
+		r = MHD_create_response_from_buffer_with_free_callback_cls(len, b->data,
+									   body_released, h);
+		h->body_busy = r != NULL;
 	}
+	if (!r)
+		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
@@ -231,6 +251,7 @@ void fleet_http_free(struct fleet_http *h)
 	if (h->epoll_fd >= 0)
 		edge_loop_fd_del(h->loop, h->epoll_fd);
 	edge_loop_timer_del(h->loop, h->timer);
-	MHD_stop_daemon(h->d);
+	MHD_stop_daemon(h->d); /* releases the responses, then the body can go */
+	edge_fleet_buf_free(&h->body);
 	free(h);
 }

@@ -152,7 +152,7 @@ def main():
         return f"{v / 1024:.1f} MiB"
 
     print(f"\nedge-fleet-exporter, {n} devices ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{os.cpu_count()} CPUs)\n")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})\n")
     print("| measure | value | baseline (same run) | ratio |")
     print("|---|---|---|---|")
     print(f"| RSS | {kb(full_mem['Rss'])} | {kb(idle_mem['Rss'])} (0 devices) | "
