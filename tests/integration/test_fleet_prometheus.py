@@ -484,7 +484,63 @@ def test_fleet_resync_forgets_devices_cleared_while_away():
         exp.finish()
 
 
+def slow_scrape(port, chunk=65536, pause=0.01):
+    """GET /metrics reading slowly, so the body is still being sent while
+    other scrapes render."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = bytearray()
+    while True:
+        got = s.recv(chunk)
+        if not got:
+            break
+        data += got
+        time.sleep(pause)
+    s.close()
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200"), f"scrape answered {head[:40]!r}")
+    return body.decode()
+
+
+def test_fleet_concurrent_scrapes_of_a_big_fleet():
+    import threading
+    n = 2000
+    with Harness("fleet-concurrent") as h:
+        h.make_pki()
+        broker = h.start_broker()
+        exp = Exporter(h, broker, log_level="notice")
+        crt, key = h.device_cert
+        subprocess.run([os.path.join(BIN, "edge-fleet-benchpub"), "127.0.0.1", str(broker.port),
+                        h.ca.ca_crt, crt, key, str(n)], check=True, stdout=subprocess.DEVNULL)
+        exp.wait(lambda f: sample(f, "edge_devices_total") == n, f"{n} devices", timeout=60)
+        bodies, errors = [], []
+
+        def worker():
+            try:
+                for _ in range(3):
+                    bodies.append(slow_scrape(exp.port))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        check(not errors, f"scrape errors: {errors}")
+        check(len(bodies) == 12, f"{len(bodies)} bodies")
+        for body in bodies:
+            fams = parse_metrics(body)
+            check(sample(fams, "edge_devices_total") == n, "a body lost its header")
+            check(len(fams["edge_device_up"]) == n, "a body has a wrong number of devices")
+            check(body.endswith("edge_exporter_build_info{version=\"0.1.0\"} 1\n"),
+                  "a body is truncated or mixed with another")
+        exp.finish()
+
+
 if __name__ == "__main__":
     edgetest.main([test_fleet_prometheus_devices_and_last_will, test_fleet_hostile_payloads,
                    test_fleet_broker_restart_reconnects,
-                   test_fleet_resync_forgets_devices_cleared_while_away])
+                   test_fleet_resync_forgets_devices_cleared_while_away,
+                   test_fleet_concurrent_scrapes_of_a_big_fleet])
