@@ -66,8 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		edge_fleet_on_alert(f, NULL, data + 1, size - 1);
 	} else {
 		edge_fleet_on_status(f, "d", data + 1, size - 1, data[0] & 2, 1763762000000ULL);
-		edge_fleet_on_status(f, "d", "{\"state\":\"online\",\"boot\":\"x\"}", 30, false,
-				     1763762000000ULL);
+		static const char online[] = "{\"state\":\"online\",\"boot\":\"x\"}";
+
+		edge_fleet_on_status(f, "d", online, sizeof(online) - 1, false, 1763762000000ULL);
 		edge_fleet_on_status(f, "d", data + 1, size - 1, false, 1763762000000ULL);
 		edge_fleet_on_status(f, "e\"\\", data + 1, size - 1, false, 1763762000000ULL);
 	}
