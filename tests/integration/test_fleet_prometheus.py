@@ -484,6 +484,28 @@ def test_fleet_resync_forgets_devices_cleared_while_away():
         exp.finish()
 
 
+def test_fleet_stale_after():
+    with Harness("fleet-stale") as h:
+        h.make_pki()
+        broker = h.start_broker()
+        exp = Exporter(h, broker, stale_after_s=2)
+        quiet, chatty = SimDevice(h, broker, "sim-quiet"), SimDevice(h, broker, "sim-chatty")
+        quiet.status()
+        chatty.status()
+        exp.wait(lambda f: sample(f, "edge_devices_online") == 2, "both online")
+        end = time.time() + 3.5
+        while time.time() < end:  # only one keeps refreshing its status
+            chatty.status()
+            time.sleep(0.5)
+        fams = exp.metrics()
+        check(sample(fams, "edge_device_up", device_id="sim-quiet") == 0, "quiet should be stale")
+        check(sample(fams, "edge_device_up", device_id="sim-chatty") == 1, "chatty is fresh")
+        check(sample(fams, "edge_devices_online") == 1, "online count")
+        quiet.status()
+        exp.wait(lambda f: sample(f, "edge_device_up", device_id="sim-quiet") == 1, "fresh again")
+        exp.finish()
+
+
 def slow_scrape(port, chunk=65536, pause=0.01):
     """GET /metrics reading slowly, so the body is still being sent while
     other scrapes render."""
@@ -543,4 +565,4 @@ if __name__ == "__main__":
     edgetest.main([test_fleet_prometheus_devices_and_last_will, test_fleet_hostile_payloads,
                    test_fleet_broker_restart_reconnects,
                    test_fleet_resync_forgets_devices_cleared_while_away,
-                   test_fleet_concurrent_scrapes_of_a_big_fleet])
+                   test_fleet_stale_after, test_fleet_concurrent_scrapes_of_a_big_fleet])
