@@ -652,6 +652,7 @@ static void sensor_open(struct edge_fleet_buf *b, const char *name, const struct
 static void render_sensors(struct edge_fleet *f, struct edge_fleet_buf *b)
 {
 	static const char *healthy = "edge_device_sensor_healthy";
+	static const char *enabled = "edge_device_sensor_enabled";
 	static const char *errors = "edge_device_sensor_errors_total";
 	static const char *last = "edge_device_sensor_last_reading_timestamp_seconds";
 
@@ -664,6 +665,18 @@ static void render_sensors(struct edge_fleet *f, struct edge_fleet_buf *b)
 				continue;
 			sensor_open(b, healthy, f->devs[i], s);
 			edge_fleet_buf_put(b, s->healthy ? "1\n" : "0\n", 2);
+		}
+	family(
+	    b, enabled, "gauge",
+	    "1 when the sensor is enabled, 0 when disabled (a disabled sensor reports unhealthy).");
+	for (size_t i = 0; i < f->n; i++)
+		for (size_t j = 0; j < f->devs[i]->n_sensors; j++) {
+			const struct edge_fleet_sensor *s = &f->devs[i]->sensors[j];
+
+			if (s->enabled < 0)
+				continue;
+			sensor_open(b, enabled, f->devs[i], s);
+			edge_fleet_buf_put(b, s->enabled ? "1\n" : "0\n", 2);
 		}
 	family(b, errors, "counter", "Read errors of the sensor since the agent started.");
 	for (size_t i = 0; i < f->n; i++)

@@ -118,13 +118,25 @@ static const cJSON *get_obj(const cJSON *obj, const char *key, uint32_t *skipped
 	return it;
 }
 
+/* 1 or 0, -1 when absent (counted when present with another type) */
+static int8_t get_bool(const cJSON *obj, const char *key, uint32_t *skipped)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsBool(it))
+		return cJSON_IsTrue(it) ? 1 : 0;
+	if (it)
+		(*skipped)++;
+	return -1;
+}
+
 static void parse_sensors(const cJSON *sensors, struct edge_fleet_status *st)
 {
 	const cJSON *s;
 
 	cJSON_ArrayForEach (s, sensors) {
 		struct edge_fleet_sensor *out;
-		const cJSON *h, *e, *r;
+		const cJSON *e, *r;
 		size_t n;
 
 		if (!s->string || !cJSON_IsObject(s)) {
@@ -144,12 +156,8 @@ static void parse_sensors(const cJSON *sensors, struct edge_fleet_status *st)
 		out = &st->sensors[st->n_sensors++];
 		memset(out, 0, sizeof(*out));
 		memcpy(out->name, s->string, n + 1);
-		out->healthy = -1;
-		h = cJSON_GetObjectItemCaseSensitive(s, "healthy");
-		if (cJSON_IsBool(h))
-			out->healthy = cJSON_IsTrue(h) ? 1 : 0;
-		else if (h)
-			st->skipped++;
+		out->healthy = get_bool(s, "healthy", &st->skipped);
+		out->enabled = get_bool(s, "enabled", &st->skipped);
 		e = cJSON_GetObjectItemCaseSensitive(s, "errors");
 		if (e && !(out->has_errors = num_ok(e, true, &out->errors)))
 			st->skipped++;

@@ -100,7 +100,8 @@ def test_fleet_dashboard_metrics_exist_and_queries_run():
         a = SimDevice(h, broker, "sim-0001")
         b = SimDevice(h, broker, "sim-0002")
         a.status(certExpiresMs=int((time.time() + 5 * 86400) * 1000), dropped=3)
-        b.status(firmware="0.2.0", sensors={"cuff": {"healthy": False, "errors": 2}})
+        b.status(firmware="0.2.0", sensors={"cuff": {"healthy": False, "errors": 2},
+                                            "pulse": {"enabled": False, "healthy": False}})
         a.alert("critical")
         b.alert("warning", state="resolved")
         fams = exp.wait(lambda f: sample(f, "edge_devices_total") == 2 and
@@ -164,6 +165,10 @@ def test_fleet_dashboard_metrics_exist_and_queries_run():
         check([r["metric"]["device_id"] for r in soon] == ["sim-0001"],
               f"expiring soon: {soon}")
         check(4.9 < float(soon[0]["value"][1]) <= 5.0, f"days left {soon[0]['value']}")
+        unhealthy = prom.query(substitute(next(e for t, e in exprs if t == "Unhealthy sensors" and
+                                                 "count" not in e)))
+        check([r["metric"]["sensor"] for r in unhealthy["result"]] == ["cuff"],
+              f"a disabled sensor must not count as unhealthy: {unhealthy['result']}")
         exp.finish()
 
 

@@ -213,7 +213,8 @@ def status_payload(device_id, **over):
     st = {"state": "online", "deviceId": device_id, "board": "sim", "version": "0.1.0",
           "firmware": "0.1.0", "boot": "b", "timestamp": now, "uptimeS": 123, "backlog": 10,
           "dropped": 0, "reconnects": 1, "lastPublishMs": now - 1000, "lastError": "",
-          "sensors": {"vitals": {"healthy": True, "errors": 0, "lastReadingMs": now - 500}},
+          "sensors": {"vitals": {"enabled": True, "healthy": True, "errors": 0,
+                                 "lastReadingMs": now - 500}},
           "alerts": {"active": 0, "total": 3}, "certExpiresMs": now + 365 * 86400 * 1000,
           "memory": {"rssKb": 2100, "pssKb": 1800}, "recordsIncomplete": 0}
     st.update(over)

@@ -47,6 +47,7 @@ enum edge_fleet_field {
 struct edge_fleet_sensor {
 	char name[EDGE_FLEET_STR_MAX + 1];
 	int8_t healthy; /* 1, 0, or -1 when absent */
+	int8_t enabled; /* 1, 0, or -1 when absent */
 	bool has_errors;
 	bool has_last_reading;
 	int64_t errors;

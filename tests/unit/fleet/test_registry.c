@@ -63,7 +63,7 @@ static const char full[] =
     "\"firmware\":\"0.1.0\",\"boot\":\"b1\",\"timestamp\":1763762000000,\"uptimeS\":123,"
     "\"backlog\":10,\"dropped\":2,\"reconnects\":1,\"lastPublishMs\":1763761999000,"
     "\"sensors\":{\"vitals\":{\"healthy\":true,\"errors\":4,\"lastReadingMs\":1763761999500},"
-    "\"cuff\":{\"healthy\":false}},\"alerts\":{\"active\":1,\"total\":3},"
+    "\"cuff\":{\"healthy\":false,\"enabled\":false}},\"alerts\":{\"active\":1,\"total\":3},"
     "\"certExpiresMs\":1795298000000,\"memory\":{\"rssKb\":2100,\"pssKb\":1800},"
     "\"recordsIncomplete\":6}";
 
@@ -104,6 +104,8 @@ static void test_full_status_renders_every_family(void **state)
 	assert_line(t,
 		    "edge_device_sensor_errors_total{device_id=\"sim-0001\",sensor=\"vitals\"} 4");
 	assert_no(t, "edge_device_sensor_errors_total{device_id=\"sim-0001\",sensor=\"cuff\"}");
+	assert_line(t, "edge_device_sensor_enabled{device_id=\"sim-0001\",sensor=\"cuff\"} 0");
+	assert_no(t, "edge_device_sensor_enabled{device_id=\"sim-0001\",sensor=\"vitals\"}");
 	assert_line(t, "edge_device_sensor_last_reading_timestamp_seconds{device_id=\"sim-0001\","
 		       "sensor=\"vitals\"} 1763761999.5");
 	assert_line(t, "edge_exporter_messages_received_total{kind=\"status\"} 1");

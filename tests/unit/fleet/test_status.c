@@ -185,17 +185,20 @@ static void test_sensors(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(parse("{\"sensors\":{\"a\":{\"healthy\":false,\"errors\":-2},"
-			       "\"b\":{},\"a\":{\"healthy\":true},\"\":{\"healthy\":true},"
-			       "\"c\":7,\"d\\\"e\":{\"healthy\":\"yes\",\"lastReadingMs\":5}}}",
-			       &st),
-			 0);
+	assert_int_equal(
+	    parse("{\"sensors\":{\"a\":{\"healthy\":false,\"errors\":-2,\"enabled\":false},"
+		  "\"b\":{},\"a\":{\"healthy\":true},\"\":{\"healthy\":true},"
+		  "\"c\":7,\"d\\\"e\":{\"healthy\":\"yes\",\"lastReadingMs\":5}}}",
+		  &st),
+	    0);
 	assert_int_equal(st.n_sensors, 3);
 	assert_string_equal(st.sensors[0].name, "a");
 	assert_int_equal(st.sensors[0].healthy, 0);
 	assert_false(st.sensors[0].has_errors);
 	assert_string_equal(st.sensors[1].name, "b");
 	assert_int_equal(st.sensors[1].healthy, -1);
+	assert_int_equal(st.sensors[1].enabled, -1);
+	assert_int_equal(st.sensors[0].enabled, 0);
 	assert_string_equal(st.sensors[2].name, "d\"e");
 	assert_int_equal(st.sensors[2].healthy, -1);
 	assert_true(st.sensors[2].has_last_reading);
