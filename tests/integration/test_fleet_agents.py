@@ -12,7 +12,7 @@ import time
 
 import edgetest
 from edgetest import BIN, Harness, check
-from test_fleet_prometheus import Exporter, Prometheus
+from test_fleet_prometheus import Exporter, Prometheus, sample
 
 
 def agent_cfg(h, broker, device_id):
@@ -48,6 +48,12 @@ def test_fleet_two_real_agents_one_killed():
             check(lab.get("firmware") and lab.get("board") == "sim", f"info labels {lab}")
         sensors = prom.vector("edge_device_sensor_healthy")
         check(len(sensors) >= 2, f"no sensor health: {sensors}")
+        # the agent's status follows the contract: nothing skipped, nothing refused
+        fams = exp.metrics()
+        check(sample(fams, "edge_exporter_fields_skipped_total") == 0,
+              "the exporter skipped fields of the agent's status (wrong type or range)")
+        check(sample(fams, "edge_exporter_parse_errors_total", kind="status") == 0,
+              "the exporter could not parse an agent status")
 
         # SIGKILL: the broker publishes sim-0002's Last Will
         agents["sim-0002"].stop(signal.SIGKILL)
