@@ -85,6 +85,17 @@ def test_fleet_deploy_files_pass_promtool():
         ds = f.read()
     check(uids == {"edge-prometheus"} and "uid: edge-prometheus" in ds,
           f"panels use data sources {uids}; the provisioned one must match")
+    ids = [p["id"] for p in dash["panels"]]
+    check(len(ids) == len(set(ids)), f"duplicate panel ids {ids}")
+    cells = {}
+    for p in dash["panels"]:
+        g = p["gridPos"]
+        check(g["x"] >= 0 and g["w"] > 0 and g["x"] + g["w"] <= 24 and g["h"] > 0,
+              f"panel {p['title']!r} is outside the 24-column grid: {g}")
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                check((x, y) not in cells, f"panels {cells.get((x, y))!r} and {p['title']!r} overlap")
+                cells[(x, y)] = p["title"]
     titles = " ".join(p["title"].lower() for p in dash["panels"])
     for want in ("online", "offline", "backlog", "firmware", "alert rate", "expiring",
                  "dropped", "reconnects"):
