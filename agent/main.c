@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -136,15 +137,32 @@ static char *offline_will(struct edge_agent *a)
 	return edge_status_json(a, false, NULL);
 }
 
+/* Creates state_dir and takes its lock: two agents on one outbox would
+ * corrupt each other's in-flight accounting. The lock fd stays open. */
 static int open_state_dir(const struct edge_config *cfg)
 {
-	int rc = edge_mkdir_p(cfg->state_dir, 0750);
+	char path[EDGE_PATH_MAX + 16];
+	int rc = edge_mkdir_p(cfg->state_dir, 0750), fd;
 
-	if (rc)
+	if (rc) {
 		EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(-rc));
-	else if (access(cfg->state_dir, W_OK) < 0)
-		rc = -errno, EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(errno));
-	return rc;
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/agent.lock", cfg->state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		EDGE_ERR(MOD, "state_dir %s: %s", cfg->state_dir, strerror(errno));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		EDGE_ERR(MOD, "state_dir %s is in use by another edge-agent (%s)", cfg->state_dir,
+			 path);
+		close(fd);
+		return rc;
+	}
+	return 0;
 }
 
 static int load_board(const struct edge_config *cfg, struct edge_board *board, char *err,
@@ -373,8 +391,11 @@ static int run(struct edge_agent *a)
 	free(will);
 	edge_store_ack_flush(a->store);
 	edge_store_stats(a->store, &st);
-	EDGE_NOTICE(MOD, "stopped; %" PRIu64 " message(s) kept in the outbox for the next start",
-		    st.rows);
+	EDGE_NOTICE(MOD,
+		    "stopped; %" PRIu64
+		    " message(s) kept in the outbox for the next start, %" PRIu64
+		    " dropped at the cap in total, %" PRIu64 " refused by disk errors in total",
+		    st.rows, st.dropped_cap, st.dropped_error);
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);

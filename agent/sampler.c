@@ -135,9 +135,9 @@ static void sample(struct sensor_slot *slot, bool fetch)
 	}
 	if (fetch) {
 		rc = sen->ops->sample_fetch(sen);
-		if (rc == -EAGAIN || rc == -ENODATA)
-			return; /* nothing new since the last fetch */
-		if (rc) {
+		/* -EAGAIN/-ENODATA: nothing new in this fetch; values an earlier
+		 * (pollfd-driven) fetch buffered are still read below, once each. */
+		if (rc && rc != -EAGAIN && rc != -ENODATA) {
 			slot->errors++;
 			slot->error = rc;
 			slot->consecutive++;

@@ -72,6 +72,8 @@ struct edge_store {
 	size_t n_acks;
 	uint64_t persisted_dropped_error; /* failed appends are counted in meta later */
 	bool fresh;			  /* the file had no sequence counter yet */
+	struct edge_ratelimit rl_cap;
+	uint64_t last_full_checkpoint_ms;
 };
 
 static int errno_of(int rc)
@@ -107,6 +109,19 @@ static int exec(struct edge_store *st, enum stmt s)
 
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : errno_of(rc);
+}
+
+/* A full disk: the WAL cannot grow, and the automatic checkpoint that would
+ * let it be reused only runs after a commit succeeds. Checkpoint now (at
+ * most once a second) so the next transaction restarts the WAL in place. */
+static void on_write_error(struct edge_store *st, int rc)
+{
+	uint64_t now = edge_now_ms();
+
+	if (rc != -ENOSPC || now - st->last_full_checkpoint_ms < 1000)
+		return;
+	st->last_full_checkpoint_ms = now;
+	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 static int meta_set(struct edge_store *st, const char *key, int64_t v)
@@ -182,7 +197,8 @@ static int open_db(struct edge_store *st)
 	sqlite3_busy_timeout(st->db, 2000);
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-1024;"
-		 "PRAGMA temp_store=FILE; PRAGMA wal_autocheckpoint=1000;",
+		 "PRAGMA temp_store=FILE; PRAGMA wal_autocheckpoint=256;"
+		 "PRAGMA journal_size_limit=1048576;",
 		 st->cfg.sync_full ? "FULL" : "NORMAL");
 	rc = sqlite3_exec(st->db, pragmas, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
@@ -272,6 +288,7 @@ int edge_store_open(const struct edge_store_cfg *cfg, struct edge_store **out, c
 		goto err_st;
 	}
 	st->cfg = *cfg;
+	st->rl_cap = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 3);
 	snprintf(st->dir, sizeof(st->dir), "%s", cfg->dir);
 	st->cfg.dir = st->dir;
 	if (snprintf(st->path, sizeof(st->path), "%s/outbox.db", cfg->dir) >=
@@ -444,6 +461,11 @@ int edge_store_append(struct edge_store *st, const struct edge_store_msg *msgs, 
 	if (rc)
 		goto rollback;
 	st->stats.dropped_cap += dropped;
+	if (dropped)
+		EDGE_LOG_RL(&st->rl_cap, EDGE_LOG_WARNING, MOD,
+			    "outbox at its cap (%" PRIu64 " rows, %" PRIu64
+			    " bytes): dropped the oldest; %" PRIu64 " dropped in total",
+			    st->cfg.max_rows, st->cfg.max_bytes, st->stats.dropped_cap);
 	st->persisted_dropped_error = st->stats.dropped_error;
 	st->stats.last_error = 0;
 	return 0;
@@ -456,6 +478,7 @@ rollback:
 fail:
 	st->stats.dropped_error += n;
 	st->stats.last_error = rc;
+	on_write_error(st, rc);
 	return rc;
 }
 
@@ -539,6 +562,7 @@ rollback:
 	exec(st, S_ROLLBACK);
 fail:
 	st->stats.last_error = rc;
+	on_write_error(st, rc);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "edge/backoff.h"
 #include "edge/file.h"
@@ -66,11 +67,20 @@ static void on_log(struct mosquitto *m, void *arg, int level, const char *str)
 	(void)m;
 	if (!(level & MOSQ_LOG_ERR))
 		return;
-	/* "OpenSSL Error[0]: error:0A000418:SSL routines::tlsv1 alert unknown ca" */
-	if (p && (p = strstr(p, "::")) != NULL)
-		snprintf(u->lib_error, sizeof(u->lib_error), "%s", p + 2);
-	else
-		snprintf(u->lib_error, sizeof(u->lib_error), "%s", str);
+	/* Keep the first message of an attempt ("Error: Unable to load client key
+	 * file ...") and add OpenSSL's first reason ("OpenSSL Error[0]:
+	 * error:0A000418:SSL routines::tlsv1 alert unknown ca"). */
+	if (p && (p = strstr(p, "::")) != NULL) {
+		size_t n = strlen(u->lib_error);
+
+		if (n == 0)
+			snprintf(u->lib_error, sizeof(u->lib_error), "%s", p + 2);
+		else if (!strchr(u->lib_error, '(') && n + 4 < sizeof(u->lib_error))
+			snprintf(u->lib_error + n, sizeof(u->lib_error) - n, " (%s)", p + 2);
+	} else if (!*u->lib_error) {
+		snprintf(u->lib_error, sizeof(u->lib_error), "%s",
+			 strncmp(str, "Error: ", 7) == 0 ? str + 7 : str);
+	}
 	EDGE_DEBUG(MOD, "libmosquitto: %s", str);
 }
 
@@ -199,7 +209,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	(void)m;
 	(void)flags;
@@ -226,7 +236,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	(void)m;
 	(void)props;
@@ -276,7 +286,7 @@ static int publish_row(const struct edge_store_row *row, void *arg)
 				  row->retain, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		char why[160];
+		char why[300];
 
 		mark_lost(u, describe(rc, why, sizeof(why)));
 		return 1;
@@ -373,7 +383,7 @@ static void io_cb(int fd, short revents, void *arg)
 {
 	struct edge_uplink *u = arg;
 	int rc = MOSQ_ERR_SUCCESS;
-	char why[160];
+	char why[300];
 
 	(void)fd;
 	if (revents & (POLLIN | POLLERR | POLLHUP))
@@ -382,8 +392,22 @@ static void io_cb(int fd, short revents, void *arg)
 		u->saw_writable = true;
 		rc = mosquitto_loop_write(u->mosq, 1);
 	}
-	if (rc != MOSQ_ERR_SUCCESS)
+	if (rc != MOSQ_ERR_SUCCESS) {
 		mark_lost(u, describe(rc, why, sizeof(why)));
+	} else if (!u->lost && u->state == ST_CONNECTING && (revents & (POLLERR | POLLHUP))) {
+		/* A refused or reset connect: libmosquitto stays "pending" and
+		 * poll() would report the hang-up forever. */
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = 0;
+		snprintf(why, sizeof(why), "%s",
+			 soerr ? strerror(soerr) : "connection refused or closed by the broker");
+		if (*u->lib_error)
+			snprintf(why, sizeof(why), "TLS error: %s", u->lib_error);
+		mark_lost(u, why);
+	}
 	if (u->lost)
 		handle_lost(u);
 }
@@ -391,7 +415,7 @@ static void io_cb(int fd, short revents, void *arg)
 static void misc_cb(void *arg)
 {
 	struct edge_uplink *u = arg;
-	char why[160];
+	char why[300];
 
 	if (!u->mosq)
 		return;

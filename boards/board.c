@@ -131,7 +131,7 @@ static int parse_buses(const cJSON *arr, const char *origin, struct edge_board *
 				  errlen)) ||
 		    (rc = get_str(it, "path", true, bus->path, sizeof(bus->path), origin, path, err,
 				  errlen)) ||
-		    (rc = get_u32(it, "baud", 9600, 300, 4000000, &bus->baud, origin, path, err,
+		    (rc = get_u32(it, "baud", 0, 300, 4000000, &bus->baud, origin, path, err,
 				  errlen)))
 			return rc;
 		if (strcmp(type, "i2c") == 0)
@@ -149,6 +149,35 @@ static int parse_buses(const cJSON *arr, const char *origin, struct edge_board *
 	return 0;
 }
 
+/* The driver says what kind of bus it sits on; the board must agree. */
+static int check_bus_kind(const struct edge_sensor_ops *ops, const struct edge_board_bus *bus,
+			  const struct edge_board_sensor *s, const char *origin, const char *path,
+			  char *err, size_t errlen)
+{
+	switch (ops->bus) {
+	case EDGE_SENSOR_BUS_I2C:
+		if (!bus || bus->type != EDGE_BUS_I2C)
+			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs an i2c bus",
+				    origin, path, s->compatible);
+		break;
+	case EDGE_SENSOR_BUS_UART:
+		if (!bus || bus->type != EDGE_BUS_UART)
+			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs a uart bus",
+				    origin, path, s->compatible);
+		break;
+	case EDGE_SENSOR_BUS_NONE:
+		if (bus)
+			return fail(err, errlen,
+				    "%s: %sbus: driver \"%s\" takes no bus (it is wireless or "
+				    "virtual)",
+				    origin, path, s->compatible);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 static int parse_sensors(const cJSON *arr, const char *origin, struct edge_board *b, char *err,
 			 size_t errlen)
 {
@@ -159,6 +188,7 @@ static int parse_sensors(const cJSON *arr, const char *origin, struct edge_board
 		return fail(err, errlen, "%s: sensors: missing or not an array", origin);
 	cJSON_ArrayForEach (it, arr) {
 		struct edge_board_sensor *s;
+		const struct edge_sensor_ops *ops;
 		const struct edge_board_bus *bus = NULL;
 		const cJSON *en;
 		uint32_t addr;
@@ -192,7 +222,8 @@ static int parse_sensors(const cJSON *arr, const char *origin, struct edge_board
 			return fail(err, errlen, "%s: %senabled: must be true or false", origin,
 				    path);
 		s->enabled = !en || cJSON_IsTrue(en);
-		if (!edge_sensor_ops_find(s->compatible))
+		ops = edge_sensor_ops_find(s->compatible);
+		if (!ops)
 			return fail(err, errlen, "%s: %scompatible: unknown driver \"%s\"", origin,
 				    path, s->compatible);
 		if (s->bus[0]) {
@@ -201,6 +232,14 @@ static int parse_sensors(const cJSON *arr, const char *origin, struct edge_board
 				return fail(err, errlen, "%s: %sbus: no bus named \"%s\"", origin,
 					    path, s->bus);
 		}
+		if ((rc = check_bus_kind(ops, bus, s, origin, path, err, errlen)))
+			return rc;
+		if (bus && bus->type == EDGE_BUS_I2C && !cJSON_HasObjectItem(it, "address"))
+			s->addr = ops->default_addr;
+		if (bus && bus->type == EDGE_BUS_I2C && (s->addr < 0x03 || s->addr > 0x77))
+			return fail(err, errlen,
+				    "%s: %saddress: 0x%02x is reserved (use 0x03..0x77)", origin,
+				    path, s->addr);
 		for (size_t j = 0; j < b->n_sensors; j++) {
 			const struct edge_board_sensor *o = &b->sensors[j];
 

@@ -5,14 +5,19 @@
 #include <string.h>
 
 #include "edge/board.h"
+#include "edge/hal/gpio.h"
 #include "edge/hal/i2c.h"
 #include "edge/hal/sim.h"
+#include "edge/hal/system.h"
+#include "edge/hal/uart.h"
+#include "edge/hal/watchdog.h"
 #include "edge/sensor.h"
 
 struct slot {
 	struct edge_board_sensor desc;
 	const struct edge_board_bus *bus;
 	struct edge_i2c_bus *i2c;
+	struct edge_uart *uart;
 	struct edge_sensor *sensor;
 	int error;
 };
@@ -21,13 +26,18 @@ struct edge_board_rt {
 	struct edge_board board;
 	struct slot slots[EDGE_BOARD_MAX_SENSORS];
 	size_t n;
+	struct edge_gpio_line *led;
+	int led_error;
+	struct edge_watchdog *wdt;
 };
 
 static int bring_up(struct edge_board_rt *rt, struct slot *s)
 {
+	const struct edge_sensor_ops *ops = edge_sensor_ops_find(s->desc.compatible);
 	struct edge_sensor_binding bind = {.addr = s->desc.addr};
 	int err;
 
+	(void)rt;
 	if (s->bus && s->bus->type == EDGE_BUS_I2C) {
 		if (!s->i2c) {
 			err = edge_i2c_open(s->bus->path, &s->i2c);
@@ -35,13 +45,41 @@ static int bring_up(struct edge_board_rt *rt, struct slot *s)
 				return err;
 		}
 		bind.i2c = s->i2c;
-	} else if (s->bus) {
-		return -ENOTSUP; /* UART binding: hal/uart */
+	} else if (s->bus && s->bus->type == EDGE_BUS_UART) {
+		if (!s->uart) {
+			struct edge_uart_config cfg = {.baud = s->bus->baud};
+
+			if (!cfg.baud)
+				cfg.baud = ops->default_baud ? ops->default_baud : 9600;
+
+			err = edge_uart_open(s->bus->path, &cfg, &s->uart);
+			if (err)
+				return err;
+		}
+		bind.uart = s->uart;
 	}
 	bind.param = s->desc.param[0] ? s->desc.param : NULL;
-	(void)rt;
-	return edge_sensor_create(edge_sensor_ops_find(s->desc.compatible), s->desc.name, &bind,
-				  &s->sensor);
+	return edge_sensor_create(ops, s->desc.name, &bind, &s->sensor);
+}
+
+/* On a sim board, the chip or stream model behind each sensor. A part
+ * without a model (-ENOENT) is left alone: its bring-up then fails like a
+ * missing chip would. */
+static int attach_model(const struct edge_board *b, const struct slot *s)
+{
+	const char *name;
+
+	if (!b->sim || !s->bus || strncmp(s->bus->path, "sim:", 4) != 0)
+		return 0;
+	name = s->bus->path + 4;
+	if (s->bus->type == EDGE_BUS_I2C) {
+		if (edge_sim_i2c_chip(name, s->desc.addr))
+			return 0;
+		return edge_sim_i2c_attach(name, s->desc.addr, s->desc.compatible, NULL);
+	}
+	if (edge_sim_uart_stream(name))
+		return 0;
+	return edge_sim_uart_attach(name, s->desc.compatible, NULL);
 }
 
 int edge_board_open(const struct edge_board *b, struct edge_board_rt **out, char *err,
@@ -52,22 +90,19 @@ int edge_board_open(const struct edge_board *b, struct edge_board_rt **out, char
 	if (!rt)
 		return -ENOMEM;
 	rt->board = *b;
+	rt->led_error = -ENODEV;
 	for (size_t i = 0; i < b->n_sensors; i++) {
 		struct slot *s = &rt->slots[rt->n++];
+		int rc;
 
 		s->desc = b->sensors[i];
 		s->bus = s->desc.bus[0] ? edge_board_bus_find(&rt->board, s->desc.bus) : NULL;
-		if (b->sim && s->bus && s->bus->type == EDGE_BUS_I2C &&
-		    strncmp(s->bus->path, "sim:", 4) == 0 &&
-		    !edge_sim_i2c_chip(s->bus->path + 4, s->desc.addr)) {
-			int rc = edge_sim_i2c_attach(s->bus->path + 4, s->desc.addr,
-						     s->desc.compatible, NULL);
-			if (rc && rc != -ENOENT) {
-				snprintf(err, errlen, "board %s: sensor %s: sim model: %s", b->name,
-					 s->desc.name, strerror(-rc));
-				edge_board_close(rt);
-				return rc;
-			}
+		rc = attach_model(b, s);
+		if (rc && rc != -ENOENT) {
+			snprintf(err, errlen, "board %s: sensor %s: sim model: %s", b->name,
+				 s->desc.name, strerror(-rc));
+			edge_board_close(rt);
+			return rc;
 		}
 		if (s->desc.enabled)
 			s->error = bring_up(rt, s);
@@ -83,7 +118,13 @@ void edge_board_close(struct edge_board_rt *rt)
 	for (size_t i = 0; i < rt->n; i++) {
 		edge_sensor_destroy(rt->slots[i].sensor);
 		edge_i2c_close(rt->slots[i].i2c);
+		edge_uart_close(rt->slots[i].uart);
 	}
+	if (rt->led) {
+		edge_gpio_set(rt->led, 0);
+		edge_gpio_release(rt->led);
+	}
+	edge_watchdog_close(rt->wdt); /* clean exit: magic close disarms */
 	free(rt);
 }
 
@@ -118,4 +159,51 @@ int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i)
 	s->sensor = NULL;
 	s->error = bring_up(rt, s);
 	return s->error;
+}
+
+int edge_board_led_set(struct edge_board_rt *rt, int on)
+{
+	if (!rt->board.status_led_chip[0] || rt->board.status_led_line < 0)
+		return -ENODEV;
+	if (!rt->led) {
+		rt->led_error = edge_gpio_request(
+		    rt->board.status_led_chip, (unsigned)rt->board.status_led_line,
+		    EDGE_GPIO_OUTPUT, 0, "edge-agent status", &rt->led);
+		if (rt->led_error)
+			return rt->led_error;
+	}
+	return edge_gpio_set(rt->led, on);
+}
+
+int edge_board_watchdog_start(struct edge_board_rt *rt, int timeout_s)
+{
+	int err;
+
+	if (!rt->board.watchdog[0])
+		return -ENODEV;
+	if (rt->wdt)
+		return -EALREADY;
+	err = edge_watchdog_open(rt->board.watchdog, &rt->wdt);
+	if (err)
+		return err;
+	/* a driver that refuses the timeout keeps its default: better than no watchdog */
+	if (timeout_s > 0)
+		(void)edge_watchdog_set_timeout(rt->wdt, timeout_s);
+	return edge_watchdog_keepalive(rt->wdt);
+}
+
+int edge_board_watchdog_keepalive(struct edge_board_rt *rt)
+{
+	return rt->wdt ? edge_watchdog_keepalive(rt->wdt) : -ENODEV;
+}
+
+void edge_board_watchdog_stop(struct edge_board_rt *rt)
+{
+	edge_watchdog_close(rt->wdt);
+	rt->wdt = NULL;
+}
+
+int edge_board_reboot(struct edge_board_rt *rt)
+{
+	return edge_system_reboot(rt->board.sim ? "sim" : "linux");
 }

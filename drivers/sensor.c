@@ -20,6 +20,9 @@ static const struct {
     [EDGE_CH_LONGITUDE] = {"longitude", "deg", 10000000},
     [EDGE_CH_AMBIENT_TEMP] = {"ambient_temperature", "degC", 1000},
     [EDGE_CH_PULSE_RATE] = {"pulse_rate", "bpm", 1},
+    [EDGE_CH_MEAN_ARTERIAL_PRESSURE] = {"mean_arterial_pressure", "mmHg", 1},
+    [EDGE_CH_GPS_FIX_QUALITY] = {"gps_fix_quality", "", 1},
+    [EDGE_CH_GPS_SATELLITES] = {"gps_satellites", "", 1},
 };
 
 const char *edge_channel_name(enum edge_channel ch)

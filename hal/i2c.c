@@ -52,3 +52,67 @@ int edge_i2c_reg_write_buf(struct edge_i2c_bus *bus, uint16_t addr, uint8_t reg,
 	memcpy(w + 1, buf, len);
 	return edge_i2c_transfer(bus, addr, w, len + 1, NULL, 0);
 }
+
+int edge_i2c_burst_read(struct edge_i2c_bus *bus, uint16_t addr, uint8_t reg, uint8_t *buf,
+			size_t len)
+{
+	return edge_i2c_transfer(bus, addr, &reg, 1, buf, len);
+}
+
+int edge_i2c_reg_update(struct edge_i2c_bus *bus, uint16_t addr, uint8_t reg, uint8_t mask,
+			uint8_t val)
+{
+	uint8_t cur;
+	int err = edge_i2c_reg_read(bus, addr, reg, &cur, 1);
+
+	if (err)
+		return err;
+	return edge_i2c_reg_write(bus, addr, reg, (uint8_t)((cur & ~mask) | (val & mask)));
+}
+
+uint8_t edge_smbus_pec(uint8_t crc, const uint8_t *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		crc ^= data[i];
+		for (int b = 0; b < 8; b++)
+			crc = (uint8_t)((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+	}
+	return crc;
+}
+
+int edge_smbus_read_word(struct edge_i2c_bus *bus, uint16_t addr, uint8_t cmd, uint16_t *val,
+			 int pec)
+{
+	uint8_t r[3];
+	int err;
+
+	if (!val || addr > 0x7f)
+		return -EINVAL;
+	err = edge_i2c_transfer(bus, addr, &cmd, 1, r, pec ? 3 : 2);
+	if (err)
+		return err;
+	if (pec) {
+		uint8_t hdr[3] = {(uint8_t)(addr << 1), cmd, (uint8_t)(addr << 1 | 1)};
+		uint8_t crc = edge_smbus_pec(0, hdr, sizeof(hdr));
+
+		if (edge_smbus_pec(crc, r, 2) != r[2])
+			return -EBADMSG;
+	}
+	*val = (uint16_t)(r[0] | r[1] << 8);
+	return 0;
+}
+
+int edge_smbus_write_word(struct edge_i2c_bus *bus, uint16_t addr, uint8_t cmd, uint16_t val,
+			  int pec)
+{
+	uint8_t w[4] = {cmd, (uint8_t)(val & 0xff), (uint8_t)(val >> 8), 0};
+
+	if (addr > 0x7f)
+		return -EINVAL;
+	if (pec) {
+		uint8_t a = (uint8_t)(addr << 1);
+
+		w[3] = edge_smbus_pec(edge_smbus_pec(0, &a, 1), w, 3);
+	}
+	return edge_i2c_transfer(bus, addr, w, pec ? 4 : 3, NULL, 0);
+}

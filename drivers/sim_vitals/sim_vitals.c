@@ -114,4 +114,6 @@ const struct edge_sensor_ops edge_sim_vitals_driver = {
     .init = sim_vitals_init,
     .sample_fetch = sim_vitals_fetch,
     .channel_get = sim_vitals_get,
+    .bus = EDGE_SENSOR_BUS_I2C,
+    .default_addr = 0x50,
 };

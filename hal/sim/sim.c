@@ -165,8 +165,29 @@ struct edge_sim_chip *edge_sim_i2c_chip(const char *bus, uint16_t addr)
 	return NULL;
 }
 
+int edge_sim_chip_set(struct edge_sim_chip *chip, const char *key, int64_t val)
+{
+	if (!chip || !key)
+		return -EINVAL;
+	if (!chip->ops->set)
+		return -ENOENT;
+	return chip->ops->set(chip, key, val);
+}
+
+int edge_sim_chip_get(const struct edge_sim_chip *chip, const char *key, int64_t *val)
+{
+	if (!chip || !key || !val)
+		return -EINVAL;
+	if (!chip->ops->get)
+		return -ENOENT;
+	return chip->ops->get(chip, key, val);
+}
+
 void edge_sim_reset(void)
 {
+	edge_hal_sim_uart_reset();
+	edge_hal_sim_gpio_reset();
+	edge_hal_sim_misc_reset();
 	while (sim_buses) {
 		struct sim_bus *b = sim_buses;
 

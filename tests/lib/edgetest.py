@@ -164,13 +164,24 @@ class Subscriber:
         self.connected = threading.Event()
         cid = client_id or f"sub-{os.getpid()}-{time.time_ns() % 100000}"
         self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        self.clean = clean
         self.c.tls_set(ca_certs=broker.ca.ca_crt, certfile=h.sub_cert[0], keyfile=h.sub_cert[1])
         self.topics = topics if isinstance(topics, list) else [topics]
+
+        self.connects = 0
 
         def on_connect(c, u, f, rc, props=None):
             for t in self.topics:
                 c.subscribe(t, qos=1)
+            self.connects += 1
             self.connected.set()
+
+        def on_subscribe(c, u, mid, rcs, props=None):
+            self.subacks += 1
+
+        self.subacks = 0
+        self.c.on_subscribe = on_subscribe
+        self.c.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
 
         def on_message(c, u, m):
             props = {}
@@ -181,15 +192,49 @@ class Subscriber:
 
         self.c.on_connect = on_connect
         self.c.on_message = on_message
-        self.c.connect("127.0.0.1", broker.port, keepalive=30)
-        self.c.loop_start()
+        props = None
+        if not clean:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.c.connect("127.0.0.1", broker.port, keepalive=30, clean_start=clean,
+                       properties=props)
+        # Our own network thread: paho's loop_start() gives up after a broker's
+        # graceful DISCONNECT (server shutting down); a test subscriber must not.
+        self.stopping = False
+
+        def run():
+            while not self.stopping:
+                try:
+                    self.c.loop_forever(retry_first_connection=True)
+                except Exception:  # noqa: BLE001 - keep reconnecting
+                    pass
+                if self.stopping:
+                    break
+                time.sleep(0.1)
+                try:
+                    self.c.reconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
         if not self.connected.wait(10):
             raise TestFailure("test subscriber could not connect to the broker")
         time.sleep(0.3)  # let the SUBACK arrive
 
     def close(self):
-        self.c.loop_stop()
+        self.stopping = True
         self.c.disconnect()
+        self.thread.join(5)
+
+    def wait_resubscribed(self, before, timeout=15):
+        """Waits until every topic is subscribed again after a broker restart."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.subacks >= before + len(self.topics):
+                return
+            time.sleep(0.05)
+        raise TestFailure("test subscriber did not resubscribe after the broker restart")
 
     def snapshot(self, topic=None):
         with self.lock:
@@ -349,3 +394,99 @@ def main(tests):
             print(f"FAIL {t.__name__}: {type(e).__name__}: {e}", flush=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or passed == 0 else 0)
+
+
+def stop_broker_quiesced(broker, agent, subs, sig=signal.SIGKILL):
+    """Kills the broker mid-stream without charging the agent for the broker's
+    own loss: the agent is frozen first and the subscribers drain what the
+    broker already acknowledged, so anything missing later was unacknowledged
+    at the agent (published, or in its socket buffer, but never PUBACKed) and
+    must be published again by it."""
+    agent.proc.send_signal(signal.SIGSTOP)
+    try:
+        last, stable_since = None, time.time()
+        end = time.time() + 30
+        while time.time() < end:
+            n = sum(len(s.msgs) for s in subs)
+            if n != last:
+                last, stable_since = n, time.time()
+            elif time.time() - stable_since > 0.7:
+                break
+            time.sleep(0.05)
+        broker.stop(sig)
+    finally:
+        agent.proc.send_signal(signal.SIGCONT)
+
+
+def restart_broker_paused(broker, agent, subs):
+    """Starts the broker again with the agent frozen (SIGSTOP) until every test
+    subscriber has resubscribed, so the test never misses what the agent sends
+    first after reconnecting (that would be the test's loss, not the agent's)."""
+    marks = [s.subacks for s in subs]
+    agent.proc.send_signal(signal.SIGSTOP)
+    try:
+        broker.start()
+        for s, m in zip(subs, marks):
+            s.wait_resubscribed(m)
+    finally:
+        agent.proc.send_signal(signal.SIGCONT)
+
+
+def fast_board(h, interval_ms=10, name="simfast", freshness_ms=2000):
+    """A sim board sampling every interval_ms (7 readings per tick)."""
+    d = h.path("boards")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"{name}.json"), "w") as f:
+        json.dump({"name": name, "hal": "sim",
+                   "buses": [{"name": "i2c0", "type": "i2c", "path": "sim:i2c0"}],
+                   "sensors": [{"name": "vitals", "compatible": "edge,sim-vitals", "bus": "i2c0",
+                                "address": "0x50", "interval_ms": interval_ms,
+                                "freshness_ms": freshness_ms}]}, f)
+    return d
+
+
+def outbox_state(state_dir):
+    """(remaining seqs, next_seq, meta dict) of an outbox the agent has closed."""
+    db = os.path.join(state_dir, "outbox.db")
+    con = sqlite3.connect(db, timeout=5)
+    try:
+        rows = {r[0] for r in con.execute("SELECT seq FROM outbox")}
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+    return rows, meta.get("next_seq", 1), meta, ok
+
+
+def check_delivery(msgs, state_dir, window, first=1, allow_missing=0):
+    """Every seq from first to the last one the agent assigned either arrived or is
+    still in the (closed) outbox; per topic, new seqs arrive in increasing order and
+    anything arriving below the topic's high-water mark is a duplicate within
+    `window`. Returns a dict of figures for the test's output."""
+    remaining, next_seq, meta, integrity = outbox_state(state_dir)
+    check(integrity == "ok", f"outbox integrity_check: {integrity}")
+    delivered = {}
+    per_topic_max = {}
+    dups = 0
+    max_back = 0
+    for topic, payload, props, retain, t in msgs:
+        if "seq" not in props:
+            continue
+        s = int(props["seq"])
+        hi = per_topic_max.get(topic, 0)
+        if s <= hi:
+            check(s in delivered, f"{topic}: seq {s} arrived after {hi} but was never seen "
+                                  f"before: out of order")
+            max_back = max(max_back, hi - s)
+            dups += 1
+        else:
+            per_topic_max[topic] = s
+        delivered[s] = delivered.get(s, 0) + 1
+    expected = set(range(first, next_seq))
+    missing = expected - set(delivered) - remaining
+    check(len(missing) <= allow_missing,
+          f"{len(missing)} seqs lost, e.g. {sorted(missing)[:10]} (next_seq {next_seq}, "
+          f"delivered {len(delivered)}, left in outbox {len(remaining)})")
+    check(max_back <= window, f"a duplicate came {max_back} seqs back, window is {window}")
+    return {"assigned": next_seq - first, "delivered": len(delivered), "duplicates": dups,
+            "max_back": max_back, "left": len(remaining), "meta": meta}

@@ -18,15 +18,15 @@ enum edge_bus_type { EDGE_BUS_I2C, EDGE_BUS_UART };
 struct edge_board_bus {
 	char name[32];
 	enum edge_bus_type type;
-	char path[128]; /* "/dev/i2c-1", "/dev/serial0", "sim:i2c0" */
-	uint32_t baud;	/* UART only */
+	char path[128]; /* "/dev/i2c-1", "/dev/serial0", "sim:i2c0", "sim:gps0" */
+	uint32_t baud;	/* UART only; 0 = the driver's default (9600 for NMEA) */
 };
 
 struct edge_board_sensor {
 	char name[32];
 	char compatible[48];
 	char bus[32];  /* name of an entry in buses[], "" for none (BLE, virtual) */
-	uint16_t addr; /* I2C address */
+	uint16_t addr; /* I2C address; the driver's default when the file has none */
 	uint32_t interval_ms;
 	uint32_t freshness_ms;
 	char param[128]; /* driver-specific, e.g. a BLE device address */
@@ -48,7 +48,9 @@ struct edge_board {
 
 /* Parses a descriptor; origin names it in errors. On failure err holds
  * "<origin>: <key path>: <problem>". Validates compatibles against the driver
- * registry, bus references and duplicate addresses. */
+ * registry, bus references and kinds (an I2C driver on an i2c bus, a UART
+ * driver on a uart bus, a wireless one on none), I2C addresses (0x03-0x77,
+ * no duplicates on a bus) and one sensor per UART. */
 int edge_board_parse(const char *json, size_t len, const char *origin, struct edge_board *out,
 		     char *err, size_t errlen);
 
@@ -89,3 +91,21 @@ struct edge_sensor *edge_board_sensor(const struct edge_board_rt *rt, size_t i);
 int edge_board_sensor_error(const struct edge_board_rt *rt, size_t i);
 /* Re-runs bring-up of sensor i (after a failure). */
 int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i);
+
+/*
+ * Board peripherals beyond sensors. All return 0 or a negative errno;
+ * -ENODEV when the board file does not name one.
+ */
+/* Status LED (status_led): requested as an output on first use. */
+int edge_board_led_set(struct edge_board_rt *rt, int on);
+/* Opens and arms the board's watchdog; timeout_s > 0 sets its timeout (a
+ * driver that refuses it keeps its default). From then on the caller must
+ * call edge_board_watchdog_keepalive() well within the timeout.
+ * edge_board_close() and edge_board_watchdog_stop() disarm it (magic close);
+ * a crash leaves it armed, so the board resets. */
+int edge_board_watchdog_start(struct edge_board_rt *rt, int timeout_s);
+int edge_board_watchdog_keepalive(struct edge_board_rt *rt);
+void edge_board_watchdog_stop(struct edge_board_rt *rt);
+/* Reboot through the board's backend: sim boards only record the request
+ * (edge_sim_reboot_requests()); Linux syncs and reboots (CAP_SYS_BOOT). */
+int edge_board_reboot(struct edge_board_rt *rt);

@@ -15,6 +15,11 @@
  * A channel the part lacks returns -ENOTSUP; a channel the part has but for
  * which there is no valid reading right now (no finger, no GPS fix, no cuff
  * measurement yet) returns -ENODATA. No allocation on the sample path.
+ *
+ * Event-like sources (GPS fixes, cuff measurements) deliver each new value
+ * once per channel: channel_get returns it the first time the channel is
+ * asked for and -ENODATA afterwards, however many fetches (pollfd- or
+ * timer-driven) happened in between, so an old value never looks new.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,15 +32,18 @@ struct edge_i2c_bus;
 struct edge_uart;
 
 enum edge_channel {
-	EDGE_CH_HEART_RATE,   /* beats per minute */
-	EDGE_CH_SPO2,	      /* percent */
-	EDGE_CH_SYSTOLIC,     /* mmHg */
-	EDGE_CH_DIASTOLIC,    /* mmHg */
-	EDGE_CH_BODY_TEMP,    /* milli-degC */
-	EDGE_CH_LATITUDE,     /* 1e-7 degrees */
-	EDGE_CH_LONGITUDE,    /* 1e-7 degrees */
-	EDGE_CH_AMBIENT_TEMP, /* milli-degC */
-	EDGE_CH_PULSE_RATE,   /* beats per minute, from a blood-pressure cuff */
+	EDGE_CH_HEART_RATE,		/* beats per minute */
+	EDGE_CH_SPO2,			/* percent */
+	EDGE_CH_SYSTOLIC,		/* mmHg */
+	EDGE_CH_DIASTOLIC,		/* mmHg */
+	EDGE_CH_BODY_TEMP,		/* milli-degC */
+	EDGE_CH_LATITUDE,		/* 1e-7 degrees */
+	EDGE_CH_LONGITUDE,		/* 1e-7 degrees */
+	EDGE_CH_AMBIENT_TEMP,		/* milli-degC */
+	EDGE_CH_PULSE_RATE,		/* beats per minute, from a blood-pressure cuff */
+	EDGE_CH_MEAN_ARTERIAL_PRESSURE, /* mmHg, from a blood-pressure cuff */
+	EDGE_CH_GPS_FIX_QUALITY,	/* NMEA GGA fix quality: 0 none, 1 GPS, 2 DGPS, ... */
+	EDGE_CH_GPS_SATELLITES,		/* satellites used in the fix */
 	EDGE_CH__COUNT
 };
 
@@ -56,6 +64,15 @@ struct edge_sensor_binding {
 	const char *param;	/* driver-specific string from the board file, or NULL */
 };
 
+/* What a driver needs from the board: the loader checks a sensor's "bus"
+ * against it. EDGE_SENSOR_BUS_ANY (0) skips the check. */
+enum edge_sensor_bus {
+	EDGE_SENSOR_BUS_ANY,
+	EDGE_SENSOR_BUS_I2C,
+	EDGE_SENSOR_BUS_UART,
+	EDGE_SENSOR_BUS_NONE, /* BLE or virtual: no bus entry, maybe a param */
+};
+
 struct edge_sensor;
 
 struct edge_sensor_ops {
@@ -72,6 +89,9 @@ struct edge_sensor_ops {
 	/* Optional: an fd the agent polls (UART, BLE). When readable the agent
 	 * calls sample_fetch. -1 when the driver has none. */
 	int (*pollfd)(const struct edge_sensor *s);
+	enum edge_sensor_bus bus; /* what "bus" in the board file must be */
+	uint16_t default_addr;	  /* I2C address when the board file gives none */
+	uint32_t default_baud;	  /* UART */
 };
 
 struct edge_sensor {
@@ -100,6 +120,12 @@ static inline int edge_sensor_channel_get(const struct edge_sensor *s, enum edge
 					  int32_t *val)
 {
 	return s->ops->channel_get(s, ch, val);
+}
+
+/* The driver's pollable fd, or -1 when it has none. */
+static inline int edge_sensor_pollfd(const struct edge_sensor *s)
+{
+	return s->ops->pollfd ? s->ops->pollfd(s) : -1;
 }
 
 /* True when the driver lists ch. */
