@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "edge/log.h"
@@ -81,7 +82,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	EDGE_NOTICE(MOD, "edge-fleet-exporter %s running", EDGE_FLEET_VERSION);
+	/* Type=notify: ready once /metrics answers (the MQTT side keeps retrying) */
+	sd_notify(0, "READY=1\nSTATUS=serving /metrics");
 	rc = edge_loop_run(loop);
+	sd_notify(0, "STOPPING=1");
 	if (rc)
 		EDGE_ERR(MOD, "event loop: %s", strerror(-rc));
 	else

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "edge/backoff.h"
@@ -30,6 +31,7 @@ struct fleet_mqtt {
 	uint64_t attempt_ms;
 	bool connected;
 	bool reconnect_due;
+	bool stopping;
 	struct edge_timer *misc_timer;
 	struct edge_timer *reconnect_timer;
 	struct edge_timer *resync_timer;
@@ -188,6 +190,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	edge_fleet_set_mqtt_connected(m->fleet, true);
 	EDGE_NOTICE(MOD, "connected to %s:%u, subscribing %s and %s", m->cfg->mqtt_host,
 		    m->cfg->mqtt_port, m->status_filter, m->alert_filter);
+	sd_notifyf(0, "STATUS=connected to %s:%u", m->cfg->mqtt_host, m->cfg->mqtt_port);
 	/* a clean session: the broker sends every retained status again */
 	if (m->cfg->resync_s) {
 		edge_fleet_resync_begin(m->fleet);
@@ -205,9 +208,14 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc)
 	struct fleet_mqtt *m = arg;
 
 	(void)mosq;
-	if (m->connected)
+	if (m->stopping) {
+		EDGE_INFO(MOD, "disconnected from %s:%u", m->cfg->mqtt_host, m->cfg->mqtt_port);
+	} else if (m->connected) {
 		EDGE_WARN(MOD, "disconnected from %s:%u: %s", m->cfg->mqtt_host, m->cfg->mqtt_port,
 			  mosquitto_strerror(rc));
+		sd_notifyf(0, "STATUS=disconnected from %s:%u, reconnecting", m->cfg->mqtt_host,
+			   m->cfg->mqtt_port);
+	}
 	m->connected = false;
 	edge_fleet_set_mqtt_connected(m->fleet, false);
 	edge_loop_timer_set(m->loop, m->resync_timer, UINT64_MAX, 0);
@@ -378,6 +386,7 @@ void fleet_mqtt_free(struct fleet_mqtt *m)
 		return;
 	if (m->fd >= 0)
 		edge_loop_fd_del(m->loop, m->fd);
+	m->stopping = true;
 	if (m->mosq) {
 		if (m->connected)
 			mosquitto_disconnect(m->mosq);

@@ -79,8 +79,9 @@ def sample(fams, name, **labels):
 
 
 class Exporter:
-    def __init__(self, h, broker, name="exporter", **cfg_over):
+    def __init__(self, h, broker, name="exporter", env=None, **cfg_over):
         self.h = h
+        self.env = env
         self.port = free_port()
         crt, key = h.ca.issue("fleet-exporter")
         cfg = {
@@ -103,8 +104,9 @@ class Exporter:
 
     def start(self):
         lf = open(self.log, "a")
+        env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen([os.path.join(BIN, "edge-fleet-exporter"), "--config",
-                                      self.config], stdout=lf, stderr=subprocess.STDOUT)
+                                      self.config], stdout=lf, stderr=subprocess.STDOUT, env=env)
         lf.close()
         self.h.procs.append(self.proc)
         wait_port(self.port)
@@ -426,10 +428,18 @@ def test_fleet_hostile_payloads():
 
 
 def test_fleet_broker_restart_reconnects():
+    import socket
     with Harness("fleet-reconnect") as h:
         h.make_pki()
         broker = h.start_broker(persistence=True)
-        exp = Exporter(h, broker)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(h.path("notify.sock"))
+        notify.settimeout(10)
+        exp = Exporter(h, broker, env={"NOTIFY_SOCKET": h.path("notify.sock")})
+        said = []
+        while not any("STATUS=connected" in m for m in said):
+            said.append(notify.recv(4096).decode())
+        check("READY=1" in said[0], f"sd_notify messages {said}")
         dev = SimDevice(h, broker, "sim-0001")
         dev.status()
         exp.wait(lambda f: sample(f, "edge_exporter_mqtt_connected") == 1 and
@@ -449,6 +459,15 @@ def test_fleet_broker_restart_reconnects():
                         "a reconnect", timeout=20)
         check(sample(fams, "edge_exporter_mqtt_connected") == 1, "connected again")
         exp.finish()
+        notify.settimeout(0.5)
+        try:
+            while True:
+                said.append(notify.recv(4096).decode())
+        except socket.timeout:
+            pass
+        check(any("STATUS=disconnected" in m for m in said) and "STOPPING=1" in said[-1],
+              f"sd_notify messages {said}")
+        notify.close()
 
 
 def test_fleet_resync_forgets_devices_cleared_while_away():
