@@ -18,6 +18,8 @@
 
 #define EDGE_AGENT_VERSION_STR "0.1.0"
 
+struct edge_prov_client;
+
 struct edge_agent {
 	char config_path[EDGE_PATH_MAX];
 	struct edge_config cfg;
@@ -36,6 +38,7 @@ struct edge_agent {
 	char status_topic[160];
 	char last_error[256];
 	char recovered[512]; /* where a corrupt outbox was moved at start, or "" */
+	struct edge_prov_client *prov; /* provisioning (provision_glue.c), or NULL */
 };
 
 /* Builds the retained status JSON (online, or the offline Last Will when

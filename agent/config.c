@@ -135,6 +135,11 @@ static const struct field fields[] = {
     STR("provisioning.claim_token_file", provisioning.claim_token_file, "", "factory claim token"),
     U32("provisioning.renew_before_days", provisioning.renew_before_days, 1, 3650, "30",
 	"renew the device certificate this long before it expires"),
+    STR("provisioning.csr_file", provisioning.csr_file, "",
+	"factory CSR of the device key (default: made at registration)"),
+    STR("provisioning.realtime_platform", provisioning.realtime_platform, "health-data",
+	"realtime platform the data goes to (the server claims it once)"),
+    STR("provisioning.model", provisioning.model, "edge-gateway", "model reported at registration"),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

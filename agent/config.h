@@ -76,6 +76,9 @@ struct edge_config {
 		char ca_file[EDGE_PATH_MAX];
 		char claim_token_file[EDGE_PATH_MAX];
 		uint32_t renew_before_days;
+		char csr_file[EDGE_PATH_MAX];
+		char realtime_platform[64];
+		char model[64];
 	} provisioning;
 };
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "provision_glue.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/sensor.h"
@@ -239,6 +240,7 @@ static void reload(struct edge_agent *a)
 		a->board = board;
 	}
 	a->cfg = next;
+	edge_agent_prov_apply_state(a);
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
 	will = offline_will(a);
@@ -329,6 +331,7 @@ static int run(struct edge_agent *a)
 	    .connected = on_connected, .message = on_message, .arg = a};
 	struct edge_store_stats st;
 	uint64_t wd_usec = 0;
+	bool hold_uplink = false;
 	char err[512], *will;
 	int rc;
 
@@ -366,6 +369,7 @@ static int run(struct edge_agent *a)
 	}
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
+	edge_agent_prov_apply_state(a);
 	will = offline_will(a);
 	rc = will ? edge_uplink_new(a->loop, a->store, &a->cfg, a->status_topic, will, &hooks,
 				    &a->uplink)
@@ -381,7 +385,11 @@ static int run(struct edge_agent *a)
 			    &a->status_timer);
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
 		edge_loop_timer_add(a->loop, 0, wd_usec / 2000, watchdog_cb, a, &a->watchdog_timer);
-	edge_uplink_start(a->uplink);
+	rc = edge_agent_prov_start(a, &hold_uplink);
+	if (rc)
+		goto out_uplink;
+	if (!hold_uplink)
+		edge_uplink_start(a->uplink);
 	sd_notify(0, "READY=1\nSTATUS=sampling");
 
 	rc = edge_loop_run(a->loop);
@@ -396,6 +404,8 @@ static int run(struct edge_agent *a)
 		    " message(s) kept in the outbox for the next start, %" PRIu64
 		    " dropped at the cap in total, %" PRIu64 " refused by disk errors in total",
 		    st.rows, st.dropped_cap, st.dropped_error);
+	edge_agent_prov_stop(a);
+out_uplink:
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);

@@ -635,6 +635,8 @@ void edge_uplink_start(struct edge_uplink *u)
 		connect_now(u);
 }
 
+static int restart_connection(struct edge_uplink *u);
+
 static bool conn_changed(const struct edge_config *a, const struct edge_config *b)
 {
 	return strcmp(a->mqtt.host, b->mqtt.host) || a->mqtt.port != b->mqtt.port ||
@@ -660,6 +662,22 @@ int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg
 	if (!reconnect)
 		return 0;
 	EDGE_NOTICE(MOD, "connection settings changed: reconnecting");
+	return restart_connection(u);
+}
+
+void edge_uplink_reconnect(struct edge_uplink *u)
+{
+	if (u->state == ST_IDLE || u->state == ST_STOPPED)
+		return;
+	EDGE_NOTICE(MOD, "reconnecting on request");
+	restart_connection(u);
+}
+
+/* Drops the client and connects again from the loop. */
+static int restart_connection(struct edge_uplink *u)
+{
+	int rc;
+
 	if (u->mosq && u->state == ST_CONNECTED)
 		mosquitto_disconnect_v5(u->mosq, 0, NULL);
 	if (u->fd >= 0)
@@ -668,7 +686,7 @@ int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg
 	if (u->mosq)
 		mosquitto_destroy(u->mosq);
 	u->mosq = NULL;
-	rc = ring_alloc(u, cfg->mqtt.inflight);
+	rc = ring_alloc(u, u->cfg.mqtt.inflight);
 	if (rc)
 		return rc;
 	u->state = ST_WAIT_RETRY;

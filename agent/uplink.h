@@ -59,6 +59,9 @@ void edge_uplink_start(struct edge_uplink *u);
 /* New settings: reconnects when the connection settings changed. */
 int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg,
 			    const char *will_topic, const char *will_payload);
+/* Drops the connection and connects again at once (e.g. a renewed
+ * certificate); no-op before edge_uplink_start(). */
+void edge_uplink_reconnect(struct edge_uplink *u);
 /* Publishes outside the outbox (status, command results). -ENOTCONN when
  * offline. props may be NULL. */
 int edge_uplink_publish(struct edge_uplink *u, const char *topic, const void *payload, size_t len,

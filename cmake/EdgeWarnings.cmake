@@ -19,3 +19,9 @@ if(EDGE_SANITIZE)
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# libFuzzer: instrument every library for coverage, not just the fuzz
+# executables (static libraries would be invisible to the fuzzer otherwise).
+if(EDGE_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * edge-factory: identity bundles for the production line. For one device
+ * (--serial) or a batch (--count N --prefix P), each bundle directory holds
+ * the device key (0600), its CSR, serial, board, claim token (0600),
+ * provisioning URL and CA bundle, and an agent config fragment; a manifest
+ * (CSV and/or JSON, no secrets) lists the batch.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edge/file.h"
+#include "edge/prov_identity.h"
+
+struct opts {
+	const char *serial, *prefix, *out, *board, *model, *token, *token_file, *url, *ca,
+	    *platform, *install_dir, *manifest, *agent_state_dir;
+	long count, start, width;
+	bool force;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: edge-factory --out DIR (--serial S | --count N --prefix P [--start K] [--width "
+	    "W])\n"
+	    "                    --url URL --ca FILE (--token T | --token-file F)\n"
+	    "                    [--board B] [--model M] [--platform NAME] [--install-dir PATH]\n"
+	    "                    [--manifest csv|json|both] [--agent-state-dir DIR] [--force]\n"
+	    "\n"
+	    "Writes DIR/<serial>/ for each device:\n"
+	    "  device.key (0600, EC P-256)  device.csr (CN = serial)  serial  board\n"
+	    "  claim-token (0600)  provisioning-url  provisioning-ca.crt  agent-config.json\n"
+	    "and DIR/manifest.csv / DIR/manifest.json (no secrets).\n"
+	    "--install-dir: where the bundle will live on the device (paths in\n"
+	    "agent-config.json); default: the bundle directory itself.\n"
+	    "--agent-state-dir: the agent's state_dir in agent-config.json\n"
+	    "(default /var/lib/edge-agent); the issued certificate lands there.\n"
+	    "An existing identity is never replaced without --force.\n");
+}
+
+__attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "edge-factory: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return 1;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->start = 1;
+	o->width = 4;
+	o->board = "sim";
+	o->model = "edge-gateway";
+	o->platform = "health-data";
+	o->manifest = "both";
+	o->agent_state_dir = "/var/lib/edge-agent";
+	for (int i = 1; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char **s = NULL;
+		long *n = NULL;
+
+		if (strcmp(k, "--force") == 0) {
+			o->force = true;
+			continue;
+		}
+		if (strcmp(k, "--serial") == 0)
+			s = &o->serial;
+		else if (strcmp(k, "--prefix") == 0)
+			s = &o->prefix;
+		else if (strcmp(k, "--out") == 0)
+			s = &o->out;
+		else if (strcmp(k, "--board") == 0)
+			s = &o->board;
+		else if (strcmp(k, "--model") == 0)
+			s = &o->model;
+		else if (strcmp(k, "--token") == 0)
+			s = &o->token;
+		else if (strcmp(k, "--token-file") == 0)
+			s = &o->token_file;
+		else if (strcmp(k, "--url") == 0)
+			s = &o->url;
+		else if (strcmp(k, "--ca") == 0)
+			s = &o->ca;
+		else if (strcmp(k, "--platform") == 0)
+			s = &o->platform;
+		else if (strcmp(k, "--install-dir") == 0)
+			s = &o->install_dir;
+		else if (strcmp(k, "--manifest") == 0)
+			s = &o->manifest;
+		else if (strcmp(k, "--agent-state-dir") == 0)
+			s = &o->agent_state_dir;
+		else if (strcmp(k, "--count") == 0)
+			n = &o->count;
+		else if (strcmp(k, "--start") == 0)
+			n = &o->start;
+		else if (strcmp(k, "--width") == 0)
+			n = &o->width;
+		else
+			return die("unknown option %s (see --help)", k);
+		if (!v)
+			return die("%s needs a value", k);
+		i++;
+		if (s) {
+			*s = v;
+		} else {
+			char *end;
+
+			*n = strtol(v, &end, 10);
+			if (*end || *n < 0 || *n > 1000000)
+				return die("%s: \"%s\" is not a count", k, v);
+		}
+	}
+	if (!o->out || !o->url || !o->ca || (!o->token == !o->token_file))
+		return die("--out, --url, --ca and one of --token/--token-file are required");
+	if (!o->serial == !o->prefix)
+		return die("give either --serial S or --count N --prefix P");
+	if (o->prefix && o->count < 1)
+		return die("--prefix needs --count N (N >= 1)");
+	if (strncmp(o->url, "https://", 8) != 0)
+		return die("--url %s: must be https://", o->url);
+	if (strcmp(o->manifest, "csv") && strcmp(o->manifest, "json") &&
+	    strcmp(o->manifest, "both"))
+		return die("--manifest %s: csv, json or both", o->manifest);
+	if (o->serial && !edge_id_serial_valid(o->serial))
+		return die("--serial %s: 1-64 characters of A-Z a-z 0-9 . _ -", o->serial);
+	return 0;
+}
+
+static int write_text(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return edge_file_write_atomic(path, text, strlen(text), mode);
+}
+
+struct row {
+	char serial[65];
+	char fp[65];
+	char dir[PATH_MAX];
+};
+
+static int make_bundle(const struct opts *o, const char *serial, const char *token,
+		       const char *ca_pem, const char *token_sha, struct row *row)
+{
+	char dir[PATH_MAX], inst[PATH_MAX], p[PATH_MAX + 64], line[512];
+	char *key = NULL, *csr = NULL, *json = NULL;
+	cJSON *cfg, *prov, *tls;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", o->out, serial);
+	if (o->install_dir)
+		snprintf(inst, sizeof(inst), "%s", o->install_dir);
+	else if (!realpath(o->out, p) ||
+		 snprintf(inst, sizeof(inst), "%s/%s", p, serial) >= (int)sizeof(inst))
+		return -ENAMETOOLONG;
+	rc = edge_mkdir_p(dir, 0700);
+	rc = rc ?: edge_id_key_generate(&key);
+	rc = rc ?: edge_id_csr_make(key, serial, &csr);
+	rc = rc ?: edge_id_pubkey_fingerprint(key, row->fp);
+	if (rc)
+		goto out;
+	rc = write_text(dir, "device.key", key, 0600);
+	rc = rc ?: write_text(dir, "device.csr", csr, 0644);
+	snprintf(line, sizeof(line), "%s\n", serial);
+	rc = rc ?: write_text(dir, "serial", line, 0644);
+	snprintf(line, sizeof(line), "%s\n", o->board);
+	rc = rc ?: write_text(dir, "board", line, 0644);
+	snprintf(line, sizeof(line), "%s\n", token);
+	rc = rc ?: write_text(dir, "claim-token", line, 0600);
+	memset(line, 0, sizeof(line));
+	snprintf(line, sizeof(line), "%s\n", o->url);
+	rc = rc ?: write_text(dir, "provisioning-url", line, 0644);
+	rc = rc ?: write_text(dir, "provisioning-ca.crt", ca_pem, 0644);
+	if (rc)
+		goto out;
+	/* A fragment of the agent's config (DESIGN 5.5 keys, agent/config.c). */
+	cfg = cJSON_CreateObject();
+	cJSON_AddStringToObject(cfg, "device_id", serial);
+	cJSON_AddStringToObject(cfg, "board", o->board);
+	cJSON_AddStringToObject(cfg, "state_dir", o->agent_state_dir);
+	tls = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "mqtt"), "tls");
+	snprintf(p, sizeof(p), "%s/device.key", inst);
+	cJSON_AddStringToObject(tls, "key_file", p);
+	snprintf(p, sizeof(p), "%s/device.crt", o->agent_state_dir);
+	cJSON_AddStringToObject(tls, "cert_file", p);
+	prov = cJSON_AddObjectToObject(cfg, "provisioning");
+	cJSON_AddStringToObject(prov, "url", o->url);
+#define PATH_KEY(key, file)                                                                        \
+	snprintf(p, sizeof(p), "%s/%s", inst, file);                                               \
+	cJSON_AddStringToObject(prov, key, p)
+	PATH_KEY("ca_file", "provisioning-ca.crt");
+	PATH_KEY("claim_token_file", "claim-token");
+	PATH_KEY("csr_file", "device.csr");
+#undef PATH_KEY
+	cJSON_AddStringToObject(prov, "realtime_platform", o->platform);
+	cJSON_AddStringToObject(prov, "model", o->model);
+	json = cJSON_Print(cfg);
+	cJSON_Delete(cfg);
+	if (!json) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = write_text(dir, "agent-config.json", json, 0644);
+	snprintf(row->serial, sizeof(row->serial), "%.64s", serial);
+	snprintf(row->dir, sizeof(row->dir), "%s", dir);
+	(void)token_sha;
+out:
+	edge_id_secret_free(key);
+	free(csr);
+	free(json);
+	return rc;
+}
+
+static int write_manifest(const struct opts *o, const struct row *rows, size_t n,
+			  const char *token_sha)
+{
+	char path[PATH_MAX], ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (strcmp(o->manifest, "json") != 0) {
+		size_t cap = 256 + n * (PATH_MAX + 256), len = 0;
+		char *csv = malloc(cap);
+
+		if (!csv)
+			return -ENOMEM;
+		len += (size_t)snprintf(csv + len, cap - len,
+					"serial,board,model,platform,public_key_sha256,claim_token_"
+					"sha256,bundle,created\n");
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)snprintf(csv + len, cap - len, "%s,%s,%s,%s,%s,%s,%s,%s\n",
+						rows[i].serial, o->board, o->model, o->platform,
+						rows[i].fp, token_sha, rows[i].dir, ts);
+		snprintf(path, sizeof(path), "%s/manifest.csv", o->out);
+		rc = edge_file_write_atomic(path, csv, len, 0644);
+		free(csv);
+	}
+	if (!rc && strcmp(o->manifest, "csv") != 0) {
+		cJSON *root = cJSON_CreateObject();
+		cJSON *arr;
+		char *text;
+
+		cJSON_AddStringToObject(root, "created", ts);
+		cJSON_AddStringToObject(root, "provisioningUrl", o->url);
+		cJSON_AddStringToObject(root, "claimTokenSha256", token_sha);
+		arr = cJSON_AddArrayToObject(root, "devices");
+		for (size_t i = 0; i < n; i++) {
+			cJSON *d = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(d, "serial", rows[i].serial);
+			cJSON_AddStringToObject(d, "board", o->board);
+			cJSON_AddStringToObject(d, "model", o->model);
+			cJSON_AddStringToObject(d, "realtimePlatform", o->platform);
+			cJSON_AddStringToObject(d, "publicKeySha256", rows[i].fp);
+			cJSON_AddStringToObject(d, "bundle", rows[i].dir);
+			cJSON_AddItemToArray(arr, d);
+		}
+		text = cJSON_Print(root);
+		cJSON_Delete(root);
+		if (!text)
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "%s/manifest.json", o->out);
+		rc = edge_file_write_atomic(path, text, strlen(text), 0644);
+		free(text);
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char *token = NULL, *ca_pem = NULL;
+	char token_sha[65], serial[80], path[PATH_MAX];
+	struct row *rows = NULL;
+	struct opts o;
+	size_t n, len;
+	int rc, ret = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+	if (parse(argc, argv, &o))
+		return 2;
+	n = o.serial ? 1 : (size_t)o.count;
+	if (o.token) {
+		token = strdup(o.token);
+	} else if ((rc = edge_file_read(o.token_file, 4096, &token, &len)) != 0) {
+		return die("--token-file %s: %s", o.token_file, strerror(-rc));
+	}
+	if (!token)
+		return 1;
+	token[strcspn(token, "\r\n")] = '\0';
+	if (!token[0]) {
+		ret = die("the claim token is empty");
+		goto out;
+	}
+	edge_id_sha256_hex(token, strlen(token), token_sha);
+	rc = edge_file_read(o.ca, 256 * 1024, &ca_pem, NULL);
+	if (rc || !strstr(ca_pem, "-----BEGIN CERTIFICATE-----")) {
+		ret = die("--ca %s: %s", o.ca, rc ? strerror(-rc) : "no PEM certificate in it");
+		goto out;
+	}
+	rows = calloc(n, sizeof(*rows));
+	if (!rows)
+		goto out;
+	/* Check every serial before writing anything. */
+	for (size_t i = 0; i < n; i++) {
+		if (o.serial)
+			snprintf(serial, sizeof(serial), "%s", o.serial);
+		else
+			snprintf(serial, sizeof(serial), "%s%0*ld", o.prefix, (int)o.width,
+				 o.start + (long)i);
+		if (!edge_id_serial_valid(serial)) {
+			ret = die("serial %s: 1-64 characters of A-Z a-z 0-9 . _ -", serial);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/%s/device.key", o.out, serial);
+		if (!o.force && access(path, F_OK) == 0) {
+			ret = die("%s exists: refusing to replace a device identity (use --force)",
+				  path);
+			goto out;
+		}
+	}
+	if ((rc = edge_mkdir_p(o.out, 0700)) != 0) {
+		ret = die("--out %s: %s", o.out, strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (o.serial)
+			snprintf(serial, sizeof(serial), "%s", o.serial);
+		else
+			snprintf(serial, sizeof(serial), "%s%0*ld", o.prefix, (int)o.width,
+				 o.start + (long)i);
+		rc = make_bundle(&o, serial, token, ca_pem, token_sha, &rows[i]);
+		if (rc) {
+			ret = die("bundle %s: %s", serial, strerror(-rc));
+			goto out;
+		}
+	}
+	rc = write_manifest(&o, rows, n, token_sha);
+	if (rc) {
+		ret = die("manifest in %s: %s", o.out, strerror(-rc));
+		goto out;
+	}
+	printf("%zu identit%s in %s (manifest: %s)\n", n, n == 1 ? "y" : "ies", o.out, o.manifest);
+	ret = 0;
+out:
+	if (token) {
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	free(ca_pem);
+	free(rows);
+	return ret;
+}
