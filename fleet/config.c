@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -272,6 +273,16 @@ static int validate(struct edge_fleet_config *c, const char *where, FILE *err)
 			"wildcards\n",
 			where, c->alert_topic);
 		return -EINVAL;
+	}
+	{
+		unsigned char addr[sizeof(struct in6_addr)];
+
+		if (inet_pton(strchr(c->listen_address, ':') ? AF_INET6 : AF_INET,
+			      c->listen_address, addr) != 1) {
+			fprintf(err, "%s: listen.address: \"%s\" is not an IPv4 or IPv6 address\n",
+				where, c->listen_address);
+			return -EINVAL;
+		}
 	}
 	if (edge_log_level_from_name(c->log_level) < 0) {
 		fprintf(err, "%s: log_level: \"%s\" is not error|warning|notice|info|debug\n",

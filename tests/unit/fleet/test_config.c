@@ -99,6 +99,8 @@ static void test_errors_name_file_and_key(void **state)
 	expect_error("{\"mqtt\":{\"status_topic\":\"devices/+/status\"}}", "mqtt.status_topic");
 	expect_error("{\"mqtt\":{\"tls\":{\"cert_file\":\"a\"}}}", "mqtt.tls");
 	expect_error("{\"log_level\":\"loud\"}", "log_level");
+	expect_error("{\"listen\":{\"address\":\"localhost\"}}", "listen.address");
+	expect_error("{\"listen\":{\"address\":\"::1::2\"}}", "listen.address");
 	expect_error("[1]", "not a JSON object");
 	expect_error("{\"a\":", "not a JSON object");
 }
