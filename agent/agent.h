@@ -18,6 +18,10 @@
 
 #define EDGE_AGENT_VERSION_STR "0.1.0"
 
+struct edge_commands;
+struct edge_alerts;
+struct edge_ctl;
+struct edge_devctl;
 struct edge_prov_client;
 
 struct edge_agent {
@@ -38,6 +42,14 @@ struct edge_agent {
 	char status_topic[160];
 	char last_error[256];
 	char recovered[512]; /* where a corrupt outbox was moved at start, or "" */
+	/* control (control.h): commands, edge alerts, edgectl, LED/reboot */
+	struct edge_commands *commands;
+	struct edge_alerts *alerts;
+	struct edge_ctl *ctl;
+	struct edge_devctl *devctl;
+	int exit_code; /* process exit status after a clean stop */
+	void (*reload)(struct edge_agent *a);
+	void (*request_stop)(struct edge_agent *a, int exit_code, const char *why);
 	struct edge_prov_client *prov; /* provisioning (provision_glue.c), or NULL */
 };
 

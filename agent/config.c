@@ -10,8 +10,9 @@
 #include "config.h"
 #include "edge/file.h"
 #include "edge/log.h"
+#include "edge/sensor.h"
 
-enum type { T_OBJ, T_STR, T_U32, T_U64, T_BOOL, T_DOUBLE, T_ENUM };
+enum type { T_OBJ, T_STR, T_U32, T_U64, T_BOOL, T_DOUBLE, T_ENUM, T_ALERTS, T_SENSORS };
 
 struct field {
 	const char *path;
@@ -135,6 +136,27 @@ static const struct field fields[] = {
     STR("provisioning.claim_token_file", provisioning.claim_token_file, "", "factory claim token"),
     U32("provisioning.renew_before_days", provisioning.renew_before_days, 1, 3650, "30",
 	"renew the device certificate this long before it expires"),
+    OBJ("commands", "remote commands (docs/commands.md)"),
+    BOOL("commands.require_signed", commands.require_signed, "false",
+	 "reboot, restart and config.set must carry a JWS ES256 signature"),
+    STR("commands.signing_key_file", commands.signing_key_file, "",
+	"platform public key (PEM, P-256) that signs commands"),
+    U32("commands.max_payload", commands.max_payload, 256, 1048576, "16384",
+	"larger command payloads are refused"),
+    U32("commands.dedup_max", commands.dedup_max, 8, 4096, "256",
+	"command ids (with their results) remembered"),
+    U32("commands.dedup_ttl_s", commands.dedup_ttl_s, 60, 2592000, "86400",
+	"how long a command id is remembered"),
+    OBJ("ctl", "local control socket (edgectl)"),
+    BOOL("ctl.enabled", ctl.enabled, "true", "serve the control socket"),
+    STR("ctl.socket", ctl.socket, "", "socket path (default <state_dir>/edgectl.sock)"),
+    STR("ctl.group", ctl.group, "", "group owning the socket (mode 0660); empty keeps ours"),
+    U32("ctl.max_clients", ctl.max_clients, 1, 64, "8", "concurrent edgectl connections"),
+    {"sensors", T_SENSORS, 0, 0, 0, 0, NULL, NULL, 0,
+     "per-sensor overrides of the board: {\"<name>\": {\"interval_ms\", \"freshness_ms\"}}"},
+    {"alerts", T_ALERTS, 0, 0, 0, 0, NULL, NULL, 0,
+     "edge alert rules: [{name, metric, comparison (> >= < <=), threshold, for_s, "
+     "severity}]"},
     STR("provisioning.csr_file", provisioning.csr_file, "",
 	"factory CSR of the device key (default: made at registration)"),
     STR("provisioning.realtime_platform", provisioning.realtime_platform, "health-data",
@@ -143,6 +165,12 @@ static const struct field fields[] = {
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+#define OVERLAY_NAME "config.overlay.json"
+
+/* Keys a config.set (and the overlay) may change: applied by a reload. */
+static const char *const settable[] = {
+    "log_level", "record.interval_ms", "status.interval_s", "sensors", "alerts", NULL};
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
 						      ...)
@@ -240,6 +268,8 @@ static int store_text(const struct field *f, struct edge_config *cfg, const char
 		*(double *)(void *)base = strtod(text, NULL);
 		return 0;
 	case T_OBJ:
+	case T_ALERTS:
+	case T_SENSORS:
 		break;
 	}
 	return 0;
@@ -312,7 +342,168 @@ static int set_value(const struct field *f, const cJSON *v, struct edge_config *
 		return 0;
 	}
 	case T_OBJ:
+	case T_ALERTS:
+	case T_SENSORS:
 		break;
+	}
+	return 0;
+}
+
+static const char *const cmp_names[] = {">", ">=", "<", "<="};
+
+const char *edge_alert_cmp_str(int cmp)
+{
+	return cmp >= 0 && cmp < 4 ? cmp_names[cmp] : NULL;
+}
+
+static int name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= max)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* "alerts": replaces the whole rule set. */
+static int parse_alerts(const cJSON *arr, struct edge_config *cfg, const char *origin, char *err,
+			size_t errlen)
+{
+	static const char *const keys[] = {"name",  "metric",	"comparison", "threshold",
+					   "for_s", "severity", NULL};
+	const cJSON *r;
+	uint32_t n = 0;
+
+	if (!cJSON_IsArray(arr))
+		return fail(err, errlen, "%s: alerts: expected an array, got %s", origin,
+			    json_type(arr));
+	cJSON_ArrayForEach (r, arr) {
+		struct edge_alert_rule *rule = &cfg->alerts[n];
+		const cJSON *name, *metric, *cmp, *thr, *for_s, *sev, *k;
+		int c = -1;
+
+		if (n >= EDGE_ALERTS_MAX)
+			return fail(err, errlen, "%s: alerts: more than %d rules", origin,
+				    EDGE_ALERTS_MAX);
+		if (!cJSON_IsObject(r))
+			return fail(err, errlen, "%s: alerts[%u]: expected an object", origin, n);
+		cJSON_ArrayForEach (k, r) {
+			size_t i;
+
+			for (i = 0; keys[i] && strcmp(keys[i], k->string); i++)
+				;
+			if (!keys[i])
+				return fail(err, errlen, "%s: alerts[%u].%s: unknown key", origin,
+					    n, k->string);
+		}
+		name = cJSON_GetObjectItemCaseSensitive(r, "name");
+		metric = cJSON_GetObjectItemCaseSensitive(r, "metric");
+		cmp = cJSON_GetObjectItemCaseSensitive(r, "comparison");
+		thr = cJSON_GetObjectItemCaseSensitive(r, "threshold");
+		for_s = cJSON_GetObjectItemCaseSensitive(r, "for_s");
+		sev = cJSON_GetObjectItemCaseSensitive(r, "severity");
+		if (!cJSON_IsString(name) || !name_ok(name->valuestring, sizeof(rule->name)))
+			return fail(err, errlen,
+				    "%s: alerts[%u].name: required, up to 31 letters, digits, "
+				    "'-', '_', '.'",
+				    origin, n);
+		for (uint32_t j = 0; j < n; j++)
+			if (strcmp(cfg->alerts[j].name, name->valuestring) == 0)
+				return fail(err, errlen, "%s: alerts[%u].name: \"%s\" twice",
+					    origin, n, name->valuestring);
+		if (!cJSON_IsString(metric) ||
+		    !name_ok(metric->valuestring, sizeof(rule->metric)) ||
+		    edge_channel_from_name(metric->valuestring) < 0)
+			return fail(
+			    err, errlen,
+			    "%s: alerts[%u].metric: a channel name is required (heart_rate, "
+			    "spo2, systolic, diastolic, body_temperature, ...)",
+			    origin, n);
+		for (int i = 0; cJSON_IsString(cmp) && i < 4; i++)
+			if (strcmp(cmp->valuestring, cmp_names[i]) == 0)
+				c = i;
+		if (c < 0)
+			return fail(err, errlen,
+				    "%s: alerts[%u].comparison: one of >, >=, <, <=", origin, n);
+		if (!cJSON_IsNumber(thr) || !isfinite(thr->valuedouble))
+			return fail(err, errlen, "%s: alerts[%u].threshold: a number is required",
+				    origin, n);
+		if (for_s &&
+		    (!cJSON_IsNumber(for_s) || for_s->valuedouble < 0 ||
+		     for_s->valuedouble > 86400 || for_s->valuedouble != floor(for_s->valuedouble)))
+			return fail(err, errlen,
+				    "%s: alerts[%u].for_s: whole seconds in [0, 86400]", origin, n);
+		if (sev &&
+		    (!cJSON_IsString(sev) || !name_ok(sev->valuestring, sizeof(rule->severity))))
+			return fail(err, errlen,
+				    "%s: alerts[%u].severity: up to 15 letters, digits, '-', '_'",
+				    origin, n);
+		memset(rule, 0, sizeof(*rule));
+		strcpy(rule->name, name->valuestring);
+		strcpy(rule->metric, metric->valuestring);
+		rule->cmp = c;
+		rule->threshold = thr->valuedouble;
+		rule->for_s = for_s ? (uint32_t)for_s->valuedouble : 0;
+		strcpy(rule->severity, sev ? sev->valuestring : "warning");
+		n++;
+	}
+	cfg->n_alerts = n;
+	return 0;
+}
+
+/* "sensors": merges by sensor name. */
+static int parse_sensors(const cJSON *obj, struct edge_config *cfg, const char *origin, char *err,
+			 size_t errlen)
+{
+	const cJSON *s;
+
+	if (!cJSON_IsObject(obj))
+		return fail(err, errlen, "%s: sensors: expected an object, got %s", origin,
+			    json_type(obj));
+	cJSON_ArrayForEach (s, obj) {
+		struct edge_sensor_override *o = NULL;
+		const cJSON *k;
+
+		if (!name_ok(s->string, sizeof(o->name)))
+			return fail(err, errlen, "%s: sensors.%s: not a sensor name", origin,
+				    s->string);
+		if (!cJSON_IsObject(s))
+			return fail(err, errlen, "%s: sensors.%s: expected an object", origin,
+				    s->string);
+		for (uint32_t i = 0; i < cfg->n_sensors; i++)
+			if (strcmp(cfg->sensors[i].name, s->string) == 0)
+				o = &cfg->sensors[i];
+		if (!o) {
+			if (cfg->n_sensors >= EDGE_SENSOR_OVERRIDES_MAX)
+				return fail(err, errlen, "%s: sensors: more than %d sensors",
+					    origin, EDGE_SENSOR_OVERRIDES_MAX);
+			o = &cfg->sensors[cfg->n_sensors++];
+			memset(o, 0, sizeof(*o));
+			strcpy(o->name, s->string);
+		}
+		cJSON_ArrayForEach (k, s) {
+			uint32_t *dst;
+			double lo, hi, d;
+
+			if (strcmp(k->string, "interval_ms") == 0)
+				dst = &o->interval_ms, lo = 10, hi = 86400000;
+			else if (strcmp(k->string, "freshness_ms") == 0)
+				dst = &o->freshness_ms, lo = 10, hi = 86400000;
+			else
+				return fail(err, errlen, "%s: sensors.%s.%s: unknown key", origin,
+					    s->string, k->string);
+			d = cJSON_IsNumber(k) ? k->valuedouble : -1;
+			if (d < lo || d > hi || d != floor(d))
+				return fail(
+				    err, errlen,
+				    "%s: sensors.%s.%s: expected a whole number in [%g, %g]",
+				    origin, s->string, k->string, lo, hi);
+			*dst = (uint32_t)d;
+		}
 	}
 	return 0;
 }
@@ -331,7 +522,11 @@ static int walk(const cJSON *obj, const char *prefix, struct edge_config *cfg, c
 		f = field_find(path);
 		if (!f)
 			return fail(err, errlen, "%s: %s: unknown key", origin, path);
-		if (f->type == T_OBJ) {
+		if (f->type == T_ALERTS) {
+			rc = parse_alerts(it, cfg, origin, err, errlen);
+		} else if (f->type == T_SENSORS) {
+			rc = parse_sensors(it, cfg, origin, err, errlen);
+		} else if (f->type == T_OBJ) {
 			if (!cJSON_IsObject(it))
 				return fail(err, errlen, "%s: %s: expected an object, got %s",
 					    origin, path, json_type(it));
@@ -374,7 +569,7 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 	const cJSON *loc;
 	int rc;
 
-	if (!cJSON_GetObjectItemCaseSensitive(root, "device_id"))
+	if (root && !cJSON_GetObjectItemCaseSensitive(root, "device_id"))
 		return fail(err, errlen, "%s: device_id: required", origin);
 	if (!valid_id(cfg->device_id) || strlen(cfg->device_id) > 63)
 		return fail(err, errlen,
@@ -423,8 +618,9 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 			    "%s: mqtt.tls.cert_file: the broker needs a client certificate or "
 			    "mqtt.username",
 			    origin);
-	loc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "record"),
-					       "location");
+	loc = root ? cJSON_GetObjectItemCaseSensitive(
+			 cJSON_GetObjectItemCaseSensitive(root, "record"), "location")
+		   : NULL;
 	if (loc && (!cJSON_GetObjectItemCaseSensitive(loc, "latitude") ||
 		    !cJSON_GetObjectItemCaseSensitive(loc, "longitude")))
 		return fail(err, errlen, "%s: record.location: needs latitude and longitude",
@@ -441,6 +637,10 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 	if (!strstr(cfg->topics.commands, "{action}") ||
 	    strstr(cfg->topics.commands, "{action}")[8] != '\0')
 		return fail(err, errlen, "%s: topics.commands: must end with {action}", origin);
+	if (cfg->commands.require_signed && !*cfg->commands.signing_key_file)
+		return fail(err, errlen,
+			    "%s: commands.signing_key_file: required with commands.require_signed",
+			    origin);
 	return 0;
 }
 
@@ -485,13 +685,76 @@ int edge_config_load(const char *path, struct edge_config *cfg, char *err, size_
 	}
 	rc = edge_config_parse(buf, len, path, cfg, err, errlen);
 	free(buf);
+	if (rc == 0) {
+		char opath[EDGE_PATH_MAX + 32];
+
+		edge_config_overlay_path(cfg, opath, sizeof(opath));
+		rc = edge_file_read(opath, 1 << 20, &buf, &len);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc)
+			return fail(err, errlen, "%s: cannot read: %s", opath, strerror(-rc));
+		rc = edge_config_apply_json(cfg, buf, len, opath, err, errlen);
+		free(buf);
+	}
+	return rc;
+}
+
+int edge_config_overlay_path(const struct edge_config *cfg, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/" OVERLAY_NAME, cfg->state_dir);
+
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+static int check_settable(const cJSON *obj, const char *prefix, const char *origin, char *err,
+			  size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach (it, obj) {
+		char path[128];
+		size_t i;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", it->string);
+		for (i = 0; settable[i] && strcmp(settable[i], path); i++)
+			;
+		if (settable[i])
+			continue;
+		if (cJSON_IsObject(it) && field_find(path) && field_find(path)->type == T_OBJ) {
+			rc = check_settable(it, path, origin, err, errlen);
+			if (rc)
+				return rc;
+			continue;
+		}
+		return fail(err, errlen, "%s: %s: %s", origin, path,
+			    field_find(path) ? "cannot be changed at run time" : "unknown key");
+	}
+	return 0;
+}
+
+int edge_config_apply_json(struct edge_config *cfg, const char *json, size_t len,
+			   const char *origin, char *err, size_t errlen)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	int rc;
+
+	if (!root)
+		return fail(err, errlen, "%s: not valid JSON", origin);
+	if (!cJSON_IsObject(root))
+		rc = fail(err, errlen, "%s: the top level must be an object", origin);
+	else if (!(rc = check_settable(root, "", origin, err, errlen)) &&
+		 !(rc = walk(root, "", cfg, origin, err, errlen)))
+		rc = validate(cfg, NULL, origin, err, errlen);
+	cJSON_Delete(root);
 	return rc;
 }
 
 void edge_config_print_reference(FILE *out)
 {
-	static const char *const tnames[] = {"object",	"string", "integer", "integer",
-					     "boolean", "number", "enum"};
+	static const char *const tnames[] = {"object", "string", "integer", "integer", "boolean",
+					     "number", "enum",	 "array",   "object"};
 
 	fprintf(out, "Configuration keys (JSON):\n");
 	for (size_t i = 0; i < NFIELDS; i++) {

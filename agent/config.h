@@ -17,6 +17,29 @@
 enum edge_mqtt_protocol { EDGE_MQTT_V311 = 4, EDGE_MQTT_V5 = 5 };
 enum edge_store_sync { EDGE_SYNC_NORMAL, EDGE_SYNC_FULL };
 
+#define EDGE_ALERTS_MAX		  16
+#define EDGE_SENSOR_OVERRIDES_MAX 16
+
+enum edge_alert_cmp { EDGE_CMP_GT, EDGE_CMP_GE, EDGE_CMP_LT, EDGE_CMP_LE };
+
+/* One edge alert rule ("alerts" array; docs/commands.md). */
+struct edge_alert_rule {
+	char name[32];
+	char metric[32];  /* channel name: heart_rate, spo2, body_temperature, ... */
+	int cmp;	  /* enum edge_alert_cmp */
+	double threshold; /* in the metric's unit (bpm, %, mmHg, degC) */
+	uint32_t for_s;	  /* the condition must hold this long before firing */
+	char severity[16];
+};
+
+/* Per-sensor overrides of the board descriptor ("sensors" object): 0 keeps
+ * the board's value. */
+struct edge_sensor_override {
+	char name[32];
+	uint32_t interval_ms;
+	uint32_t freshness_ms;
+};
+
 struct edge_config {
 	char device_id[64];
 	char board[32];
@@ -80,6 +103,23 @@ struct edge_config {
 		char realtime_platform[64];
 		char model[64];
 	} provisioning;
+	struct {
+		bool require_signed; /* reboot, restart, config.set need a JWS */
+		char signing_key_file[EDGE_PATH_MAX];
+		uint32_t max_payload;
+		uint32_t dedup_max;
+		uint32_t dedup_ttl_s;
+	} commands;
+	struct {
+		bool enabled;
+		char socket[EDGE_PATH_MAX]; /* "" = <state_dir>/edgectl.sock */
+		char group[32];
+		uint32_t max_clients;
+	} ctl;
+	struct edge_alert_rule alerts[EDGE_ALERTS_MAX];
+	uint32_t n_alerts;
+	struct edge_sensor_override sensors[EDGE_SENSOR_OVERRIDES_MAX];
+	uint32_t n_sensors;
 };
 
 /* Fills defaults, then parses the file. On failure err holds one line
@@ -91,6 +131,18 @@ int edge_config_parse(const char *json, size_t len, const char *origin, struct e
 void edge_config_defaults(struct edge_config *cfg);
 /* Writes the key reference (path, type, default, description). */
 void edge_config_print_reference(FILE *out);
+
+/* The overlay written by the config.set command: <state_dir>/config.overlay.json.
+ * edge_config_load() merges it over the file (arrays replace, objects merge). */
+int edge_config_overlay_path(const struct edge_config *cfg, char *out, size_t outlen);
+/* Applies a partial configuration (the overlay, a config.set) over cfg and
+ * validates the result. Only the keys that may change at run time are
+ * accepted: log_level, record.interval_ms, status.interval_s, sensors,
+ * alerts. On failure cfg may be partly changed: work on a copy. */
+int edge_config_apply_json(struct edge_config *cfg, const char *json, size_t len,
+			   const char *origin, char *err, size_t errlen);
+/* "gt" ">" ... for a comparison; NULL when out of range. */
+const char *edge_alert_cmp_str(int cmp);
 
 /* Expands {device_id}, {metric}, {severity}, {action} in a topic template.
  * Returns the length, or -ENAMETOOLONG. NULL arguments leave their

@@ -19,11 +19,12 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "provision_glue.h"
+#include "control.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
+#include "provision_glue.h"
 
 #define MOD	       "agent"
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
@@ -111,15 +112,13 @@ static void publish_status(struct edge_agent *a)
 static void on_connected(void *arg)
 {
 	publish_status(arg);
+	edge_control_connected(arg);
 }
 
 static void on_message(void *arg, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
-	(void)arg;
-	(void)props;
-	EDGE_DEBUG(MOD, "message on %s (%d bytes): commands are not handled yet", msg->topic,
-		   msg->payloadlen);
+	edge_control_message(arg, msg, props);
 }
 
 static void status_timer_cb(void *arg)
@@ -169,8 +168,12 @@ static int open_state_dir(const struct edge_config *cfg)
 static int load_board(const struct edge_config *cfg, struct edge_board *board, char *err,
 		      size_t errlen)
 {
-	return edge_board_load(cfg->board, *cfg->boards_dir ? cfg->boards_dir : NULL, board, err,
-			       errlen);
+	int rc = edge_board_load(cfg->board, *cfg->boards_dir ? cfg->boards_dir : NULL, board, err,
+				 errlen);
+
+	if (rc == 0)
+		edge_control_apply_overrides(cfg, board);
+	return rc;
 }
 
 static void stop_now(void *arg)
@@ -248,8 +251,16 @@ static void reload(struct edge_agent *a)
 		edge_uplink_reconfigure(a->uplink, &a->cfg, a->status_topic, will);
 	free(will);
 	edge_loop_timer_set(a->loop, a->status_timer, 1000, a->cfg.status.interval_s * 1000ull);
+	edge_control_reload(a);
 	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
 	sd_notify(0, "READY=1");
+}
+
+/* The restart command: stop gracefully, then exit with exit_code. */
+static void request_stop(struct edge_agent *a, int exit_code, const char *why)
+{
+	a->exit_code = exit_code;
+	begin_stop(a, why);
 }
 
 static void signal_cb(int fd, short revents, void *arg)
@@ -379,6 +390,10 @@ static int run(struct edge_agent *a)
 		EDGE_ERR(MOD, "uplink: %s", strerror(-rc));
 		goto out_sampler;
 	}
+	a->reload = reload;
+	a->request_stop = request_stop;
+	if (edge_control_start(a))
+		EDGE_ERR(MOD, "commands, alerts and edgectl are unavailable (out of memory)");
 	edge_loop_prepare_add(a->loop, drain_check, a);
 	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
 			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
@@ -406,6 +421,7 @@ static int run(struct edge_agent *a)
 		    st.rows, st.dropped_cap, st.dropped_error);
 	edge_agent_prov_stop(a);
 out_uplink:
+	edge_control_stop(a);
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);
@@ -494,5 +510,5 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = run(&agent);
-	return rc ? 1 : 0;
+	return rc ? 1 : agent.exit_code;
 }

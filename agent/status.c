@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "control.h"
 #include "edge/time.h"
 
 /* Rss and Pss of this process in KiB, from smaps_rollup. */
@@ -95,6 +96,7 @@ char *edge_status_json(const struct edge_agent *a, bool online, const char *reas
 		cJSON_AddNumberToObject(mem, "rssKb", (double)rss);
 		cJSON_AddNumberToObject(mem, "pssKb", (double)pss);
 	}
+	edge_control_status(a, root);
 out:
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,8 @@ static int get_u32(const cJSON *obj, const char *key, uint32_t def, uint32_t min
 	} else {
 		return fail(err, errlen, "%s: %s%s: must be a number", origin, path, key);
 	}
-	if (v != (double)(uint32_t)v || v < min || v > max)
+	/* range first: converting an out-of-range double is undefined */
+	if (!(v >= min && v <= max) || v != floor(v))
 		return fail(err, errlen, "%s: %s%s: %g is out of range [%u, %u]", origin, path, key,
 			    v, min, max);
 	*dst = (uint32_t)v;

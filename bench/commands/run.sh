@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Command round trip (issue 6): the real edge-agent answering `ping` over
+# loopback mutual TLS, beside a raw MQTT v5 request/response between two plain
+# libmosquitto clients (a tiny echo responder), against ONE local mosquitto, in
+# the same run, interleaved rounds. Prints one Markdown table (docs/commands.md
+# shows the latest). Not a test.
+#
+#   bash bench/commands/run.sh
+#
+# Environment: BENCH_REPEAT (3 rounds), BENCH_COUNT (2000 requests per round),
+# BENCH_BUILD_DIR (build-bench).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BENCH_BUILD_DIR:-$here/build-bench}
+repeat=${BENCH_REPEAT:-3}
+count=${BENCH_COUNT:-2000}
+py=/usr/bin/python3
+
+log() { echo "bench: $*" >&2; }
+
+log "building (Release) in $build"
+mkdir -p "$build"
+if ! { cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEDGE_TESTS=OFF &&
+  cmake --build "$build" -j2 --target edge-agent bench-cmd-rtt; } >"$build/cmd-build.log" 2>&1; then
+  cat "$build/cmd-build.log" >&2
+  exit 1
+fi
+R=$build/bench/bench-cmd-rtt
+
+# On the build's file system, not /tmp: the agent's state lives there.
+work=$(mktemp -d "$build/bench-cmd.XXXXXX")
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cert() { # name cn extension
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
+    -out "$work/$1.csr" -subj "/CN=$2" 2>/dev/null
+  printf '%s\n' "$3" >"$work/$1.ext"
+  openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
+    -CAcreateserial -out "$work/$1.crt" -days 2 -extfile "$work/$1.ext" 2>/dev/null
+  chmod 600 "$work/$1.key"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
+  -out "$work/ca.crt" -days 2 -subj "/CN=edge-bench-ca" 2>/dev/null
+cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+cert device sim-0001 "extendedKeyUsage=clientAuth"
+cert echo bench-echo "extendedKeyUsage=clientAuth"
+cert req bench-requester "extendedKeyUsage=clientAuth"
+port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/mosquitto.conf" <<CONF
+user root
+per_listener_settings false
+listener $port 127.0.0.1
+allow_anonymous false
+cafile $work/ca.crt
+certfile $work/broker.crt
+keyfile $work/broker.key
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+log_dest none
+persistence false
+# Latency, not throughput: without it the broker's segments wait for delayed ACKs (~40 ms).
+set_tcp_nodelay true
+CONF
+mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
+mkdir -p "$work/state"
+cat >"$work/agent.json" <<JSON
+{
+  "device_id": "sim-0001", "board": "sim", "state_dir": "$work/state", "log_level": "notice",
+  "mqtt": {"host": "127.0.0.1", "port": $port,
+           "tls": {"ca_file": "$work/ca.crt", "cert_file": "$work/device.crt",
+                   "key_file": "$work/device.key"}}
+}
+JSON
+"$build/bin/edge-agent" --config "$work/agent.json" --foreground 2>"$work/agent.log" &
+pids+=($!)
+$R --port "$port" --ca "$work/ca.crt" --cert "$work/echo.crt" --key "$work/echo.key" \
+  --topic bench/echo --echo 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do grep -q "connected to" "$work/agent.log" && break; sleep 0.05; done
+sleep 0.5
+
+req=(--port "$port" --ca "$work/ca.crt" --cert "$work/req.crt" --key "$work/req.key"
+  --count "$count" --warmup 100)
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+E50=() E99=() A50=() A99=() EMX=() AMX=()
+for r in $(seq "$repeat"); do
+  out=$($R "${req[@]}" --topic bench/echo --label echo)
+  log "round $r baseline: $out"
+  E50+=("$(kv p50_ms "$out")") E99+=("$(kv p99_ms "$out")") EMX+=("$(kv max_ms "$out")")
+  out=$($R "${req[@]}" --topic commands/sim-0001/ping --label agent-ping)
+  log "round $r agent:    $out"
+  A50+=("$(kv p50_ms "$out")") A99+=("$(kv p99_ms "$out")") AMX+=("$(kv max_ms "$out")")
+done
+e50=$(median "${E50[@]}") e99=$(median "${E99[@]}") a50=$(median "${A50[@]}") a99=$(median "${A99[@]}")
+cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
+echo "Command round trip, loopback mutual TLS, MQTT v5, QoS 1 both ways; $count requests x $repeat rounds (medians of the per-round percentiles); $(nproc) CPU(s): $cpu"
+echo
+echo "| path | p50 ms | p99 ms | max ms (worst round) |"
+echo "|---|---|---|---|"
+echo "| raw MQTT request/response (libmosquitto echo client) | $e50 | $e99 | $(printf '%s\n' "${EMX[@]}" | sort -g | tail -1) |"
+echo "| edge-agent \`ping\` (parse, dedup, answer) | $a50 | $a99 | $(printf '%s\n' "${AMX[@]}" | sort -g | tail -1) |"
+echo "| ratio agent / raw | $(awk "BEGIN{printf \"%.2f\", $a50/$e50}") | $(awk "BEGIN{printf \"%.2f\", $a99/$e99}") | |"
