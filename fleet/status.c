@@ -52,11 +52,19 @@ bool edge_fleet_text_ok(const char *s, size_t len)
 	return true;
 }
 
+/* The member key of obj; a JSON null counts as absent ("not known"). */
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+	const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+
+	return cJSON_IsNull(it) ? NULL : it;
+}
+
 /* Copies a JSON string of at most max bytes that passes edge_fleet_text_ok.
  * Absent: untouched, returns false. Present but unusable: counted. */
 static bool get_str(const cJSON *obj, const char *key, char *dst, size_t max, uint32_t *skipped)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *it = member(obj, key);
 	size_t n;
 
 	if (!it)
@@ -95,7 +103,7 @@ static bool num_ok(const cJSON *it, bool nonneg, int64_t *out)
 static void get_num(const cJSON *obj, const char *key, bool nonneg, struct edge_fleet_status *st,
 		    enum edge_fleet_field f)
 {
-	const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+	const cJSON *it = member(obj, key);
 
 	if (!it)
 		return;
@@ -109,7 +117,7 @@ static void get_num(const cJSON *obj, const char *key, bool nonneg, struct edge_
 /* The object under key, or NULL (counted when present with another type). */
 static const cJSON *get_obj(const cJSON *obj, const char *key, uint32_t *skipped)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *it = member(obj, key);
 
 	if (it && !cJSON_IsObject(it)) {
 		(*skipped)++;
@@ -121,7 +129,7 @@ static const cJSON *get_obj(const cJSON *obj, const char *key, uint32_t *skipped
 /* 1 or 0, -1 when absent (counted when present with another type) */
 static int8_t get_bool(const cJSON *obj, const char *key, uint32_t *skipped)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *it = member(obj, key);
 
 	if (cJSON_IsBool(it))
 		return cJSON_IsTrue(it) ? 1 : 0;
@@ -158,10 +166,10 @@ static void parse_sensors(const cJSON *sensors, struct edge_fleet_status *st)
 		memcpy(out->name, s->string, n + 1);
 		out->healthy = get_bool(s, "healthy", &st->skipped);
 		out->enabled = get_bool(s, "enabled", &st->skipped);
-		e = cJSON_GetObjectItemCaseSensitive(s, "errors");
+		e = member(s, "errors");
 		if (e && !(out->has_errors = num_ok(e, true, &out->errors)))
 			st->skipped++;
-		r = cJSON_GetObjectItemCaseSensitive(s, "lastReadingMs");
+		r = member(s, "lastReadingMs");
 		if (r && !(out->has_last_reading = num_ok(r, true, &out->last_reading_ms)))
 			st->skipped++;
 	next:;

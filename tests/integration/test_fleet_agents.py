@@ -15,9 +15,14 @@ from edgetest import BIN, Harness, check
 from test_fleet_prometheus import Exporter, Prometheus, sample
 
 
-def agent_cfg(h, broker, device_id):
+# sim heart rate is 55-110 bpm: "> 0" always holds, the alert fires at once
+ALWAYS = {"name": "hr-any", "metric": "heart_rate", "comparison": ">", "threshold": 0,
+          "for_s": 0, "severity": "critical"}
+
+
+def agent_cfg(h, broker, device_id, **over):
     return h.agent_config(broker, device_id=device_id, state_dir=h.path(f"state-{device_id}"),
-                          log_level="info")
+                          log_level="info", **over)
 
 
 def test_fleet_two_real_agents_one_killed():
@@ -27,8 +32,10 @@ def test_fleet_two_real_agents_one_killed():
         broker = h.start_broker()
         exp = Exporter(h, broker)
         prom = Prometheus(h, [f"127.0.0.1:{exp.port}"])
-        agents = {d: h.start_agent(agent_cfg(h, broker, d), name=f"agent-{d}")
-                  for d in ("sim-0001", "sim-0002")}
+        agents = {"sim-0001": h.start_agent(agent_cfg(h, broker, "sim-0001", alerts=[ALWAYS]),
+                                            name="agent-sim-0001"),
+                  "sim-0002": h.start_agent(agent_cfg(h, broker, "sim-0002"),
+                                            name="agent-sim-0002")}
 
         prom.wait_value("edge_devices_online", 2, timeout=30)
         for d in agents:
@@ -46,6 +53,14 @@ def test_fleet_two_real_agents_one_killed():
         for labels in info:
             lab = dict(labels)
             check(lab.get("firmware") and lab.get("board") == "sim", f"info labels {lab}")
+        # the agent reads its certificate's notAfter (the test PKI issues 2 days)
+        for d in agents:
+            exp_s = prom.value(f'edge_device_cert_expiry_timestamp_seconds{{device_id="{d}"}}')
+            check(exp_s is not None and abs(exp_s - (time.time() + 2 * 86400)) < 3600,
+                  f"{d}: certificate expiry {exp_s}")
+        # an edge alert from the real agent, counted per device and severity
+        prom.wait_value('edge_alerts_total{device_id="sim-0001",severity="critical"}', 1)
+        check(not prom.vector('edge_alerts_total{device_id="sim-0002"}'), "sim-0002 alerted")
         sensors = prom.vector("edge_device_sensor_healthy")
         check(len(sensors) >= 2, f"no sensor health: {sensors}")
         # the agent's status follows the contract: nothing skipped, nothing refused

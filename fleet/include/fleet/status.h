@@ -6,10 +6,11 @@
  * the retained status on devices/{device_id}/status (and its Last Will) and
  * the edge alerts on alerts/{severity}.
  *
- * Both are tolerant: unknown keys are ignored, a known key with the wrong
- * type, an out-of-range number or a string that is not valid UTF-8 or too
- * long is skipped and counted in `skipped`; only a payload that is not a
- * JSON object is an error. Pure functions: no logging, no global state.
+ * Both are tolerant: unknown keys and null values are ignored (null = not
+ * known); a known key with the wrong type, an out-of-range number or a
+ * string that is not valid UTF-8 or too long is skipped and counted in
+ * `skipped`; only a payload that is not a JSON object is an error. Pure
+ * functions: no logging, no global state.
  */
 #include <stdbool.h>
 #include <stddef.h>

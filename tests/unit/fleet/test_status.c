@@ -128,9 +128,27 @@ static void test_wrong_types_are_skipped(void **state)
 	assert_true(HAS(&st, EDGE_FLEET_F_ALERTS_TOTAL));
 	assert_string_equal(st.firmware, "");
 	assert_int_equal(st.n_sensors, 0);
-	/* state, backlog, dropped, reconnects, firmware, board, memory, alerts.active,
-	 * sensors */
-	assert_int_equal(st.skipped, 9);
+	/* state, backlog, dropped, reconnects, firmware, memory, alerts.active,
+	 * sensors (board is null: not known, not wrong) */
+	assert_int_equal(st.skipped, 8);
+}
+
+static void test_null_is_not_known(void **state)
+{
+	static struct edge_fleet_status st;
+
+	(void)state;
+	assert_int_equal(parse("{\"state\":\"online\",\"certExpiresMs\":null,\"firmware\":null,"
+			       "\"alerts\":null,\"sensors\":{\"a\":{\"healthy\":null,"
+			       "\"errors\":null}}}",
+			       &st),
+			 0);
+	assert_int_equal(st.present, 0);
+	assert_string_equal(st.firmware, "");
+	assert_int_equal(st.n_sensors, 1);
+	assert_int_equal(st.sensors[0].healthy, -1);
+	assert_false(st.sensors[0].has_errors);
+	assert_int_equal(st.skipped, 0);
 }
 
 static void test_strings_are_checked(void **state)
@@ -311,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(test_not_an_object),
 	    cmocka_unit_test(test_too_big),
 	    cmocka_unit_test(test_wrong_types_are_skipped),
+	    cmocka_unit_test(test_null_is_not_known),
 	    cmocka_unit_test(test_strings_are_checked),
 	    cmocka_unit_test(test_text_ok),
 	    cmocka_unit_test(test_sensors),
