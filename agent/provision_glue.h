@@ -2,8 +2,11 @@
 #ifndef EDGE_AGENT_PROVISION_GLUE_H
 #define EDGE_AGENT_PROVISION_GLUE_H
 /*
- * Zero-touch provisioning in the agent (provisioning/ client library, DESIGN
- * 5.3). With a "provisioning" object in the config:
+ * Zero-touch provisioning in the agent (DESIGN 5.3). The HTTP client
+ * (libcurl and the ~30 libraries it maps) does not live in the daemon: each
+ * registration or renewal runs edge-prov-client (installed beside
+ * edge-agent) as a child process whose event lines the agent reads on its
+ * loop. With a "provisioning" object in the config:
  *  - no certificate yet: the uplink is held, the sampler keeps filling the
  *    outbox, the device registers on the loop; on success the uplink starts
  *    with the issued certificate and the broker the API named;

@@ -211,7 +211,6 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	struct edge_uplink *u = arg;
 	char why[300];
 
-	(void)m;
 	(void)flags;
 	(void)props;
 	if (rc != 0) {
@@ -221,6 +220,11 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		mark_lost(u, why);
 		return;
 	}
+	/* libmosquitto formats every log line (a malloc and a vsnprintf for each
+	 * PUBLISH and PUBACK) whenever a log callback is set. The callback is
+	 * only there to capture TLS handshake errors, so drop it once connected:
+	 * later failures are still described from mosquitto_strerror(). */
+	mosquitto_log_callback_set(m, NULL);
 	u->state = ST_CONNECTED;
 	u->stats.connected = true;
 	if (u->stats.connects++)
@@ -260,6 +264,21 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 		u->hooks.message(u->hooks.arg, msg, props);
 }
 
+/* Decimal text of v >= 0 into buf (24 bytes); cheaper than snprintf, which
+ * ran twice per published message. */
+static const char *i64_text(int64_t v, char *buf)
+{
+	char *p = buf + 23;
+	uint64_t x = v < 0 ? 0 : (uint64_t)v;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + x % 10);
+		x /= 10;
+	} while (x);
+	return p;
+}
+
 static int publish_row(const struct edge_store_row *row, void *arg)
 {
 	struct edge_uplink *u = arg;
@@ -272,12 +291,10 @@ static int publish_row(const struct edge_store_row *row, void *arg)
 	if (u->cfg.mqtt.protocol == EDGE_MQTT_V5) {
 		char seq[24], boot[24];
 
-		snprintf(seq, sizeof(seq), "%" PRId64, row->seq);
-		snprintf(boot, sizeof(boot), "%" PRId64, row->boot);
 		if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq",
-						       seq) ||
+						       i64_text(row->seq, seq)) ||
 		    mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "boot",
-						       boot)) {
+						       i64_text(row->boot, boot))) {
 			mosquitto_property_free_all(&props);
 			return 1;
 		}

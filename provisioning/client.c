@@ -81,66 +81,6 @@ static bool need_registration(const struct edge_prov_client *c)
 	return access(c->cert_path, R_OK) != 0 || access(c->json_path, R_OK) != 0;
 }
 
-bool edge_prov_need_registration(const char *state_dir)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/device.crt", state_dir);
-	if (access(p, R_OK) != 0)
-		return true;
-	snprintf(p, sizeof(p), "%s/provisioning.json", state_dir);
-	return access(p, R_OK) != 0;
-}
-
-int edge_prov_cert_expiry(const char *path, int64_t *not_after)
-{
-	return edge_id_cert_file_not_after(path, not_after);
-}
-
-int edge_prov_state_load(const char *state_dir, struct edge_prov_state *st)
-{
-	char path[PATH_MAX];
-	const cJSON *v, *mqtt;
-	cJSON *root;
-	char *text;
-	int rc;
-
-	memset(st, 0, sizeof(*st));
-	snprintf(path, sizeof(path), "%s/provisioning.json", state_dir);
-	rc = edge_file_read(path, 256 * 1024, &text, NULL);
-	if (rc)
-		return rc;
-	root = cJSON_Parse(text);
-	free(text);
-	rc = -EINVAL;
-	if (!cJSON_IsObject(root))
-		goto out;
-#define COPY(obj, key, dst)                                                                        \
-	do {                                                                                       \
-		v = cJSON_GetObjectItemCaseSensitive(obj, key);                                    \
-		if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(dst))                   \
-			goto out;                                                                  \
-		memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);                           \
-	} while (0)
-	COPY(root, "deviceId", st->device_id);
-	COPY(root, "certFile", st->cert_file);
-	COPY(root, "keyFile", st->key_file);
-	COPY(root, "caFile", st->ca_file);
-	mqtt = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
-	COPY(mqtt, "host", st->mqtt_host);
-#undef COPY
-	v = cJSON_GetObjectItemCaseSensitive(mqtt, "port");
-	if (!cJSON_IsNumber(v))
-		goto out;
-	st->mqtt_port = (int)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(root, "notAfter");
-	st->not_after = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
-}
-
 /* ---- libcurl multi on the edge_loop ---- */
 
 static void check_done(struct edge_prov_client *c);

@@ -168,7 +168,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	edge_loop_timer_add(a.loop, 100, 100, on_tick, &a, NULL);
-	edge_loop_timer_add(a.loop, (uint64_t)(seconds * 1000), 0, on_deadline, &a, NULL);
+	if (seconds > 0) /* 0: no deadline (the agent runs it until done) */
+		edge_loop_timer_add(a.loop, (uint64_t)(seconds * 1000), 0, on_deadline, &a, NULL);
 	rc = edge_prov_client_start(c);
 	if (rc) {
 		fprintf(stderr, "edge-prov-client: start: %s\n", strerror(-rc));
