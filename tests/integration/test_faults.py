@@ -61,7 +61,7 @@ def test_broker_outage():
         cfg["log_level"] = "info"
         a = h.start_agent(cfg)
         sub.wait("sensors/#", 500, timeout=20)
-        et.stop_broker_quiesced(b, a, [sub], signal.SIGKILL)
+        et.stop_broker_quiesced(b, a, [sub], signal.SIGKILL, state_dir=h.path("state"))
         t_down = time.time()
         log_before = len(a.log_text().splitlines())
         time.sleep(OUTAGE_S)
@@ -139,7 +139,7 @@ def broker_restart(persistence, protocol):
             # fresh traffic through this broker instance before killing it
             sub.wait("sensors/#", len(sub.snapshot("sensors/#")) + 300, timeout=20)
             et.stop_broker_quiesced(b, a, [sub], signal.SIGKILL if cycle % 2 == 0
-                                    else signal.SIGTERM)
+                                    else signal.SIGTERM, state_dir=h.path("state"))
             time.sleep(2)
             et.restart_broker_paused(b, a, [sub])
         drain_and_stop(h, a, sub)

@@ -396,16 +396,38 @@ def main(tests):
     sys.exit(1 if failed or passed == 0 else 0)
 
 
-def stop_broker_quiesced(broker, agent, subs, sig=signal.SIGKILL):
+def acked_count(state_dir):
+    """Messages the agent has had acknowledged: committed seqs no longer in its
+    outbox (state_dir must be fresh, seqs starting at 1). Reads while the agent
+    runs or is frozen (WAL readers never block)."""
+    con = sqlite3.connect(os.path.join(state_dir, "outbox.db"), timeout=5)
+    try:
+        nxt = con.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+        rows = con.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    finally:
+        con.close()
+    return (nxt[0] - 1 if nxt else 0) - rows
+
+
+def distinct_data(sub):
+    return len({(m[0], m[1]) for m in sub.snapshot() if not m[0].startswith("devices/")})
+
+
+def stop_broker_quiesced(broker, agent, subs, sig=signal.SIGKILL, state_dir=None):
     """Kills the broker mid-stream without charging the agent for the broker's
-    own loss: the agent is frozen first and the subscribers drain what the
-    broker already acknowledged, so anything missing later was unacknowledged
-    at the agent (published, or in its socket buffer, but never PUBACKed) and
-    must be published again by it."""
+    own loss. The agent is frozen first; then, with state_dir, we wait until the
+    subscriber holds at least as many distinct messages as the agent has had
+    acknowledged (what the broker PUBACKed it must forward), otherwise until the
+    subscribers are quiet. Anything missing later was never acknowledged at the
+    agent and must be published again by it."""
     agent.proc.send_signal(signal.SIGSTOP)
     try:
-        last, stable_since = None, time.time()
         end = time.time() + 30
+        if state_dir:
+            want = acked_count(state_dir)
+            while time.time() < end and distinct_data(subs[0]) < want:
+                time.sleep(0.05)
+        last, stable_since = None, time.time()
         while time.time() < end:
             n = sum(len(s.msgs) for s in subs)
             if n != last:
