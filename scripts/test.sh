@@ -31,6 +31,8 @@ stage() { # name build-dir ctest-args cmake-args...
   out=$(ctest --test-dir "$dir" -L "$labels" --output-on-failure -j"$jobs" 2>&1)
   local rc=$?
   echo "$out" | grep -vE "^\s*(Start|Test project|Internal ctest)" | tail -40
+  # every failing check, wherever it sits in the output
+  echo "$out" | grep -E "^FAIL |FAILED:|Assertion|ERROR: (Address|Undefined|Leak)" | head -30
   local line
   line=$(echo "$out" | grep -E "tests passed|tests failed" | tail -1)
   summary+=("$name: ${line:-no ctest summary} ($((SECONDS - t0)) s)")

@@ -432,7 +432,7 @@ def stop_broker_quiesced(broker, agent, subs, sig=signal.SIGKILL, state_dir=None
             n = sum(len(s.msgs) for s in subs)
             if n != last:
                 last, stable_since = n, time.time()
-            elif time.time() - stable_since > 0.7:
+            elif time.time() - stable_since > 1.5:
                 break
             time.sleep(0.05)
         broker.stop(sig)
