@@ -155,6 +155,7 @@ static void handle_lost(struct edge_uplink *u)
 	u->stats.connected = false;
 	set_error(u, "%.159s", u->lost_reason);
 	delay = edge_backoff_next(&u->backoff);
+	EDGE_DEBUG(MOD, "next connection attempt in %u ms", delay);
 	edge_store_stats(u->store, &st);
 	EDGE_LOG_RL(&u->rl_conn, EDGE_LOG_WARNING, MOD,
 		    "broker %s:%u: %s; retrying in %u ms (backlog %" PRIu64 ")", u->cfg.mqtt.host,
