@@ -23,6 +23,7 @@
 #        down) with an empty outbox, 100,000 rows and the full backlog
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/lib/pki.sh"
 build=${BENCH_BUILD_DIR:-$here/build-bench}
 pairs=${BENCH_PAIRS:-8}
 repeat=${BENCH_REPEAT:-3}
@@ -57,21 +58,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- PKI and broker ---------------------------------------------------------
-cert() { # name cn extension
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
-    -out "$work/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$work/$1.ext"
-  openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
-    -CAcreateserial -out "$work/$1.crt" -days 2 -extfile "$work/$1.ext" 2>/dev/null
-  chmod 600 "$work/$1.key"
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
-  -out "$work/ca.crt" -days 2 -subj "/CN=edge-bench-ca" 2>/dev/null
-cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
-cert device sim-0001 "extendedKeyUsage=clientAuth"
+edge_pki_ca "$work" edge-bench-ca
+edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
 tls=(--ca "$work/ca.crt" --cert "$work/device.crt" --key "$work/device.key")
 
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(edge_free_port)
 # No logging, no persistence; max_inflight_messages (also the Receive Maximum
 # mosquitto announces to v5 clients) above the clients' window of 128 so the
 # broker never narrows it; a queue limit far above anything in flight.
@@ -96,10 +88,7 @@ start_broker() {
   broker_pid=$!
 }
 wait_broker() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
+  edge_wait_port "$port" && return 0
   log "mosquitto did not start"
   exit 1
 }

@@ -6,6 +6,7 @@
 # DEMO_SECONDS seconds), then stops everything it started.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/lib/pki.sh"
 build=${BUILD_DIR:-$here/build}
 seconds=${DEMO_SECONDS:-0}
 
@@ -29,21 +30,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-cert() { # name cn extension
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
-    -out "$work/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" > "$work/$1.ext"
-  openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
-    -CAcreateserial -out "$work/$1.crt" -days 2 -extfile "$work/$1.ext" 2>/dev/null
-  chmod 600 "$work/$1.key"
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
-  -out "$work/ca.crt" -days 2 -subj "/CN=edge-demo-ca" 2>/dev/null
-cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
-cert device sim-0001 "extendedKeyUsage=clientAuth"
-cert viewer demo-viewer "extendedKeyUsage=clientAuth"
+edge_pki_ca "$work" edge-demo-ca
+edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
+edge_pki_cert "$work" viewer demo-viewer "extendedKeyUsage=clientAuth"
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(edge_free_port)
 cat > "$work/mosquitto.conf" <<CONF
 user root
 listener $port 127.0.0.1
@@ -57,7 +49,7 @@ tls_version tlsv1.2
 log_dest file $work/mosquitto.log
 CONF
 mosquitto -c "$work/mosquitto.conf" 2>/dev/null & pids+=($!)
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+edge_wait_port "$port"
 echo "demo: mosquitto with mutual TLS on 127.0.0.1:$port"
 
 cat > "$work/agent.json" <<JSON

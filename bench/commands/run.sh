@@ -11,6 +11,7 @@
 # BENCH_BUILD_DIR (build-bench).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+. "$here/scripts/lib/pki.sh"
 build=${BENCH_BUILD_DIR:-$here/build-bench}
 repeat=${BENCH_REPEAT:-3}
 count=${BENCH_COUNT:-2000}
@@ -41,21 +42,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cert() { # name cn extension
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
-    -out "$work/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$work/$1.ext"
-  openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
-    -CAcreateserial -out "$work/$1.crt" -days 2 -extfile "$work/$1.ext" 2>/dev/null
-  chmod 600 "$work/$1.key"
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
-  -out "$work/ca.crt" -days 2 -subj "/CN=edge-bench-ca" 2>/dev/null
-cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
-cert device sim-0001 "extendedKeyUsage=clientAuth"
-cert echo bench-echo "extendedKeyUsage=clientAuth"
-cert req bench-requester "extendedKeyUsage=clientAuth"
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+edge_pki_ca "$work" edge-bench-ca
+edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
+edge_pki_cert "$work" echo bench-echo "extendedKeyUsage=clientAuth"
+edge_pki_cert "$work" req bench-requester "extendedKeyUsage=clientAuth"
+port=$(edge_free_port)
 cat >"$work/mosquitto.conf" <<CONF
 user root
 per_listener_settings false
@@ -74,7 +66,7 @@ set_tcp_nodelay true
 CONF
 mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+edge_wait_port "$port"
 
 mkdir -p "$work/state"
 cat >"$work/agent.json" <<JSON
