@@ -322,10 +322,13 @@ static int publish_lo(const struct edge_store_row *row, void *arg)
 {
 	struct edge_uplink *u = arg;
 
-	u->cursor[0] = row->seq;
-	if (row->prio) /* sent by the priority pass */
-		return 0;
-	return publish_row(row, u);
+	int rc = 0;
+
+	if (!row->prio) /* priority rows are sent by the priority pass */
+		rc = publish_row(row, u);
+	if (rc == 0) /* only past what was really handed to libmosquitto */
+		u->cursor[0] = row->seq;
+	return rc;
 }
 
 static int publish_hi(const struct edge_store_row *row, void *arg)

@@ -427,6 +427,9 @@ def stop_broker_quiesced(broker, agent, subs, sig=signal.SIGKILL, state_dir=None
             want = acked_count(state_dir)
             while time.time() < end and distinct_data(subs[0]) < want:
                 time.sleep(0.05)
+            if distinct_data(subs[0]) < want:
+                print(f"    NOTE: the broker acknowledged {want} messages but delivered only "
+                      f"{distinct_data(subs[0])} to the test subscriber within 30 s", flush=True)
         last, stable_since = None, time.time()
         while time.time() < end:
             n = sum(len(s.msgs) for s in subs)
