@@ -218,14 +218,21 @@ static void arm(struct edge_loop *loop)
 
 static void run_timers(struct edge_loop *loop)
 {
-	uint64_t now = edge_now_ms();
-
 	for (struct edge_timer *t = loop->timers; t; t = t->next) {
+		/* read per timer: an earlier callback of this pass may have taken
+		 * a while (a TLS connect setup), and a stale time here would let
+		 * a periodic timer fire again just after this late firing */
+		uint64_t now = edge_now_ms();
+
 		if (t->dead || t->due_ms > now)
 			continue;
 		if (t->period_ms) {
+			/* Fixed rate, but a late firing (a loaded machine, a
+			 * stopped process) never leaves the next one less than
+			 * half a period away: it skips instead of bursting, so
+			 * two samples of one sensor never share a timestamp. */
 			t->due_ms += t->period_ms;
-			if (t->due_ms <= now) /* fell behind: skip, don't burst */
+			if (t->due_ms < now + (t->period_ms + 1) / 2)
 				t->due_ms = now + t->period_ms;
 		} else {
 			t->due_ms = UINT64_MAX;

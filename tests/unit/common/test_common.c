@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edge/backoff.h"
@@ -123,6 +124,58 @@ static void loop_timers(void **state)
 	edge_loop_free(g_loop);
 }
 
+static uint64_t late_at[4];
+static int late_n;
+static void late_tick(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	late_at[late_n++] = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (late_n == 4)
+		edge_loop_stop(g_loop);
+}
+
+static void slow_cb(void *arg)
+{
+	(void)arg;
+	usleep(25000);
+}
+
+static void check_spacing(void)
+{
+	for (int i = 1; i < late_n; i++)
+		if (late_at[i] - late_at[i - 1] < 4000)
+			fail_msg("firings %d and %d only %llu us apart", i - 1, i,
+				 (unsigned long long)(late_at[i] - late_at[i - 1]));
+}
+
+/* A periodic timer that fires late (a loaded machine, SIGSTOP) must not fire
+ * again right away: two sensor ticks in one millisecond share a timestamp. */
+static void loop_timer_late_no_burst(void **state)
+{
+	struct edge_timer *t, *slow;
+
+	(void)state;
+	assert_int_equal(edge_loop_new(&g_loop), 0);
+	assert_int_equal(edge_loop_timer_add(g_loop, 10, 10, late_tick, NULL, &t), 0);
+	usleep(19500); /* the first firing is ~9.5 ms late */
+	assert_int_equal(edge_loop_run(g_loop), 0);
+	check_spacing();
+	edge_loop_timer_del(g_loop, t);
+
+	/* late because a callback earlier in the same pass took 25 ms */
+	late_n = 0;
+	assert_int_equal(edge_loop_timer_add(g_loop, 10, 10, late_tick, NULL, &t), 0);
+	assert_int_equal(edge_loop_timer_add(g_loop, 10, 0, slow_cb, NULL, &slow), 0);
+	assert_int_equal(edge_loop_run(g_loop), 0);
+	check_spacing();
+	edge_loop_timer_del(g_loop, t);
+	edge_loop_timer_del(g_loop, slow);
+	edge_loop_free(g_loop);
+}
+
 static void fd_cb(int fd, short rev, void *arg)
 {
 	char c;
@@ -156,7 +209,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(backoff_bounds),  cmocka_unit_test(backoff_cap_below_base),
 	    cmocka_unit_test(ratelimit_burst), cmocka_unit_test(atomic_write_replaces),
-	    cmocka_unit_test(loop_timers),     cmocka_unit_test(loop_fds),
+	    cmocka_unit_test(loop_timers),     cmocka_unit_test(loop_timer_late_no_burst),
+	    cmocka_unit_test(loop_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
