@@ -16,6 +16,7 @@
 #   (b)  bench-raw-publish: minimal libmosquitto QoS 1 loop, same payloads,
 #        same window, no persistence (the limit)
 #   (c)  bench/peer/paho_saf.py: Python paho-mqtt + sqlite3 store-and-forward
+#        (and (c'), the same with --naive: a transaction per insert and delete)
 #   (d)  edge-agent draining a pre-filled outbox of BENCH_BACKLOG rows once the
 #        broker is back, against (b) publishing as many
 #   (e)  memory (PSS, anonymous, RSS from /proc/PID/smaps_rollup every 100 ms):
@@ -142,7 +143,7 @@ log "fdatasync of 4 KiB on $fs: median $fsync_ms ms"
 # ---- (a), (b), (c): alternating runs, medians ---------------------------------------
 # (a) and (b) alternate in pairs (b a, a b, b a, ...) so that load from anything
 # else on the machine hits both alike; a/b is the median of the pairs' ratios.
-A=() AF=() Bv=() C=() R=() A_pss=() A_anon=() A_rss=() A_cpu=() B_cpu=()
+A=() AF=() Bv=() C=() CN=() R=() A_pss=() A_anon=() A_rss=() A_cpu=() B_cpu=()
 run_b() {
   out=$($B/bench-raw-publish --port "$port" "${tls[@]}" --inflight $inflight \
     --seconds "$secs" --warmup "$warm")
@@ -171,6 +172,11 @@ for r in $(seq "$repeat"); do
     --payloads "$work/payloads.txt" --state-dir "$work/c" --seconds "$secs" --warmup "$warm")
   C+=("$(kv acked_per_s "$out")")
   log "run $r (c) paho + sqlite3: $out"
+  rm -rf "$work/c"
+  out=$($py "$here/bench/peer/paho_saf.py" --naive --port "$port" "${tls[@]}" --inflight $inflight \
+    --payloads "$work/payloads.txt" --state-dir "$work/c" --seconds "$secs" --warmup "$warm")
+  CN+=("$(kv acked_per_s "$out")")
+  log "run $r (c') paho + sqlite3, a transaction per message: $out"
 done
 rm -rf "$work/a" "$work/af" "$work/c"
 
@@ -233,13 +239,14 @@ stop_broker
 # ---- the table -------------------------------------------------------------------------
 a=$(calc %.0f "$(median "${A[@]}")") af=$(calc %.0f "$(median "${AF[@]}")")
 b=$(calc %.0f "$(median "${Bv[@]}")") c=$(calc %.0f "$(median "${C[@]}")")
+cn=$(calc %.0f "$(median "${CN[@]}")")
 ab=$(calc %.2f "$a / $b") abr=$(calc %.2f "$(median "${R[@]}")") afb=$(calc %.2f "$af / $b")
-ac=$(calc %.1f "$a / $c") full_cost=$(calc %.0f "100 * (1 - $af / $a)")
+ac=$(calc %.1f "$a / $c") acn=$(calc %.1f "$a / $cn") full_cost=$(calc %.0f "100 * (1 - $af / $a)")
 d_agent=$(kv drained_s "$drain")
 mark() { awk "BEGIN {exit !($1)}" && echo "met" || echo "**MISS**"; }
 mib() { calc %.1f "$1 / 1024"; }
-memcell() { # pss_median pss_peak anon_peak rss_peak
-  echo "$(mib "$1") MiB PSS (peak $(mib "$2")), $(mib "$3") MiB anon, $(mib "$4") MiB RSS"
+memcell() { # pss_median pss_peak anon_peak rss_peak [uss_peak]
+  echo "$(mib "$1") MiB PSS (peak $(mib "$2")), $(mib "$3") MiB anon,${5:+ $(mib "$5") MiB USS,} $(mib "$4") MiB RSS"
 }
 a_pss=$(median "${A_pss[@]}") a_anon=$(median "${A_anon[@]}") a_rss=$(median "${A_rss[@]}")
 m() { kv "$1" "$2"; }
@@ -253,7 +260,7 @@ grow=$(calc %.0f "$(m anon_peak_kib "$idle2") - $(m anon_peak_kib "$idle1")")
 a_cpu=$(calc %.1f "$(median "${A_cpu[@]}")") b_cpu=$(calc %.1f "$(median "${B_cpu[@]}")")
 
 echo
-echo "edge-agent $(sed -n 's/^project(edge-agent VERSION \([^ ]*\).*/\1/p' "$here/CMakeLists.txt") ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/mosquitto version //p') on 127.0.0.1, mutual TLS 1.2 (EC P-256), MQTT v5, QoS 1, in-flight window $inflight, outbox on $fs. Throughput: medians of ${secs}-s runs after ${warm} s warm-up: $pairs alternating (a)/(b) pairs, $repeat runs of (a) FULL and (c)."
+echo "edge-agent $(sed -n 's/^project(edge-agent VERSION \([^ ]*\).*/\1/p' "$here/CMakeLists.txt") ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/mosquitto version //p') on 127.0.0.1, mutual TLS 1.2 (EC P-256), MQTT v5, QoS 1, in-flight window $inflight, outbox on $fs. Throughput: medians of ${secs}-s runs after ${warm} s warm-up: $pairs alternating (a)/(b) pairs, $repeat runs of (a) FULL, (c) and (c')."
 echo
 echo "| | figure | measured | same-run baseline | ratio | target | |"
 echo "|---|---|---|---|---|---|---|"
@@ -261,12 +268,13 @@ echo "| (a) | agent pipeline, synchronous=NORMAL (default) | $a msg/s | (b) $b m
 echo "| (a) | agent pipeline, synchronous=FULL | $af msg/s | (b) $b msg/s; (a) NORMAL $a | a/b = $afb; FULL costs ${full_cost}% (fdatasync median $fsync_ms ms) | trade-off | |"
 echo "| (b) | raw libmosquitto QoS 1 loop, no persistence | $b msg/s | | | the limit | |"
 echo "| (a)/(b) | client CPU per acknowledged message (user + system) | (a) $a_cpu µs | (b) $b_cpu µs | $(calc %.2f "$b_cpu / $a_cpu") | | |"
-echo "| (c) | Python paho-mqtt + sqlite3 store-and-forward | $c msg/s | (a) $a msg/s | a/c = $ac | a ≥ 10 × c | $(mark "$ac >= 10") |"
+echo "| (c) | Python paho-mqtt + sqlite3 store-and-forward, batched transactions (competent) | $c msg/s | (a) $a msg/s | a/c = $ac | a ≥ 10 × c | $(mark "$ac >= 10") |"
+echo "| (c') | the same peer with a transaction per insert and per delete (straightforward) | $cn msg/s | (a) $a msg/s | a/c' = $acn | (not the target's peer) | |"
 echo "| (d) | edge-agent drains $backlog rows after the broker is back | $d_cell | (b) publishes $backlog in $d_raw s (mean of $d_raw1 before and $d_raw2 after) | d/b = $d_ratio (time) | | |"
 echo "| (e) | pipeline during (a) NORMAL | $(memcell "$a_pss" "$a_pss" "$a_anon" "$a_rss" | sed 's/ (peak [^)]*)//') | | | PSS ≤ 4 MiB | $(mark "$a_pss <= 4096") |"
-echo "| (e) | edge-agent during (d) | $(memcell "$(m pss_median_kib "$drain")" "$(m pss_peak_kib "$drain")" "$(m anon_peak_kib "$drain")" "$(m rss_peak_kib "$drain")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$drain") <= 4096") |"
-echo "| (e) | edge-agent idle, empty outbox, broker down | $(memcell "$(m pss_median_kib "$idle0")" "$(m pss_peak_kib "$idle0")" "$(m anon_peak_kib "$idle0")" "$(m rss_peak_kib "$idle0")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle0") <= 4096") |"
-echo "| (e) | edge-agent idle, 100000 rows, broker down | $(memcell "$(m pss_median_kib "$idle1")" "$(m pss_peak_kib "$idle1")" "$(m anon_peak_kib "$idle1")" "$(m rss_peak_kib "$idle1")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle1") <= 4096") |"
-echo "| (e) | edge-agent idle, $backlog rows, broker down | $(memcell "$(m pss_median_kib "$idle2")" "$(m pss_peak_kib "$idle2")" "$(m anon_peak_kib "$idle2")" "$(m rss_peak_kib "$idle2")") | 100000 rows: $(mib "$(m anon_peak_kib "$idle1")") MiB anon | ${grow} KiB anon | not growing with backlog | $(mark "$grow <= 256") |"
+echo "| (e) | edge-agent during (d) | $(memcell "$(m pss_median_kib "$drain")" "$(m pss_peak_kib "$drain")" "$(m anon_peak_kib "$drain")" "$(m rss_peak_kib "$drain")" "$(m uss_peak_kib "$drain")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$drain") <= 4096") |"
+echo "| (e) | edge-agent idle, empty outbox, broker down | $(memcell "$(m pss_median_kib "$idle0")" "$(m pss_peak_kib "$idle0")" "$(m anon_peak_kib "$idle0")" "$(m rss_peak_kib "$idle0")" "$(m uss_peak_kib "$idle0")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle0") <= 4096") |"
+echo "| (e) | edge-agent idle, 100000 rows, broker down | $(memcell "$(m pss_median_kib "$idle1")" "$(m pss_peak_kib "$idle1")" "$(m anon_peak_kib "$idle1")" "$(m rss_peak_kib "$idle1")" "$(m uss_peak_kib "$idle1")") | | | PSS ≤ 4 MiB | $(mark "$(m pss_median_kib "$idle1") <= 4096") |"
+echo "| (e) | edge-agent idle, $backlog rows, broker down | $(memcell "$(m pss_median_kib "$idle2")" "$(m pss_peak_kib "$idle2")" "$(m anon_peak_kib "$idle2")" "$(m rss_peak_kib "$idle2")" "$(m uss_peak_kib "$idle2")") | 100000 rows: $(mib "$(m anon_peak_kib "$idle1")") MiB anon | ${grow} KiB anon | not growing with backlog | $(mark "$grow <= 256") |"
 echo
-echo "Runs, msg/s: (a) NORMAL ${A[*]}; (b) ${Bv[*]}; pair ratios a/b ${R[*]}; (a) FULL ${AF[*]}; (c) ${C[*]}. PSS marks use the median of the samples (steady state); anon = Anonymous (heap, stacks), independent of library sharing."
+echo "Runs, msg/s: (a) NORMAL ${A[*]}; (b) ${Bv[*]}; pair ratios a/b ${R[*]}; (a) FULL ${AF[*]}; (c) ${C[*]}; (c') ${CN[*]}. PSS marks use the median of the samples (steady state); anon = Anonymous (heap, stacks), independent of library sharing."

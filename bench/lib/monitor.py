@@ -10,13 +10,16 @@ and deleted). Prints one line of key=value pairs.
   monitor.py --pid PID --db outbox.db --drained-at N   until drained (or --timeout)
 """
 import argparse
+import os
 import sqlite3
 import sys
 import time
 
 
 def mem(pid):
-    rss = pss = anon = 0
+    """(rss, pss, anon, uss) in KiB; uss = private pages (clean + dirty), which
+    no other process maps: what stopping this process would give back."""
+    rss = pss = anon = uss = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
@@ -26,9 +29,31 @@ def mem(pid):
                     pss = int(line.split()[1])
                 elif line.startswith("Anonymous:"):
                     anon = int(line.split()[1])
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    uss += int(line.split()[1])
     except OSError:
         return None
-    return rss, pss, anon
+    return rss, pss, anon, uss
+
+
+def breakdown(pid, top=8):
+    """The largest PSS contributors by mapping, for the log (stderr)."""
+    per = {}
+    name = None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):
+                    parts = line.split()
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif line.startswith(("Pss:", "Rss:")):
+                    k = line.split(":", 1)[0]
+                    per.setdefault(name, {"Pss": 0, "Rss": 0})[k] += int(line.split()[1])
+    except OSError:
+        return ""
+    items = sorted(per.items(), key=lambda kv: -kv[1]["Pss"])[:top]
+    return " ".join(f"{n}={v['Pss']}/{v['Rss']}" for n, v in items)
 
 
 def main():
@@ -41,8 +66,9 @@ def main():
     a = ap.parse_args()
 
     start = time.monotonic()
-    peak_rss = peak_pss = peak_anon = 0
+    peak_rss = peak_pss = peak_anon = peak_uss = 0
     pss_samples = []
+    top = ""
     con = None
     if a.db:
         con = sqlite3.connect(a.db, timeout=5)  # reads only
@@ -53,7 +79,10 @@ def main():
         if m is None:
             print("monitor: the process went away", file=sys.stderr)
             break
-        peak_rss, peak_pss, peak_anon = (max(p, v) for p, v in zip((peak_rss, peak_pss, peak_anon), m))
+        peak_rss, peak_pss, peak_anon, peak_uss = (
+            max(p, v) for p, v in zip((peak_rss, peak_pss, peak_anon, peak_uss), m))
+        if m[1] >= peak_pss:
+            top = breakdown(a.pid)
         pss_samples.append(m[1])
         now = time.monotonic()
         if con is not None:
@@ -71,7 +100,8 @@ def main():
     pss_samples.sort()
     med = pss_samples[len(pss_samples) // 2] if pss_samples else 0
     out = (f"rss_peak_kib={peak_rss} pss_peak_kib={peak_pss} pss_median_kib={med} "
-           f"anon_peak_kib={peak_anon}")
+           f"anon_peak_kib={peak_anon} uss_peak_kib={peak_uss}")
+    print(f"monitor: at the PSS peak, PSS/RSS KiB by mapping: {top}", file=sys.stderr)
     if con is not None:
         out += f" drained_s={drained:.2f}" if drained is not None else f" drained_s=timeout min_seq={left}"
     print(out)
