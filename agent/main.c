@@ -15,13 +15,13 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "control.h"
 #include "edge/file.h"
 #include "edge/log.h"
+#include "edge/notify.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
 #include "provision_glue.h"
@@ -129,7 +129,7 @@ static void status_timer_cb(void *arg)
 static void watchdog_cb(void *arg)
 {
 	(void)arg;
-	sd_notify(0, "WATCHDOG=1");
+	edge_notify("WATCHDOG=1");
 }
 
 static char *offline_will(struct edge_agent *a)
@@ -199,7 +199,7 @@ static void begin_stop(struct edge_agent *a, const char *why)
 	if (a->stopping)
 		return;
 	a->stopping = true;
-	sd_notify(0, "STOPPING=1");
+	edge_notify("STOPPING=1");
 	edge_sampler_pause(a->sampler);
 	edge_store_stats(a->store, &st);
 	EDGE_NOTICE(MOD, "%s: stopping; flushing a backlog of %" PRIu64 " for up to %u ms", why,
@@ -253,7 +253,7 @@ static void reload(struct edge_agent *a)
 	edge_loop_timer_set(a->loop, a->status_timer, 1000, a->cfg.status.interval_s * 1000ull);
 	edge_control_reload(a);
 	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
-	sd_notify(0, "READY=1");
+	edge_notify("READY=1");
 }
 
 /* The restart command: stop gracefully, then exit with exit_code. */
@@ -272,7 +272,7 @@ static void signal_cb(int fd, short revents, void *arg)
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
-			sd_notify(0, "RELOADING=1");
+			edge_notify("RELOADING=1");
 			reload(a);
 			break;
 		case SIGTERM:
@@ -398,14 +398,17 @@ static int run(struct edge_agent *a)
 	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
 			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
 			    &a->status_timer);
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
+	rc = edge_watchdog_usec(&wd_usec);
+	if (rc > 0)
 		edge_loop_timer_add(a->loop, 0, wd_usec / 2000, watchdog_cb, a, &a->watchdog_timer);
+	else if (rc < 0)
+		EDGE_WARN(MOD, "WATCHDOG_USEC or WATCHDOG_PID malformed: not pinging the watchdog");
 	rc = edge_agent_prov_start(a, &hold_uplink);
 	if (rc)
 		goto out_uplink;
 	if (!hold_uplink)
 		edge_uplink_start(a->uplink);
-	sd_notify(0, "READY=1\nSTATUS=sampling");
+	edge_notify("READY=1\nSTATUS=sampling");
 
 	rc = edge_loop_run(a->loop);
 

@@ -30,6 +30,7 @@ struct sensor_slot {
 	uint64_t last_reading_ms;
 	uint64_t last_retry_ms;
 	struct edge_ratelimit rl;
+	bool why_logged; /* the driver's .unavailable line */
 };
 
 struct edge_sampler {
@@ -81,6 +82,19 @@ static int bring_up(struct sensor_slot *slot)
 	return rc ? rc : (sen ? 0 : -ENODEV);
 }
 
+/* A driver that cannot work on this system (a run-time library missing)
+ * says why; that is logged once, the retries only as "not available". */
+static void log_unavailable(struct sensor_slot *slot, const struct edge_board_sensor *d)
+{
+	const struct edge_sensor_ops *ops = edge_sensor_ops_find(d->compatible);
+	const char *why = ops && ops->unavailable ? ops->unavailable() : NULL;
+
+	if (!why || slot->why_logged)
+		return;
+	slot->why_logged = true;
+	EDGE_ERR(MOD, "sensor %s (%s): %s", d->name, d->compatible, why);
+}
+
 static void sample(struct sensor_slot *slot, bool fetch);
 
 static void pollfd_cb(int fd, short revents, void *arg)
@@ -124,6 +138,7 @@ static void sample(struct sensor_slot *slot, bool fetch)
 			return;
 		rc = bring_up(slot);
 		if (rc) {
+			log_unavailable(slot, desc);
 			EDGE_LOG_RL(&slot->rl, EDGE_LOG_WARNING, MOD,
 				    "sensor %s (%s): not available: %s; retrying every %d s",
 				    desc->name, desc->compatible, strerror(-rc), RETRY_MS / 1000);
@@ -258,9 +273,11 @@ int edge_sampler_new(struct edge_loop *loop, const struct edge_config *cfg,
 		slot->rl = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(300000, 3);
 		slot->error = edge_board_sensor_error(s->rt, i);
 		slot->last_retry_ms = edge_now_ms();
-		if (slot->enabled && slot->error)
+		if (slot->enabled && slot->error) {
+			log_unavailable(slot, d);
 			EDGE_WARN(MOD, "sensor %s (%s): not available: %s; retrying every %d s",
 				  d->name, d->compatible, strerror(-slot->error), RETRY_MS / 1000);
+		}
 		watch_pollfd(slot);
 		rc = edge_loop_timer_add(loop, d->interval_ms, d->interval_ms, sensor_timer_cb,
 					 slot, &slot->timer);

@@ -140,6 +140,14 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 # management tools used by postinst are listed by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser | passwd")
+# No program links libsystemd (sd_notify is common/notify.c): the BlueZ cuff
+# backend dlopen()s libsystemd.so.0, which dpkg-shlibdeps cannot see, and only
+# a board with a cuff needs it. Every systemd-based Debian has libsystemd0;
+# Recommends records it without forcing it onto minimal images.
+get_property(_edge_have_sdbus GLOBAL PROPERTY EDGE_HAVE_SDBUS)
+if(_edge_have_sdbus)
+  set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libsystemd0")
+endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${_control_extra})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "edge/log.h"
+#include "edge/notify.h"
 #include "exporter.h"
 
 #define MOD "main"
@@ -83,9 +83,9 @@ int main(int argc, char **argv)
 	}
 	EDGE_NOTICE(MOD, "edge-fleet-exporter %s running", EDGE_FLEET_VERSION);
 	/* Type=notify: ready once /metrics answers (the MQTT side keeps retrying) */
-	sd_notify(0, "READY=1\nSTATUS=serving /metrics");
+	edge_notify("READY=1\nSTATUS=serving /metrics");
 	rc = edge_loop_run(loop);
-	sd_notify(0, "STOPPING=1");
+	edge_notify("STOPPING=1");
 	if (rc)
 		EDGE_ERR(MOD, "event loop: %s", strerror(-rc));
 	else

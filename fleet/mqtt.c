@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "edge/backoff.h"
 #include "edge/file.h"
 #include "edge/log.h"
+#include "edge/notify.h"
 #include "edge/time.h"
 #include "exporter.h"
 #include "fleet/status.h"
@@ -190,7 +190,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	edge_fleet_set_mqtt_connected(m->fleet, true);
 	EDGE_NOTICE(MOD, "connected to %s:%u, subscribing %s and %s", m->cfg->mqtt_host,
 		    m->cfg->mqtt_port, m->status_filter, m->alert_filter);
-	sd_notifyf(0, "STATUS=connected to %s:%u", m->cfg->mqtt_host, m->cfg->mqtt_port);
+	edge_notifyf("STATUS=connected to %s:%u", m->cfg->mqtt_host, m->cfg->mqtt_port);
 	/* a clean session: the broker sends every retained status again */
 	if (m->cfg->resync_s) {
 		edge_fleet_resync_begin(m->fleet);
@@ -213,8 +213,8 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc)
 	} else if (m->connected) {
 		EDGE_WARN(MOD, "disconnected from %s:%u: %s", m->cfg->mqtt_host, m->cfg->mqtt_port,
 			  mosquitto_strerror(rc));
-		sd_notifyf(0, "STATUS=disconnected from %s:%u, reconnecting", m->cfg->mqtt_host,
-			   m->cfg->mqtt_port);
+		edge_notifyf("STATUS=disconnected from %s:%u, reconnecting", m->cfg->mqtt_host,
+			     m->cfg->mqtt_port);
 	}
 	m->connected = false;
 	edge_fleet_set_mqtt_connected(m->fleet, false);

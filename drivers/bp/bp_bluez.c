@@ -18,9 +18,16 @@
  * sd-bus allocates while processing messages: this backend is the exception
  * to "no allocation on the sample path".
  *
- * Built only with EDGE_BLUEZ=ON and libsystemd found; otherwise init
- * returns -ENOTSUP. Tested against a fake BlueZ on a private bus
- * (tests/unit/drivers/test_bluez.c), not against a real one.
+ * sd-bus is not linked: the first init dlopen()s libsystemd.so.0 and
+ * resolves the functions below, so libsystemd and what it pulls in (libcap,
+ * libgcrypt, liblzma, libzstd, liblz4: about 1 MiB of RSS) are mapped only
+ * into an agent whose board has a BlueZ cuff. Without the library init
+ * returns -ENOTSUP and .unavailable says why (the agent logs it once).
+ *
+ * Compiled only with EDGE_BLUEZ=ON and the sd-bus headers found (Debian
+ * libsystemd-dev); otherwise init returns -ENOTSUP. Tested against a fake
+ * BlueZ on a private bus (tests/unit/drivers/test_bluez.c), not against a
+ * real one; the missing library by tests/unit/drivers/test_bluez_nolib.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +74,86 @@ static int parse_param(const char *p, char *addr_path, size_t alen, char *adapte
 }
 
 #ifdef EDGE_HAVE_SDBUS
+#include <dlfcn.h>
 #include <systemd/sd-bus.h>
+
+#ifndef EDGE_SDBUS_SONAME
+#define EDGE_SDBUS_SONAME "libsystemd.so.0" /* a test build names a missing one */
+#endif
+
+/* Every sd_bus_<f> this backend calls, as sdbus.<f>, typed from sd-bus.h. */
+#define SDBUS_FUNCS(X)                                                                             \
+	X(open_system)                                                                             \
+	X(match_signal)                                                                            \
+	X(flush)                                                                                   \
+	X(flush_close_unref)                                                                       \
+	X(process)                                                                                 \
+	X(get_fd)                                                                                  \
+	X(call_method)                                                                             \
+	X(call_method_async)                                                                       \
+	X(slot_unref)                                                                              \
+	X(error_free)                                                                              \
+	X(error_get_errno)                                                                         \
+	X(message_enter_container)                                                                 \
+	X(message_exit_container)                                                                  \
+	X(message_read)                                                                            \
+	X(message_read_array)                                                                      \
+	X(message_skip)                                                                            \
+	X(message_get_error)                                                                       \
+	X(message_get_path)                                                                        \
+	X(message_is_signal)                                                                       \
+	X(message_unref)
+
+#define SDBUS_MEMBER(f) __typeof__(sd_bus_##f) *f;
+static struct {
+	SDBUS_FUNCS(SDBUS_MEMBER)
+} sdbus;
+#undef SDBUS_MEMBER
+
+static int sdbus_state;	    /* 0 not tried yet, 1 resolved, -ENOTSUP missing */
+static char sdbus_why[320]; /* why not, for .unavailable */
+
+/* Resolves the table once (the agent is single-threaded); a failure is
+ * remembered: installing the library later takes a restart. The
+ * `*(void **)&fp = dlsym()` form is how POSIX stores a function pointer. */
+static int sdbus_load(void)
+{
+	const char *msg;
+	void *h;
+
+	if (sdbus_state)
+		return sdbus_state > 0 ? 0 : sdbus_state;
+	sdbus_state = -ENOTSUP;
+	h = dlopen(EDGE_SDBUS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		goto err_open;
+#define SDBUS_RESOLVE(f)                                                                           \
+	if (!(*(void **)&sdbus.f = dlsym(h, "sd_bus_" #f)))                                        \
+		goto err_sym;
+	SDBUS_FUNCS(SDBUS_RESOLVE)
+#undef SDBUS_RESOLVE
+	sdbus_state = 1;
+	return 0;
+
+err_sym:
+	msg = dlerror();
+	snprintf(sdbus_why, sizeof(sdbus_why), "sd-bus from %s unusable: %s", EDGE_SDBUS_SONAME,
+		 msg ? msg : "a symbol is missing");
+	dlclose(h);
+	memset(&sdbus, 0, sizeof(sdbus));
+	return sdbus_state;
+err_open:
+	msg = dlerror();
+	snprintf(sdbus_why, sizeof(sdbus_why),
+		 "cannot load sd-bus from %s: %s (install libsystemd0)", EDGE_SDBUS_SONAME,
+		 msg ? msg : "unknown error");
+	return sdbus_state;
+}
+
+static const char *bluez_unavailable(void)
+{
+	return sdbus_state < 0 ? sdbus_why : NULL;
+}
 
 #define MAX_PROCESS_FETCH 64
 #define IFACE_CHAR	  "org.bluez.GattCharacteristic1"
@@ -107,33 +193,33 @@ static int props_have_uuid(sd_bus_message *m, int *match)
 {
 	int r;
 
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	r = sdbus.message_enter_container(m, 'a', "{sv}");
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+	while ((r = sdbus.message_enter_container(m, 'e', "sv")) > 0) {
 		const char *key;
 
-		r = sd_bus_message_read(m, "s", &key);
+		r = sdbus.message_read(m, "s", &key);
 		if (r < 0)
 			return r;
 		if (strcmp(key, "UUID") == 0) {
 			const char *uuid;
 
-			r = sd_bus_message_read(m, "v", "s", &uuid);
+			r = sdbus.message_read(m, "v", "s", &uuid);
 			if (r < 0)
 				return r;
 			if (uuid_equal(uuid, BP_MEAS_UUID))
 				*match = 1;
-		} else if ((r = sd_bus_message_skip(m, "v")) < 0) {
+		} else if ((r = sdbus.message_skip(m, "v")) < 0) {
 			return r;
 		}
-		r = sd_bus_message_exit_container(m);
+		r = sdbus.message_exit_container(m);
 		if (r < 0)
 			return r;
 	}
 	if (r < 0)
 		return r;
-	return sd_bus_message_exit_container(m);
+	return sdbus.message_exit_container(m);
 }
 
 /* One object's interfaces, a{sa{sv}}: *is_bp when it is a 0x2A35
@@ -142,37 +228,37 @@ static int read_interfaces(sd_bus_message *m, int *is_bp)
 {
 	int r;
 
-	r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+	r = sdbus.message_enter_container(m, 'a', "{sa{sv}}");
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+	while ((r = sdbus.message_enter_container(m, 'e', "sa{sv}")) > 0) {
 		const char *iface;
 
-		r = sd_bus_message_read(m, "s", &iface);
+		r = sdbus.message_read(m, "s", &iface);
 		if (r < 0)
 			return r;
 		if (strcmp(iface, IFACE_CHAR) == 0)
 			r = props_have_uuid(m, is_bp);
 		else
-			r = sd_bus_message_skip(m, "a{sv}");
+			r = sdbus.message_skip(m, "a{sv}");
 		if (r < 0)
 			return r;
-		r = sd_bus_message_exit_container(m);
+		r = sdbus.message_exit_container(m);
 		if (r < 0)
 			return r;
 	}
 	if (r < 0)
 		return r;
-	return sd_bus_message_exit_container(m);
+	return sdbus.message_exit_container(m);
 }
 
 static int on_start_notify(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct bluez_cuff *c = userdata;
-	const sd_bus_error *e = sd_bus_message_get_error(m);
+	const sd_bus_error *e = sdbus.message_get_error(m);
 
 	(void)ret_error;
-	c->last_error = e ? -sd_bus_error_get_errno(e) : 0;
+	c->last_error = e ? -sdbus.error_get_errno(e) : 0;
 	if (!e)
 		c->notifying = 1;
 	return 0;
@@ -185,8 +271,8 @@ static void start_notify(struct bluez_cuff *c)
 
 	if (!c->char_path[0])
 		return;
-	r = sd_bus_call_method_async(c->bus, NULL, "org.bluez", c->char_path, IFACE_CHAR,
-				     "StartNotify", on_start_notify, c, "");
+	r = sdbus.call_method_async(c->bus, NULL, "org.bluez", c->char_path, IFACE_CHAR,
+				    "StartNotify", on_start_notify, c, "");
 	c->last_error = r < 0 ? r : 0;
 }
 
@@ -206,27 +292,27 @@ static int find_characteristic(struct bluez_cuff *c)
 	sd_bus_message *reply = NULL;
 	int r, found = 0;
 
-	r = sd_bus_call_method(c->bus, "org.bluez", "/", "org.freedesktop.DBus.ObjectManager",
-			       "GetManagedObjects", &e, &reply, "");
-	sd_bus_error_free(&e);
+	r = sdbus.call_method(c->bus, "org.bluez", "/", "org.freedesktop.DBus.ObjectManager",
+			      "GetManagedObjects", &e, &reply, "");
+	sdbus.error_free(&e);
 	if (r < 0)
 		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+	r = sdbus.message_enter_container(reply, 'a', "{oa{sa{sv}}}");
 	while (r >= 0 && !found &&
-	       (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+	       (r = sdbus.message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
 		const char *path;
 		int is_bp = 0;
 
-		if ((r = sd_bus_message_read(reply, "o", &path)) < 0 ||
+		if ((r = sdbus.message_read(reply, "o", &path)) < 0 ||
 		    (r = read_interfaces(reply, &is_bp)) < 0 ||
-		    (r = sd_bus_message_exit_container(reply)) < 0)
+		    (r = sdbus.message_exit_container(reply)) < 0)
 			break;
 		if (is_bp && under_device(c, path)) {
 			snprintf(c->char_path, sizeof(c->char_path), "%s", path);
 			found = 1;
 		}
 	}
-	sd_bus_message_unref(reply);
+	sdbus.message_unref(reply);
 	if (r < 0)
 		return r;
 	return found ? 0 : -ENODEV;
@@ -238,7 +324,7 @@ static void on_interfaces_added(struct bluez_cuff *c, sd_bus_message *m)
 	const char *path;
 	int is_bp = 0;
 
-	if (sd_bus_message_read(m, "o", &path) < 0 || read_interfaces(m, &is_bp) < 0)
+	if (sdbus.message_read(m, "o", &path) < 0 || read_interfaces(m, &is_bp) < 0)
 		return;
 	if (is_bp && under_device(c, path) && strcmp(path, c->char_path) != 0)
 		adopt(c, path);
@@ -249,7 +335,7 @@ static void on_interfaces_removed(struct bluez_cuff *c, sd_bus_message *m)
 {
 	const char *path;
 
-	if (sd_bus_message_read(m, "o", &path) < 0)
+	if (sdbus.message_read(m, "o", &path) < 0)
 		return;
 	if (c->char_path[0] && strcmp(path, c->char_path) == 0) {
 		c->char_path[0] = '\0';
@@ -261,46 +347,46 @@ static void on_interfaces_removed(struct bluez_cuff *c, sd_bus_message *m)
  * characteristic (Value, Notifying) or on the device (Connected). */
 static void on_properties_changed(struct bluez_cuff *c, sd_bus_message *m)
 {
-	const char *path = sd_bus_message_get_path(m), *iface;
+	const char *path = sdbus.message_get_path(m), *iface;
 	int on_char, on_dev;
 
-	if (!path || sd_bus_message_read(m, "s", &iface) < 0)
+	if (!path || sdbus.message_read(m, "s", &iface) < 0)
 		return;
 	on_char =
 	    c->char_path[0] && strcmp(path, c->char_path) == 0 && strcmp(iface, IFACE_CHAR) == 0;
 	on_dev = strcmp(path, c->dev_path) == 0 && strcmp(iface, IFACE_DEVICE) == 0;
-	if ((!on_char && !on_dev) || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+	if ((!on_char && !on_dev) || sdbus.message_enter_container(m, 'a', "{sv}") < 0)
 		return;
-	while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+	while (sdbus.message_enter_container(m, 'e', "sv") > 0) {
 		const char *key;
 		int b;
 
-		if (sd_bus_message_read(m, "s", &key) < 0)
+		if (sdbus.message_read(m, "s", &key) < 0)
 			return;
 		if (on_char && strcmp(key, "Value") == 0) {
 			const void *data;
 			size_t len;
 
-			if (sd_bus_message_enter_container(m, 'v', "ay") < 0 ||
-			    sd_bus_message_read_array(m, 'y', &data, &len) < 0 ||
-			    sd_bus_message_exit_container(m) < 0)
+			if (sdbus.message_enter_container(m, 'v', "ay") < 0 ||
+			    sdbus.message_read_array(m, 'y', &data, &len) < 0 ||
+			    sdbus.message_exit_container(m) < 0)
 				return;
 			(void)edge_bp_latest_update(&c->latest, data, len);
 		} else if (on_char && strcmp(key, "Notifying") == 0) {
-			if (sd_bus_message_read(m, "v", "b", &b) < 0)
+			if (sdbus.message_read(m, "v", "b", &b) < 0)
 				return;
 			c->notifying = b;
 		} else if (on_dev && strcmp(key, "Connected") == 0) {
-			if (sd_bus_message_read(m, "v", "b", &b) < 0)
+			if (sdbus.message_read(m, "v", "b", &b) < 0)
 				return;
 			if (!b)
 				c->notifying = 0;
 			else if (!c->notifying)
 				start_notify(c); /* a cuff that reconnects to upload */
-		} else if (sd_bus_message_skip(m, "v") < 0) {
+		} else if (sdbus.message_skip(m, "v") < 0) {
 			return;
 		}
-		if (sd_bus_message_exit_container(m) < 0)
+		if (sdbus.message_exit_container(m) < 0)
 			return;
 	}
 }
@@ -310,13 +396,13 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 	struct bluez_cuff *c = userdata;
 
 	(void)ret_error;
-	if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged"))
+	if (sdbus.message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged"))
 		on_properties_changed(c, m);
-	else if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.ObjectManager",
-					  "InterfacesAdded"))
+	else if (sdbus.message_is_signal(m, "org.freedesktop.DBus.ObjectManager",
+					 "InterfacesAdded"))
 		on_interfaces_added(c, m);
-	else if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.ObjectManager",
-					  "InterfacesRemoved"))
+	else if (sdbus.message_is_signal(m, "org.freedesktop.DBus.ObjectManager",
+					 "InterfacesRemoved"))
 		on_interfaces_removed(c, m);
 	return 0;
 }
@@ -330,12 +416,15 @@ static int bluez_init(struct edge_sensor *s)
 	r = parse_param(s->bind.param, addr, sizeof(addr), adapter, sizeof(adapter));
 	if (r)
 		return r;
+	r = sdbus_load();
+	if (r)
+		return r;
 	snprintf(c->dev_path, sizeof(c->dev_path), "/org/bluez/%s/dev_%s", adapter, addr);
-	r = sd_bus_open_system(&c->bus);
+	r = sdbus.open_system(&c->bus);
 	if (r < 0)
 		return r;
 	/* subscribe first, so an InterfacesAdded racing the lookup is not lost */
-	r = sd_bus_match_signal(c->bus, &c->signals, "org.bluez", NULL, NULL, NULL, on_signal, c);
+	r = sdbus.match_signal(c->bus, &c->signals, "org.bluez", NULL, NULL, NULL, on_signal, c);
 	if (r < 0)
 		goto err_bus;
 	r = find_characteristic(c);
@@ -344,15 +433,15 @@ static int bluez_init(struct edge_sensor *s)
 	else if (r != -ENODEV)
 		goto err_match; /* no bluetoothd on the bus: the sampler retries */
 	/* -ENODEV: paired but not resolved yet; InterfacesAdded will tell */
-	r = sd_bus_flush(c->bus);
+	r = sdbus.flush(c->bus);
 	if (r < 0)
 		goto err_match;
 	return 0;
 
 err_match:
-	c->signals = sd_bus_slot_unref(c->signals);
+	c->signals = sdbus.slot_unref(c->signals);
 err_bus:
-	c->bus = sd_bus_flush_close_unref(c->bus);
+	c->bus = sdbus.flush_close_unref(c->bus);
 	return r;
 }
 
@@ -362,7 +451,7 @@ static int bluez_fetch(struct edge_sensor *s)
 	int r = 0;
 
 	for (int i = 0; i < MAX_PROCESS_FETCH; i++) {
-		r = sd_bus_process(c->bus, NULL);
+		r = sdbus.process(c->bus, NULL);
 		if (r <= 0)
 			break;
 	}
@@ -382,7 +471,7 @@ static int bluez_pollfd(const struct edge_sensor *s)
 {
 	const struct bluez_cuff *c = s->priv;
 
-	return c->bus ? sd_bus_get_fd(c->bus) : -1;
+	return c->bus ? sdbus.get_fd(c->bus) : -1;
 }
 
 static void bluez_deinit(struct edge_sensor *s)
@@ -392,10 +481,10 @@ static void bluez_deinit(struct edge_sensor *s)
 	if (!c->bus)
 		return;
 	if (c->notifying && c->char_path[0])
-		(void)sd_bus_call_method_async(c->bus, NULL, "org.bluez", c->char_path, IFACE_CHAR,
-					       "StopNotify", NULL, NULL, "");
-	c->signals = sd_bus_slot_unref(c->signals);
-	c->bus = sd_bus_flush_close_unref(c->bus);
+		(void)sdbus.call_method_async(c->bus, NULL, "org.bluez", c->char_path, IFACE_CHAR,
+					      "StopNotify", NULL, NULL, "");
+	c->signals = sdbus.slot_unref(c->signals);
+	c->bus = sdbus.flush_close_unref(c->bus);
 }
 
 #else /* !EDGE_HAVE_SDBUS */
@@ -409,7 +498,12 @@ static int bluez_init(struct edge_sensor *s)
 	char addr[24], adapter[16];
 	int r = parse_param(s->bind.param, addr, sizeof(addr), adapter, sizeof(adapter));
 
-	return r ? r : -ENOTSUP; /* built without libsystemd (EDGE_BLUEZ=OFF) */
+	return r ? r : -ENOTSUP; /* built without sd-bus (EDGE_BLUEZ=OFF) */
+}
+
+static const char *bluez_unavailable(void)
+{
+	return "built without sd-bus (EDGE_BLUEZ=OFF, or no libsystemd-dev at build time)";
 }
 
 static int bluez_fetch(struct edge_sensor *s)
@@ -460,5 +554,6 @@ const struct edge_sensor_ops edge_bluez_bp_driver = {
     .channel_get = bluez_get,
     .deinit = bluez_deinit,
     .pollfd = bluez_pollfd,
+    .unavailable = bluez_unavailable,
     .bus = EDGE_SENSOR_BUS_NONE,
 };

@@ -89,6 +89,11 @@ struct edge_sensor_ops {
 	/* Optional: an fd the agent polls (UART, BLE). When readable the agent
 	 * calls sample_fetch. -1 when the driver has none. */
 	int (*pollfd)(const struct edge_sensor *s);
+	/* Optional: after init failed because something the driver loads at
+	 * run time is missing on this system (a shared library), one line
+	 * saying what; NULL otherwise. Drivers do not log: the agent logs it
+	 * once per sensor. Static storage, valid until the next init. */
+	const char *(*unavailable)(void);
 	enum edge_sensor_bus bus; /* what "bus" in the board file must be */
 	uint16_t default_addr;	  /* I2C address when the board file gives none */
 	uint32_t default_baud;	  /* UART */
