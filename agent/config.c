@@ -77,7 +77,11 @@ static const struct field fields[] = {
     U32("mqtt.keepalive_s", mqtt.keepalive_s, 5, 65535, "30", "MQTT keepalive"),
     STR("mqtt.client_id", mqtt.client_id, "", "client id (default: device_id)"),
     BOOL("mqtt.clean_start", mqtt.clean_start, "false",
-	 "start a new session on each connect; false keeps a v3.1.1 session"),
+	 "start a new session on each connect; false resumes the broker's session"),
+    U32("mqtt.session_expiry_s", mqtt.session_expiry_s, 0, 4294967295.0, "3600",
+	"MQTT 5 with clean_start false: the broker keeps the session (and the commands "
+	"sent meanwhile) this long after a disconnect; 0 ends it with the connection, "
+	"4294967295 never"),
     U32("mqtt.inflight", mqtt.inflight, 1, 65535, "128",
 	"outbox messages published but not yet acknowledged"),
     U32("mqtt.connect_timeout_s", mqtt.connect_timeout_s, 1, 600, "20",
@@ -331,7 +335,7 @@ static int set_value(const struct field *f, const cJSON *v, struct edge_config *
 			return fail(err, errlen, "%s: %s: expected a whole number, got %g", origin,
 				    f->path, d);
 		if (d < f->min || d > f->max)
-			return fail(err, errlen, "%s: %s: %g is out of range [%.15g, %.15g]",
+			return fail(err, errlen, "%s: %s: %.15g is out of range [%.15g, %.15g]",
 				    origin, f->path, d, f->min, f->max);
 		if (f->type == T_U32)
 			*(uint32_t *)(void *)base = (uint32_t)d;

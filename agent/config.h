@@ -53,6 +53,7 @@ struct edge_config {
 		uint32_t keepalive_s;
 		char client_id[128];
 		bool clean_start;
+		uint32_t session_expiry_s; /* MQTT 5 Session Expiry Interval; 0 = none */
 		uint32_t inflight;
 		uint32_t connect_timeout_s;
 		struct {

@@ -2,13 +2,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "edge/backoff.h"
 #include "edge/file.h"
@@ -18,7 +22,26 @@
 
 #define MOD "uplink"
 
-enum state { ST_IDLE, ST_WAIT_RETRY, ST_CONNECTING, ST_CONNECTED, ST_STOPPED };
+/* Upper bound of the one blocking call (mosquitto_connect_bind_v5, see
+ * connect_with_session()); the probe has just shown the broker accepts TCP. */
+#define BLOCKING_CONNECT_MS 2000
+
+/* glibc < 2.41 has no name for the thread id of SIGEV_THREAD_ID. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+/*
+ * Connecting. ST_PROBING exists only for an MQTT 5 persistent session:
+ * libmosquitto 2.0 sends CONNECT properties (the Session Expiry Interval)
+ * only from the blocking mosquitto_connect_bind_v5(), whose TCP connect()
+ * would stall the whole loop (sampling included) for as long as the kernel
+ * retries SYNs to a dead or unreachable broker. So a non-blocking TCP connect
+ * of our own (the probe) runs in the loop first; only once it succeeded is
+ * the blocking call made, and a timer signal bounds even that. The TLS
+ * handshake and CONNECT/CONNACK then run in the loop like the async path.
+ */
+enum state { ST_IDLE, ST_WAIT_RETRY, ST_PROBING, ST_CONNECTING, ST_CONNECTED, ST_STOPPED };
 
 struct slot {
 	int mid; /* 0 once acknowledged */
@@ -41,6 +64,10 @@ struct edge_uplink {
 	bool lost; /* set inside libmosquitto callbacks, handled after they return */
 	char lost_reason[300];
 	uint64_t connect_started_ms;
+	/* TCP probe (ST_PROBING) */
+	int probe_fd;
+	struct addrinfo *probe_ai, *probe_next;
+	int probe_errno;
 	struct edge_timer *retry_timer;
 	struct edge_timer *misc_timer;
 	struct edge_backoff backoff;
@@ -136,6 +163,18 @@ static void ring_reset(struct edge_uplink *u)
 
 static void retry_cb(void *arg);
 
+static void probe_close(struct edge_uplink *u)
+{
+	if (u->probe_fd >= 0) {
+		edge_loop_fd_del(u->loop, u->probe_fd);
+		close(u->probe_fd);
+		u->probe_fd = -1;
+	}
+	if (u->probe_ai)
+		freeaddrinfo(u->probe_ai);
+	u->probe_ai = u->probe_next = NULL;
+}
+
 /* Drops the client; everything unacknowledged will be published again. */
 static void handle_lost(struct edge_uplink *u)
 {
@@ -143,6 +182,7 @@ static void handle_lost(struct edge_uplink *u)
 	uint32_t delay;
 
 	u->lost = false;
+	probe_close(u);
 	if (u->fd >= 0)
 		edge_loop_fd_del(u->loop, u->fd);
 	u->fd = -1;
@@ -155,7 +195,7 @@ static void handle_lost(struct edge_uplink *u)
 	u->stats.connected = false;
 	set_error(u, "%.159s", u->lost_reason);
 	delay = edge_backoff_next(&u->backoff);
-	EDGE_DEBUG(MOD, "next connection attempt in %u ms", delay);
+	EDGE_DEBUG(MOD, "next connection attempt in %u ms (%s)", delay, u->lost_reason);
 	edge_store_stats(u->store, &st);
 	EDGE_LOG_RL(&u->rl_conn, EDGE_LOG_WARNING, MOD,
 		    "broker %s:%u: %s; retrying in %u ms (backlog %" PRIu64 ")", u->cfg.mqtt.host,
@@ -206,14 +246,20 @@ static void on_publish(struct mosquitto *m, void *arg, int mid, int reason,
 	/* status or command results: not outbox rows */
 }
 
+/* An MQTT 5 session the broker keeps after a disconnect was asked for. */
+static bool want_session(const struct edge_config *c)
+{
+	return c->mqtt.protocol == EDGE_MQTT_V5 && !c->mqtt.clean_start &&
+	       c->mqtt.session_expiry_s > 0;
+}
+
 static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
-	char why[300];
+	const char *resumed = (flags & 1) ? "session resumed" : "new session";
+	char why[300], session[80] = "";
 
-	(void)flags;
-	(void)props;
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "broker refused the connection: %s",
 			 u->cfg.mqtt.protocol == EDGE_MQTT_V5 ? mosquitto_reason_string(rc)
@@ -232,8 +278,22 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		u->stats.reconnects++;
 	edge_backoff_reset(&u->backoff);
 	u->stats.last_error[0] = '\0';
-	EDGE_NOTICE(MOD, "connected to %s:%u (MQTT %s, TLS)", u->cfg.mqtt.host, u->cfg.mqtt.port,
-		    u->cfg.mqtt.protocol == EDGE_MQTT_V5 ? "5" : "3.1.1");
+	if (want_session(&u->cfg)) {
+		/* CONNACK carries the interval when the broker chose another one. */
+		uint32_t expiry = u->cfg.mqtt.session_expiry_s;
+
+		mosquitto_property_read_int32(props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, &expiry,
+					      false);
+		if (expiry == UINT32_MAX)
+			snprintf(session, sizeof(session), ", %s, expiry never", resumed);
+		else
+			snprintf(session, sizeof(session), ", %s, expiry %" PRIu32 " s", resumed,
+				 expiry);
+	} else if (u->cfg.mqtt.protocol != EDGE_MQTT_V5 && !u->cfg.mqtt.clean_start) {
+		snprintf(session, sizeof(session), ", %s", resumed);
+	}
+	EDGE_NOTICE(MOD, "connected to %s:%u (MQTT %s, TLS%s)", u->cfg.mqtt.host, u->cfg.mqtt.port,
+		    u->cfg.mqtt.protocol == EDGE_MQTT_V5 ? "5" : "3.1.1", session);
 	if (u->hooks.connected)
 		u->hooks.connected(u->hooks.arg);
 }
@@ -440,11 +500,16 @@ static void misc_cb(void *arg)
 
 	if (!u->mosq)
 		return;
-	if (u->state == ST_CONNECTING &&
+	if ((u->state == ST_CONNECTING || u->state == ST_PROBING) &&
 	    edge_now_ms() - u->connect_started_ms > u->cfg.mqtt.connect_timeout_s * 1000ull) {
-		snprintf(why, sizeof(why), "no CONNACK within %u s", u->cfg.mqtt.connect_timeout_s);
+		if (u->state == ST_PROBING)
+			snprintf(why, sizeof(why), "no TCP connection within %u s",
+				 u->cfg.mqtt.connect_timeout_s);
+		else
+			snprintf(why, sizeof(why), "no CONNACK within %u s",
+				 u->cfg.mqtt.connect_timeout_s);
 		mark_lost(u, why);
-	} else {
+	} else if (u->state != ST_PROBING) {
 		int rc = mosquitto_loop_misc(u->mosq);
 
 		if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
@@ -473,8 +538,9 @@ static int read_password(struct edge_uplink *u)
 	return 0;
 }
 
-/* Makes a fresh client and starts a non-blocking connect. */
-static void connect_now(struct edge_uplink *u)
+/* Makes a fresh client with every option, will and TLS file set. 0, or -1
+ * with the reason marked lost. */
+static int client_setup(struct edge_uplink *u)
 {
 	const struct edge_config *c = &u->cfg;
 	const char *cert = *c->mqtt.tls.cert_file ? c->mqtt.tls.cert_file : NULL;
@@ -485,7 +551,7 @@ static void connect_now(struct edge_uplink *u)
 	u->mosq = mosquitto_new(c->mqtt.client_id, c->mqtt.clean_start, u);
 	if (!u->mosq) {
 		mark_lost(u, "out of memory");
-		goto out;
+		return -1;
 	}
 	mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			     c->mqtt.protocol == EDGE_MQTT_V5 ? MQTT_PROTOCOL_V5
@@ -509,7 +575,7 @@ static void connect_now(struct edge_uplink *u)
 			 mosquitto_strerror(rc), c->mqtt.tls.ca_file, cert ? cert : "-",
 			 key ? key : "-");
 		mark_lost(u, why);
-		goto out;
+		return -1;
 	}
 	if (*c->mqtt.username) {
 		rc = read_password(u);
@@ -517,30 +583,223 @@ static void connect_now(struct edge_uplink *u)
 			snprintf(why, sizeof(why), "mqtt.password_file %.100s: %s",
 				 c->mqtt.password_file, strerror(-rc));
 			mark_lost(u, why);
-			goto out;
+			return -1;
 		}
 		mosquitto_username_pw_set(u->mosq, c->mqtt.username,
 					  *u->password ? u->password : NULL);
 	}
 	rc = mosquitto_will_set_v5(u->mosq, u->will_topic, (int)strlen(u->will_payload),
 				   u->will_payload, 1, true, NULL);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_connect_async(u->mosq, c->mqtt.host, (int)c->mqtt.port,
-					     (int)c->mqtt.keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		mark_lost(u, describe(rc, why, sizeof(why)));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The client's socket joins the loop; the TLS handshake, CONNECT and CONNACK
+ * run from io_cb (libmosquitto made the socket non-blocking). */
+static void attach(struct edge_uplink *u)
+{
 	u->fd = mosquitto_socket(u->mosq);
 	if (u->fd < 0 || edge_loop_fd_add(u->loop, u->fd, POLLIN | POLLOUT, io_cb, u)) {
 		u->fd = -1;
 		mark_lost(u, "no socket after connect");
-		goto out;
+		return;
 	}
 	u->state = ST_CONNECTING;
 	u->saw_writable = false;
+	EDGE_DEBUG(MOD, "connecting to %s:%u", u->cfg.mqtt.host, u->cfg.mqtt.port);
+}
+
+static volatile sig_atomic_t connect_alarm;
+
+static void connect_alarm_cb(int sig)
+{
+	(void)sig;
+	connect_alarm = 1;
+}
+
+/*
+ * mosquitto_connect_bind_v5() with a Session Expiry Interval (the only
+ * libmosquitto 2.0 call that sends CONNECT properties). Its TCP connect()
+ * blocks; libmosquitto makes the socket non-blocking right after it, starts
+ * TLS (SSL_connect wants to read: the handshake goes on from io_cb) and queues
+ * CONNECT with the property. A timer signal aimed at this thread, handled
+ * without SA_RESTART, makes that connect() fail with EINTR after
+ * BLOCKING_CONNECT_MS; after the first expiry it repeats every 50 ms, so the
+ * host's further addresses cannot block either. The handler, signal mask and
+ * timer are restored or removed before returning (main.c blocks only the
+ * signals it reads from its signalfd: TERM, INT, HUP).
+ */
+static void connect_with_session(struct edge_uplink *u)
+{
+	const struct edge_config *c = &u->cfg;
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = BLOCKING_CONNECT_MS / 1000,
+			 .tv_nsec = (BLOCKING_CONNECT_MS % 1000) * 1000000L},
+	    .it_interval = {.tv_nsec = 50 * 1000000L},
+	};
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+	struct sigaction sa = {.sa_handler = connect_alarm_cb}, old_sa;
+	mosquitto_property *props = NULL;
+	sigset_t alrm, old_mask;
+	uint64_t t0 = edge_now_ms();
+	bool timer = false;
+	timer_t tid;
+	char why[300];
+	int rc, err;
+
+	rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+					  c->mqtt.session_expiry_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		mark_lost(u, describe(rc, why, sizeof(why)));
+		return;
+	}
+	sev.sigev_notify_thread_id = gettid();
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the blocked connect() returns EINTR */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	connect_alarm = 0;
+	sigaction(SIGALRM, &sa, &old_sa);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, &old_mask);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tid) == 0) {
+		timer = true;
+		timer_settime(tid, 0, &its, NULL);
+	} else {
+		EDGE_WARN(MOD, "no timer to bound the blocking connect: %s", strerror(errno));
+	}
+	rc = mosquitto_connect_bind_v5(u->mosq, c->mqtt.host, (int)c->mqtt.port,
+				       (int)c->mqtt.keepalive_s, NULL, props);
+	err = errno;
+	if (timer)
+		timer_delete(tid); /* SIGALRM is unblocked here: no expiry is left pending */
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	mosquitto_property_free_all(&props);
+	errno = err;
+	if (rc != MOSQ_ERR_SUCCESS) {
+		if (connect_alarm && rc == MOSQ_ERR_ERRNO)
+			snprintf(why, sizeof(why), "TCP connect took longer than %u ms",
+				 BLOCKING_CONNECT_MS);
+		else
+			describe(rc, why, sizeof(why));
+		mark_lost(u, why);
+		return;
+	}
+	EDGE_DEBUG(MOD, "blocking connect with session expiry %" PRIu32 " s took %" PRIu64 " ms",
+		   c->mqtt.session_expiry_s, edge_now_ms() - t0);
+	attach(u);
+}
+
+static void probe_next(struct edge_uplink *u);
+
+static void probe_cb(int fd, short revents, void *arg)
+{
+	struct edge_uplink *u = arg;
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		soerr = errno;
+	if (!soerr && (revents & (POLLERR | POLLHUP)))
+		soerr = ECONNRESET;
+	edge_loop_fd_del(u->loop, fd);
+	close(fd);
+	u->probe_fd = -1;
+	if (soerr) {
+		u->probe_errno = soerr;
+		probe_next(u);
+	} else {
+		EDGE_DEBUG(MOD, "TCP probe of %s:%u succeeded after %" PRIu64 " ms",
+			   u->cfg.mqtt.host, u->cfg.mqtt.port,
+			   edge_now_ms() - u->connect_started_ms);
+		probe_close(u);
+		connect_with_session(u);
+	}
+	if (u->lost)
+		handle_lost(u);
+}
+
+/* A non-blocking connect() to the next address of the host; the last error
+ * is the reason when none is left. */
+static void probe_next(struct edge_uplink *u)
+{
+	while (u->probe_next) {
+		struct addrinfo *ai = u->probe_next;
+		int fd;
+
+		u->probe_next = ai->ai_next;
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			u->probe_errno = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			/* also an immediate success: poll() reports it writable */
+			if (edge_loop_fd_add(u->loop, fd, POLLOUT, probe_cb, u)) {
+				close(fd);
+				mark_lost(u, "no room for the probe socket in the loop");
+				return;
+			}
+			u->probe_fd = fd;
+			return;
+		}
+		u->probe_errno = errno;
+		close(fd);
+	}
+	mark_lost(u, strerror(u->probe_errno ? u->probe_errno : ECONNREFUSED));
+}
+
+/* Resolves the host as libmosquitto does and starts the probe. */
+static void probe_start(struct edge_uplink *u)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", u->cfg.mqtt.port);
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(u->cfg.mqtt.host, port, &hints, &u->probe_ai);
+	if (rc) {
+		char why[300];
+
+		u->probe_ai = NULL;
+		snprintf(why, sizeof(why), "Lookup error: %s",
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		mark_lost(u, why);
+		return;
+	}
+	u->probe_next = u->probe_ai;
+	u->probe_errno = 0;
+	u->state = ST_PROBING;
+	EDGE_DEBUG(MOD, "probing %s:%u (TCP) before connecting with a session", u->cfg.mqtt.host,
+		   u->cfg.mqtt.port);
+	probe_next(u);
+}
+
+/* Makes a fresh client and starts connecting without blocking the loop. */
+static void connect_now(struct edge_uplink *u)
+{
+	char why[300];
+	int rc;
+
 	u->connect_started_ms = edge_now_ms();
-	EDGE_DEBUG(MOD, "connecting to %s:%u", c->mqtt.host, c->mqtt.port);
+	if (client_setup(u))
+		goto out;
+	if (want_session(&u->cfg)) {
+		probe_start(u);
+		goto out;
+	}
+	rc = mosquitto_connect_async(u->mosq, u->cfg.mqtt.host, (int)u->cfg.mqtt.port,
+				     (int)u->cfg.mqtt.keepalive_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		mark_lost(u, describe(rc, why, sizeof(why)));
+		goto out;
+	}
+	attach(u);
 out:
 	if (u->lost)
 		handle_lost(u);
@@ -598,6 +857,7 @@ int edge_uplink_new(struct edge_loop *loop, struct edge_store *store, const stru
 	u->store = store;
 	u->cfg = *cfg;
 	u->fd = -1;
+	u->probe_fd = -1;
 	u->hooks = *hooks;
 	u->rl_conn = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 5);
 	u->rl_store = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 3);
@@ -641,6 +901,7 @@ void edge_uplink_free(struct edge_uplink *u)
 	u->state = ST_STOPPED;
 	if (u->fd >= 0)
 		edge_loop_fd_del(u->loop, u->fd);
+	probe_close(u);
 	if (u->mosq)
 		mosquitto_destroy(u->mosq);
 	edge_loop_timer_del(u->loop, u->retry_timer);
@@ -664,6 +925,7 @@ static bool conn_changed(const struct edge_config *a, const struct edge_config *
 	       a->mqtt.protocol != b->mqtt.protocol || a->mqtt.keepalive_s != b->mqtt.keepalive_s ||
 	       strcmp(a->mqtt.client_id, b->mqtt.client_id) ||
 	       a->mqtt.clean_start != b->mqtt.clean_start ||
+	       a->mqtt.session_expiry_s != b->mqtt.session_expiry_s ||
 	       memcmp(&a->mqtt.tls, &b->mqtt.tls, sizeof(a->mqtt.tls)) ||
 	       strcmp(a->mqtt.username, b->mqtt.username) ||
 	       strcmp(a->mqtt.password_file, b->mqtt.password_file) ||
@@ -701,6 +963,7 @@ static int restart_connection(struct edge_uplink *u)
 
 	if (u->mosq && u->state == ST_CONNECTED)
 		mosquitto_disconnect_v5(u->mosq, 0, NULL);
+	probe_close(u);
 	if (u->fd >= 0)
 		edge_loop_fd_del(u->loop, u->fd);
 	u->fd = -1;

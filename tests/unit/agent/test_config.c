@@ -43,6 +43,8 @@ static void minimal_ok_with_defaults(void **state)
 	assert_int_equal(cfg.mqtt.port, 8883);
 	assert_int_equal(cfg.mqtt.protocol, EDGE_MQTT_V5);
 	assert_int_equal(cfg.mqtt.keepalive_s, 30);
+	assert_false(cfg.mqtt.clean_start);
+	assert_int_equal(cfg.mqtt.session_expiry_s, 3600);
 	assert_string_equal(cfg.mqtt.client_id, "dev-1");
 	assert_int_equal(cfg.store.max_rows, 1000000);
 	assert_int_equal(cfg.store.max_bytes, 268435456);
@@ -59,6 +61,7 @@ static void values_are_read(void **state)
 
 	(void)state;
 	assert_int_equal(parse("{" BASE ",\"port\":1883,\"protocol\":\"v311\","
+			       "\"session_expiry_s\":4294967295,"
 			       "\"backoff\":{\"base_ms\":50,\"cap_ms\":500}},"
 			       "\"store\":{\"max_rows\":500,\"synchronous\":\"full\"},"
 			       "\"record\":{\"location\":{\"latitude\":1.5,\"longitude\":-2.25}},"
@@ -68,6 +71,7 @@ static void values_are_read(void **state)
 	assert_int_equal(cfg.mqtt.port, 1883);
 	assert_int_equal(cfg.mqtt.protocol, EDGE_MQTT_V311);
 	assert_int_equal(cfg.mqtt.backoff.base_ms, 50);
+	assert_true(cfg.mqtt.session_expiry_s == UINT32_MAX);
 	assert_int_equal(cfg.store.max_rows, 500);
 	assert_int_equal(cfg.store.synchronous, EDGE_SYNC_FULL);
 	assert_true(cfg.record.static_location);
@@ -82,6 +86,10 @@ static void errors_name_key_and_problem(void **state)
 	expect_error("{" BASE ",\"port\":\"8883\"}}", "mqtt.port: expected a number, got a string");
 	expect_error("{" BASE ",\"port\":70000}}", "mqtt.port: 70000 is out of range");
 	expect_error("{" BASE ",\"port\":1.5}}", "mqtt.port: expected a whole number");
+	expect_error("{" BASE ",\"session_expiry_s\":4294967296}}",
+		     "mqtt.session_expiry_s: 4294967296 is out of range [0, 4294967295]");
+	expect_error("{" BASE ",\"session_expiry_s\":-1}}",
+		     "mqtt.session_expiry_s: -1 is out of range");
 	expect_error("{" BASE ",\"protocol\":\"v4\"}}",
 		     "mqtt.protocol: \"v4\" is not one of v5, v311");
 	expect_error("{" BASE "},\"store\":{\"max_rows\":-1}}",
