@@ -218,12 +218,9 @@ static void arm(struct edge_loop *loop)
 
 static void run_timers(struct edge_loop *loop)
 {
-	for (struct edge_timer *t = loop->timers; t; t = t->next) {
-		/* read per timer: an earlier callback of this pass may have taken
-		 * a while (a TLS connect setup), and a stale time here would let
-		 * a periodic timer fire again just after this late firing */
-		uint64_t now = edge_now_ms();
+	uint64_t now = edge_now_ms();
 
+	for (struct edge_timer *t = loop->timers; t; t = t->next) {
 		if (t->dead || t->due_ms > now)
 			continue;
 		if (t->period_ms) {
@@ -238,6 +235,10 @@ static void run_timers(struct edge_loop *loop)
 			t->due_ms = UINT64_MAX;
 		}
 		t->cb(t->arg);
+		/* A callback may take a while (a TLS connect setup): with the
+		 * time from before it, a timer further on would fire late here
+		 * and be due again at once. */
+		now = edge_now_ms();
 	}
 }
 
