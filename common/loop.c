@@ -250,6 +250,8 @@ int edge_loop_run_once(struct edge_loop *loop, int timeout_ms)
 
 	for (size_t i = 0; i < loop->n_prepares; i++)
 		loop->prepares[i].cb(loop->prepares[i].arg);
+	if (loop->stop) /* a prepare callback stopped the loop: don't wait in poll() */
+		return 0;
 	arm(loop);
 	pfds[0] = (struct pollfd){.fd = loop->tfd, .events = POLLIN};
 	n = loop->n_watches;

@@ -176,6 +176,34 @@ static void loop_timer_late_no_burst(void **state)
 	edge_loop_free(g_loop);
 }
 
+static void stop_in_prepare(void *arg)
+{
+	(void)arg;
+	edge_loop_stop(g_loop);
+}
+
+static void late_fail(void *arg)
+{
+	(void)arg;
+	edge_loop_stop(g_loop);
+	fail_msg("the loop waited in poll() after a prepare callback stopped it");
+}
+
+/* A prepare callback that stops the loop (the agent's shutdown drain check)
+ * must not leave it waiting in poll() for the next event. */
+static void loop_stop_from_prepare(void **state)
+{
+	struct edge_timer *t;
+
+	(void)state;
+	assert_int_equal(edge_loop_new(&g_loop), 0);
+	assert_int_equal(edge_loop_timer_add(g_loop, 2000, 0, late_fail, NULL, &t), 0);
+	assert_int_equal(edge_loop_prepare_add(g_loop, stop_in_prepare, NULL), 0);
+	assert_int_equal(edge_loop_run(g_loop), 0);
+	edge_loop_timer_del(g_loop, t);
+	edge_loop_free(g_loop);
+}
+
 static void fd_cb(int fd, short rev, void *arg)
 {
 	char c;
@@ -207,9 +235,13 @@ static void loop_fds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(backoff_bounds),  cmocka_unit_test(backoff_cap_below_base),
-	    cmocka_unit_test(ratelimit_burst), cmocka_unit_test(atomic_write_replaces),
-	    cmocka_unit_test(loop_timers),     cmocka_unit_test(loop_timer_late_no_burst),
+	    cmocka_unit_test(backoff_bounds),
+	    cmocka_unit_test(backoff_cap_below_base),
+	    cmocka_unit_test(ratelimit_burst),
+	    cmocka_unit_test(atomic_write_replaces),
+	    cmocka_unit_test(loop_timers),
+	    cmocka_unit_test(loop_timer_late_no_burst),
+	    cmocka_unit_test(loop_stop_from_prepare),
 	    cmocka_unit_test(loop_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
