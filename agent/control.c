@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <mbedtls/x509_crt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,35 +13,12 @@
 #include "ctl.h"
 #include "devctl.h"
 #include "edge/log.h"
+#include "edge/prov_identity.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
 #include "record.h"
 
 #define MOD "control"
-
-int64_t edge_cert_expires_ms(const char *path)
-{
-	mbedtls_x509_crt crt;
-	struct tm tm = {0};
-	int64_t ms;
-
-	if (!path || !*path)
-		return -ENOENT;
-	mbedtls_x509_crt_init(&crt);
-	if (mbedtls_x509_crt_parse_file(&crt, path) != 0) {
-		mbedtls_x509_crt_free(&crt);
-		return -EINVAL;
-	}
-	tm.tm_year = crt.valid_to.year - 1900;
-	tm.tm_mon = crt.valid_to.mon - 1;
-	tm.tm_mday = crt.valid_to.day;
-	tm.tm_hour = crt.valid_to.hour;
-	tm.tm_min = crt.valid_to.min;
-	tm.tm_sec = crt.valid_to.sec;
-	ms = (int64_t)timegm(&tm) * 1000;
-	mbedtls_x509_crt_free(&crt);
-	return ms;
-}
 
 void edge_control_apply_overrides(const struct edge_config *cfg, struct edge_board *board)
 {
@@ -113,6 +89,7 @@ static int64_t cert_expiry(const char *path)
 	static char cached_path[EDGE_PATH_MAX];
 	static struct timespec cached_mtime;
 	static int64_t cached = -ENOENT;
+	int64_t not_after_s;
 	struct stat st;
 
 	if (!*path || stat(path, &st) < 0)
@@ -121,7 +98,8 @@ static int64_t cert_expiry(const char *path)
 	    st.st_mtim.tv_nsec != cached_mtime.tv_nsec) {
 		snprintf(cached_path, sizeof(cached_path), "%s", path);
 		cached_mtime = st.st_mtim;
-		cached = edge_cert_expires_ms(path);
+		cached =
+		    edge_id_cert_file_not_after(path, &not_after_s) ? -EINVAL : not_after_s * 1000;
 		if (cached < 0)
 			EDGE_WARN(MOD, "client certificate %s: cannot read its expiry", path);
 	}

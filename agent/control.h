@@ -30,7 +30,5 @@ void edge_control_status(const struct edge_agent *a, cJSON *root);
 /* Applies cfg->sensors overrides (interval_ms, freshness_ms) to the board;
  * unknown sensor names are ignored. */
 void edge_control_apply_overrides(const struct edge_config *cfg, struct edge_board *board);
-/* notAfter of a PEM/DER certificate file as epoch ms, or a negative errno. */
-int64_t edge_cert_expires_ms(const char *path);
 
 #endif

@@ -86,10 +86,14 @@ static int bring_up(struct sensor_slot *slot)
  * says why; that is logged once, the retries only as "not available". */
 static void log_unavailable(struct sensor_slot *slot, const struct edge_board_sensor *d)
 {
-	const struct edge_sensor_ops *ops = edge_sensor_ops_find(d->compatible);
-	const char *why = ops && ops->unavailable ? ops->unavailable() : NULL;
+	const struct edge_sensor_ops *ops;
+	const char *why;
 
-	if (!why || slot->why_logged)
+	if (slot->why_logged)
+		return;
+	ops = edge_sensor_ops_find(d->compatible);
+	why = ops && ops->unavailable ? ops->unavailable() : NULL;
+	if (!why)
 		return;
 	slot->why_logged = true;
 	EDGE_ERR(MOD, "sensor %s (%s): %s", d->name, d->compatible, why);

@@ -163,13 +163,19 @@ static void ring_reset(struct edge_uplink *u)
 
 static void retry_cb(void *arg);
 
-static void probe_close(struct edge_uplink *u)
+/* The probe's socket only; probe_close() also forgets the addresses. */
+static void probe_drop_fd(struct edge_uplink *u)
 {
 	if (u->probe_fd >= 0) {
 		edge_loop_fd_del(u->loop, u->probe_fd);
 		close(u->probe_fd);
 		u->probe_fd = -1;
 	}
+}
+
+static void probe_close(struct edge_uplink *u)
+{
+	probe_drop_fd(u);
 	if (u->probe_ai)
 		freeaddrinfo(u->probe_ai);
 	u->probe_ai = u->probe_next = NULL;
@@ -705,9 +711,7 @@ static void probe_cb(int fd, short revents, void *arg)
 		soerr = errno;
 	if (!soerr && (revents & (POLLERR | POLLHUP)))
 		soerr = ECONNRESET;
-	edge_loop_fd_del(u->loop, fd);
-	close(fd);
-	u->probe_fd = -1;
+	probe_drop_fd(u);
 	if (soerr) {
 		u->probe_errno = soerr;
 		probe_next(u);

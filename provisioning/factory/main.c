@@ -142,6 +142,15 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* The i-th device serial of this run: --serial, or --prefix and a number. */
+static void serial_at(const struct opts *o, size_t i, char *buf, size_t len)
+{
+	if (o->serial)
+		snprintf(buf, len, "%s", o->serial);
+	else
+		snprintf(buf, len, "%s%0*ld", o->prefix, (int)o->width, o->start + (long)i);
+}
+
 static int write_text(const char *dir, const char *name, const char *text, mode_t mode)
 {
 	char path[PATH_MAX];
@@ -327,11 +336,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* Check every serial before writing anything. */
 	for (size_t i = 0; i < n; i++) {
-		if (o.serial)
-			snprintf(serial, sizeof(serial), "%s", o.serial);
-		else
-			snprintf(serial, sizeof(serial), "%s%0*ld", o.prefix, (int)o.width,
-				 o.start + (long)i);
+		serial_at(&o, i, serial, sizeof(serial));
 		if (!edge_id_serial_valid(serial)) {
 			ret = die("serial %s: 1-64 characters of A-Z a-z 0-9 . _ -", serial);
 			goto out;
@@ -348,11 +353,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (o.serial)
-			snprintf(serial, sizeof(serial), "%s", o.serial);
-		else
-			snprintf(serial, sizeof(serial), "%s%0*ld", o.prefix, (int)o.width,
-				 o.start + (long)i);
+		serial_at(&o, i, serial, sizeof(serial));
 		rc = make_bundle(&o, serial, token, ca_pem, token_sha, &rows[i]);
 		if (rc) {
 			ret = die("bundle %s: %s", serial, strerror(-rc));

@@ -168,13 +168,7 @@ int srv_dynsec_new(const struct srv_config *cfg, struct srv_dynsec **out)
 	*out = d;
 	return 0;
 err:
-	if (d->mosq)
-		mosquitto_destroy(d->mosq);
-	pthread_cond_destroy(&d->cond);
-	pthread_mutex_destroy(&d->lock);
-	pthread_mutex_destroy(&d->op_lock);
-	free(d);
-	mosquitto_lib_cleanup();
+	srv_dynsec_free(d);
 	return rc;
 }
 
@@ -182,9 +176,11 @@ void srv_dynsec_free(struct srv_dynsec *d)
 {
 	if (!d)
 		return;
-	mosquitto_disconnect(d->mosq);
-	mosquitto_loop_stop(d->mosq, false);
-	mosquitto_destroy(d->mosq);
+	if (d->mosq) { /* no-ops on a client that never connected or started */
+		mosquitto_disconnect(d->mosq);
+		mosquitto_loop_stop(d->mosq, false);
+		mosquitto_destroy(d->mosq);
+	}
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->op_lock);
