@@ -59,8 +59,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- PKI and broker ---------------------------------------------------------
-edge_pki_ca "$work" edge-bench-ca
-edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_broker "$work" edge-bench-ca
 edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
 tls=(--ca "$work/ca.crt" --cert "$work/device.crt" --key "$work/device.key")
 
@@ -68,22 +67,8 @@ port=$(edge_free_port)
 # No logging, no persistence; max_inflight_messages (also the Receive Maximum
 # mosquitto announces to v5 clients) above the clients' window of 128 so the
 # broker never narrows it; a queue limit far above anything in flight.
-cat >"$work/mosquitto.conf" <<CONF
-user root
-per_listener_settings false
-listener $port 127.0.0.1
-allow_anonymous false
-cafile $work/ca.crt
-certfile $work/broker.crt
-keyfile $work/broker.key
-require_certificate true
-use_identity_as_username true
-tls_version tlsv1.2
-log_dest none
-persistence false
-max_inflight_messages 1024
-max_queued_messages 100000
-CONF
+edge_broker_conf "$work" "$port" "per_listener_settings false" "log_dest none" \
+  "persistence false" "max_inflight_messages 1024" "max_queued_messages 100000"
 start_broker() {
   mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 &
   broker_pid=$!

@@ -30,24 +30,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-edge_pki_ca "$work" edge-demo-ca
-edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_broker "$work" edge-demo-ca
 edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
 edge_pki_cert "$work" viewer demo-viewer "extendedKeyUsage=clientAuth"
 
 port=$(edge_free_port)
-cat > "$work/mosquitto.conf" <<CONF
-user root
-listener $port 127.0.0.1
-allow_anonymous false
-cafile $work/ca.crt
-certfile $work/broker.crt
-keyfile $work/broker.key
-require_certificate true
-use_identity_as_username true
-tls_version tlsv1.2
-log_dest file $work/mosquitto.log
-CONF
+edge_broker_conf "$work" "$port" "log_dest file $work/mosquitto.log"
 mosquitto -c "$work/mosquitto.conf" 2>/dev/null & pids+=($!)
 edge_wait_port "$port"
 echo "demo: mosquitto with mutual TLS on 127.0.0.1:$port"

@@ -22,8 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "benchutil.h"
 
 static bool connected, answered, failed;
 static uint64_t expect_corr;
@@ -85,26 +86,11 @@ static void on_request(struct mosquitto *m, void *arg, const struct mosquitto_me
 	free(corr);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double pct(const uint64_t *v, size_t n, double p)
 {
 	size_t i = (size_t)ceil(p / 100.0 * (double)n);
 
 	return (double)v[i ? i - 1 : 0] / 1000.0;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 int main(int argc, char **argv)
@@ -204,11 +190,11 @@ int main(int argc, char **argv)
 		mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_topic);
 		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, &expect_corr,
 					      sizeof(expect_corr));
-		t0 = now_us();
+		t0 = bench_now_us();
 		mosquitto_publish_v5(m, NULL, topic, n, payload, 1, false, props);
 		mosquitto_property_free_all(&props);
 		deadline = t0 + 5000000;
-		while (!answered && now_us() < deadline)
+		while (!answered && bench_now_us() < deadline)
 			if (mosquitto_loop(m, 5, 1) != MOSQ_ERR_SUCCESS)
 				break;
 		if (!answered) {
@@ -216,9 +202,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (i >= 0)
-			rtt[i] = now_us() - t0;
+			rtt[i] = bench_now_us() - t0;
 	}
-	qsort(rtt, (size_t)count, sizeof(*rtt), cmp_u64);
+	qsort(rtt, (size_t)count, sizeof(*rtt), bench_cmp_u64);
 	{
 		double sum = 0;
 

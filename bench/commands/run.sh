@@ -42,28 +42,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-edge_pki_ca "$work" edge-bench-ca
-edge_pki_cert "$work" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+edge_pki_broker "$work" edge-bench-ca
 edge_pki_cert "$work" device sim-0001 "extendedKeyUsage=clientAuth"
 edge_pki_cert "$work" echo bench-echo "extendedKeyUsage=clientAuth"
 edge_pki_cert "$work" req bench-requester "extendedKeyUsage=clientAuth"
 port=$(edge_free_port)
-cat >"$work/mosquitto.conf" <<CONF
-user root
-per_listener_settings false
-listener $port 127.0.0.1
-allow_anonymous false
-cafile $work/ca.crt
-certfile $work/broker.crt
-keyfile $work/broker.key
-require_certificate true
-use_identity_as_username true
-tls_version tlsv1.2
-log_dest none
-persistence false
-# Latency, not throughput: without it the broker's segments wait for delayed ACKs (~40 ms).
-set_tcp_nodelay true
-CONF
+# Latency, not throughput: without set_tcp_nodelay the broker's segments wait
+# for delayed ACKs (~40 ms).
+edge_broker_conf "$work" "$port" "per_listener_settings false" "log_dest none" \
+  "persistence false" "set_tcp_nodelay true"
 mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 &
 pids+=($!)
 edge_wait_port "$port"

@@ -63,3 +63,15 @@ size_t bench_workload_next(struct bench_workload *w, uint64_t wall_ms, const cha
 	}
 	return len > 0 ? (size_t)len : 0;
 }
+
+void bench_workload_msgs(struct bench_workload *w, uint64_t wall_ms, struct edge_store_msg *msgs,
+			 char (*payloads)[BENCH_PAYLOAD_MAX], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *topic;
+		size_t len = bench_workload_next(w, wall_ms, &topic, payloads[i]);
+
+		msgs[i] = (struct edge_store_msg){
+		    .topic = topic, .payload = payloads[i], .len = len, .qos = 1};
+	}
+}

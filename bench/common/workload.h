@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "store.h"
 
 #define BENCH_MSGS_PER_TICK 8
 #define BENCH_PAYLOAD_MAX   512
@@ -35,5 +36,9 @@ void bench_workload_init(struct bench_workload *w, const char *device_id);
  * bytes). Returns its length; *topic is borrowed from w. */
 size_t bench_workload_next(struct bench_workload *w, uint64_t wall_ms, const char **topic,
 			   char *payload);
+/* The next n messages of the stream as outbox rows (QoS 1): msgs[i] borrows
+ * payloads[i] and a topic from w. */
+void bench_workload_msgs(struct bench_workload *w, uint64_t wall_ms, struct edge_store_msg *msgs,
+			 char (*payloads)[BENCH_PAYLOAD_MAX], size_t n);
 
 #endif

@@ -81,15 +81,8 @@ int main(int argc, char **argv)
 	t0 = edge_now_ms();
 	while (done < count) {
 		size_t n = count - done < batch ? (size_t)(count - done) : batch;
-		uint64_t wall = edge_wall_ms();
 
-		for (size_t i = 0; i < n; i++) {
-			const char *topic;
-			size_t len = bench_workload_next(&wl, wall, &topic, payloads[i]);
-
-			msgs[i] = (struct edge_store_msg){
-			    .topic = topic, .payload = payloads[i], .len = len, .qos = 1};
-		}
+		bench_workload_msgs(&wl, edge_wall_ms(), msgs, payloads, n);
 		rc = edge_store_append(store, msgs, n);
 		if (rc) {
 			fprintf(stderr, "bench-fill: append: %s\n", strerror(-rc));

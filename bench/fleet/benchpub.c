@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 static volatile int acked;
 static volatile bool connected;
 
@@ -34,14 +36,6 @@ static void on_publish(struct mosquitto *m, void *arg, int mid)
 	(void)arg;
 	(void)mid;
 	__atomic_add_fetch(&acked, 1, __ATOMIC_RELAXED);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -78,7 +72,7 @@ int main(int argc, char **argv)
 	while (!connected)
 		usleep(1000);
 	wall = (long long)time(NULL) * 1000;
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (int i = 0; i < count; i++) {
 		char topic[96], payload[1024], id[64];
 		int n = 0;
@@ -118,7 +112,7 @@ int main(int argc, char **argv)
 	}
 	while (__atomic_load_n(&acked, __ATOMIC_RELAXED) < sent)
 		usleep(1000);
-	printf("published %d messages (%d devices) in %.3f s\n", sent, count, now_s() - t0);
+	printf("published %d messages (%d devices) in %.3f s\n", sent, count, bench_now_s() - t0);
 	mosquitto_disconnect(m);
 	mosquitto_loop_stop(m, false);
 	mosquitto_destroy(m);

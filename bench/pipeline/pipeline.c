@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "benchutil.h"
 #include "config.h"
 #include "edge/log.h"
 #include "edge/loop.h"
@@ -66,7 +67,6 @@ static void produce(void *arg)
 {
 	struct bench *b = arg;
 	struct edge_store_stats st;
-	uint64_t wall;
 	size_t n;
 	int rc;
 
@@ -78,14 +78,7 @@ static void produce(void *arg)
 	n = (size_t)(b->backlog - st.rows);
 	if (n > b->batch)
 		n = b->batch;
-	wall = edge_wall_ms();
-	for (size_t i = 0; i < n; i++) {
-		const char *topic;
-		size_t len = bench_workload_next(&b->wl, wall, &topic, b->payloads[i]);
-
-		b->msgs[i] = (struct edge_store_msg){
-		    .topic = topic, .payload = b->payloads[i], .len = len, .qos = 1};
-	}
+	bench_workload_msgs(&b->wl, edge_wall_ms(), b->msgs, b->payloads, n);
 	rc = edge_store_append(b->store, b->msgs, n);
 	if (rc) {
 		fprintf(stderr, "bench-pipeline: append failed: %s\n", strerror(-rc));
@@ -119,18 +112,11 @@ static void mem_cb(void *arg)
 		b->pss[b->n_pss++] = m.pss_kib;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static uint64_t pss_median(struct bench *b)
 {
 	if (!b->n_pss)
 		return 0;
-	qsort(b->pss, b->n_pss, sizeof(b->pss[0]), cmp_u64);
+	qsort(b->pss, b->n_pss, sizeof(b->pss[0]), bench_cmp_u64);
 	return b->pss[b->n_pss / 2];
 }
 

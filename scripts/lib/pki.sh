@@ -1,5 +1,6 @@
 # Shell helpers shared by scripts/demo.sh and the bench scripts (sourced).
-# Throwaway EC P-256 PKI for a local broker, and loopback ports.
+# Throwaway EC P-256 PKI for a local broker, its mosquitto.conf, and loopback
+# ports.
 
 # edge_pki_ca DIR CN: DIR/ca.key, DIR/ca.crt (valid 2 days)
 edge_pki_ca() {
@@ -16,6 +17,28 @@ edge_pki_cert() {
   openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
     -CAcreateserial -out "$d/$n.crt" -days 2 -extfile "$d/$n.ext" 2>/dev/null
   chmod 600 "$d/$n.key"
+}
+
+# edge_pki_broker DIR CA_CN: the CA (edge_pki_ca) and DIR/broker.{key,crt} for
+# a broker on 127.0.0.1 / localhost
+edge_pki_broker() {
+  edge_pki_ca "$1" "$2"
+  edge_pki_cert "$1" broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+}
+
+# edge_broker_conf DIR PORT [LINE...]: DIR/mosquitto.conf, one mutual-TLS 1.2
+# listener on 127.0.0.1:PORT with DIR/ca.crt and DIR/broker.{crt,key} (no
+# anonymous clients; a client certificate's CN is its user name), then each
+# LINE as it is
+edge_broker_conf() {
+  local d=$1 p=$2
+  shift 2
+  {
+    printf '%s\n' "user root" "listener $p 127.0.0.1" "allow_anonymous false" \
+      "cafile $d/ca.crt" "certfile $d/broker.crt" "keyfile $d/broker.key" \
+      "require_certificate true" "use_identity_as_username true" "tls_version tlsv1.2"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+  } >"$d/mosquitto.conf"
 }
 
 # edge_free_port: a free TCP port on 127.0.0.1
