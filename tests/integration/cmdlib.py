@@ -37,16 +37,45 @@ def config(h, broker, **over):
     return h.agent_config(broker, **over)
 
 
-class Requester:
-    """An MQTT v5 client that sends commands and collects the answers."""
+def start_agent(h, cfg, **kw):
+    """h.start_agent(cfg, **kw), then waits until the agent has subscribed to its
+    command topic."""
+    a = h.start_agent(cfg, **kw)
+    a.wait_log("subscribed commands/")
+    return a
 
-    def __init__(self, h, broker, extra_topics=()):
+
+class _Client:
+    """A paho MQTT v5 client over mutual TLS (the test subscriber's certificate)
+    whose callbacks fill self.msgs under self.lock; subclasses connect it and
+    then call _run()."""
+
+    def __init__(self, h, broker, cid):
         self.msgs = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
-        self.c = mqtt.Client(client_id=f"req-{os.getpid()}-{time.time_ns() % 100000}",
-                             protocol=mqtt.MQTTv5)
+        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
         self.c.tls_set(ca_certs=broker.ca.ca_crt, certfile=h.sub_cert[0], keyfile=h.sub_cert[1])
+
+    def _run(self, h, who):
+        """Starts paho's network thread and waits for the connection (and the
+        SUBACKs); h closes the client at the end of the test."""
+        self.c.loop_start()
+        if not self.connected.wait(10):
+            raise et.TestFailure(f"{who} could not connect")
+        time.sleep(0.3)
+        h.subs.append(self)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Requester(_Client):
+    """An MQTT v5 client that sends commands and collects the answers."""
+
+    def __init__(self, h, broker, extra_topics=()):
+        super().__init__(h, broker, f"req-{os.getpid()}-{time.time_ns() % 100000}")
         topics = [f"devices/{DEVICE}/responses/#", *extra_topics]
 
         def on_connect(c, u, f, rc, props=None):
@@ -64,15 +93,7 @@ class Requester:
         self.c.on_connect = on_connect
         self.c.on_message = on_message
         self.c.connect("127.0.0.1", broker.port, keepalive=30)
-        self.c.loop_start()
-        if not self.connected.wait(10):
-            raise et.TestFailure("requester could not connect")
-        time.sleep(0.3)
-        h.subs.append(self)
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
+        self._run(h, "requester")
 
     def send(self, action, body, response_topic=None, corr=None):
         props = None
@@ -172,20 +193,17 @@ def edgectl(h, sock, *args, timeout=20):
                           capture_output=True, text=True, timeout=timeout)
 
 
-class SessionSub:
+class SessionSub(_Client, et.MessageLog):
     """A v5 subscriber with a persistent session (clean_start=False, session
     expiry 1 h): with a persistent broker it misses nothing across a broker
-    restart."""
+    restart. Messages are (topic, payload, time)."""
+
+    wait_failure = "got {got} of {count} on {topic}"
 
     def __init__(self, h, broker, topics, cid="alerts-sub"):
-        from paho.mqtt.properties import Properties as P
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.connected = threading.Event()
-        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
-        self.c.tls_set(ca_certs=broker.ca.ca_crt, certfile=h.sub_cert[0], keyfile=h.sub_cert[1])
+        super().__init__(h, broker, cid)
         self.c.reconnect_delay_set(min_delay=1, max_delay=2)
-        props = P(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
 
         def on_connect(c, u, f, rc, p=None):
@@ -201,26 +219,4 @@ class SessionSub:
         self.c.on_message = on_message
         self.c.connect("127.0.0.1", broker.port, keepalive=30, clean_start=False,
                        properties=props)
-        self.c.loop_start()
-        if not self.connected.wait(10):
-            raise et.TestFailure("session subscriber could not connect")
-        time.sleep(0.3)
-        h.subs.append(self)
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
-
-    def snapshot(self, topic=None):
-        with self.lock:
-            return [m for m in self.msgs if topic is None or mqtt.topic_matches_sub(topic, m[0])]
-
-    def wait(self, topic, count, timeout=20, pred=None):
-        end = time.time() + timeout
-        while time.time() < end:
-            got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
-            if len(got) >= count:
-                return got
-            time.sleep(0.05)
-        raise et.TestFailure(f"got {len([m for m in self.snapshot(topic) if pred is None or pred(m)])}"
-                             f" of {count} on {topic}")
+        self._run(h, "session subscriber")

@@ -21,12 +21,9 @@ NEVER = {"name": "spo2-low", "metric": "spo2", "comparison": "<", "threshold": 0
 
 def test_episode_once_and_resolved():
     with et.Harness("alerts-episode") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["alerts/#"])
+        b, sub = et.broker_and_subscriber(h, ["alerts/#"])
         start = time.time()
-        a = h.start_agent(cl.config(h, b, alerts=[RULE, NEVER]))
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cl.config(h, b, alerts=[RULE, NEVER]))
         req = cl.Requester(h, b)
         m = sub.wait("alerts/#", 1, timeout=10)[0]
         et.check(m[0] == "alerts/critical", f"topic {m[0]}")
@@ -73,8 +70,7 @@ def test_offline_alert_queued_ahead_of_telemetry():
         sub = cl.SessionSub(h, b, ["alerts/#", "sensors/sim-0001/heart_rate"])
         cfg = cl.config(h, b, alerts=[NEVER])
         cfg["mqtt"]["connect_timeout_s"] = 2
-        a = h.start_agent(cfg)
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cfg)
         sub.wait("sensors/sim-0001/heart_rate", 3, timeout=10)
         b.stop()  # the session and its subscriptions are saved
         a.wait_log("retrying in")

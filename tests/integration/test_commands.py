@@ -26,8 +26,7 @@ def test_every_action():
     with et.Harness("cmd-actions") as h:
         h.make_pki()
         b = h.start_broker()
-        a = h.start_agent(cl.config(h, b))
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cl.config(h, b))
         req = cl.Requester(h, b)
 
         r = req.call("ping")
@@ -100,8 +99,7 @@ def test_response_topic_and_correlation():
     with et.Harness("cmd-v5") as h:
         h.make_pki()
         b = h.start_broker()
-        a = h.start_agent(cl.config(h, b))
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cl.config(h, b))
         req = cl.Requester(h, b, extra_topics=["replies/#"])
         req.send("ping", {"id": "v5-1"}, response_topic="replies/console-7", corr=b"\x00\x01corr")
         got = req.wait(lambda t, d, c: t == "replies/console-7")
@@ -124,8 +122,7 @@ def test_response_topic_and_correlation():
         # MQTT 3.1.1 has no properties: answers go to the default topic
         cfg = cl.config(h, b, state_dir=h.path("state311"))
         cfg["mqtt"]["protocol"] = "v311"
-        a = h.start_agent(cfg, name="agent311")
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cfg, name="agent311")
         req.send("ping", {"id": "v311-1"}, response_topic="replies/ignored", corr=b"z")
         got = req.wait(lambda t, d, c: d and d.get("id") == "v311-1")
         et.check(got[0][0] == "devices/sim-0001/responses/ping" and got[0][3] is None,
@@ -135,12 +132,9 @@ def test_response_topic_and_correlation():
 
 def test_duplicates_expiry_malformed():
     with et.Harness("cmd-dup") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, "sensors/sim-0001/#")
+        b, sub = et.broker_and_subscriber(h, "sensors/sim-0001/#")
         cfg = cl.config(h, b, commands={"max_payload": 2048})
-        a = h.start_agent(cfg)
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cfg)
         req = cl.Requester(h, b)
 
         first = req.call("sensor.disable", {"name": "vitals"}, cid="dup-1")
@@ -189,8 +183,7 @@ def test_duplicates_expiry_malformed():
 
         # ids survive a restart
         et.check(a.stop() == 0, "exit code")
-        a = h.start_agent(cfg, name="agent2")
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cfg, name="agent2")
         req.send("sensor.disable", {"id": "dup-1", "params": {"name": "vitals"}})
         got = req.wait(lambda t, d, c: d and d.get("id") == "dup-1", count=3)
         et.check(got[2][1] == raw1, "stored result lost across the restart")
@@ -206,8 +199,7 @@ def test_signatures_and_config_set():
         other = cl.Signer(h, "other")
         cfg = cl.config(h, b, commands={"require_signed": True,
                                         "signing_key_file": signer.pub_path})
-        a = h.start_agent(cfg)
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cfg)
         req = cl.Requester(h, b)
 
         et.check(req.call("ping")["status"] == "ok", "low-risk actions need no signature")

@@ -48,9 +48,7 @@ def check_record(payload):
 
 def test_records_schema_and_properties():
     with et.Harness("records") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["health/device_data", "sensors/sim-0001/#"])
+        b, sub = et.broker_and_subscriber(h, ["health/device_data", "sensors/sim-0001/#"])
         a = h.start_agent(h.agent_config(b, boards_dir=fast_board(h), board="simfast",
                                          record={"interval_ms": 200}))
         recs = sub.wait("health/device_data", 5, timeout=20)
@@ -117,9 +115,7 @@ def test_foreign_ca_refused_and_outbox_grows():
 
 def test_seq_continues_across_restart():
     with et.Harness("restart") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["health/device_data", "sensors/#"])
+        b, sub = et.broker_and_subscriber(h, ["health/device_data", "sensors/#"])
         cfg = h.agent_config(b, boards_dir=fast_board(h), board="simfast")
         a = h.start_agent(cfg)
         sub.wait("sensors/#", 30, timeout=15)
@@ -178,9 +174,7 @@ def test_config_errors_and_reload():
 
 def test_mqtt_v311():
     with et.Harness("v311") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, "health/device_data")
+        b, sub = et.broker_and_subscriber(h, "health/device_data")
         cfg = h.agent_config(b, boards_dir=fast_board(h), board="simfast",
                              record={"interval_ms": 200})
         cfg["mqtt"]["protocol"] = "v311"

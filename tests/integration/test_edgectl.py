@@ -42,9 +42,8 @@ def test_status_cmd_flush_tail():
     with et.Harness("edgectl") as h:
         h.make_pki()
         b = h.start_broker()
-        a = h.start_agent(cl.config(h, b, alerts=[{"name": "hr-any", "metric": "heart_rate",
-                                                   "comparison": ">=", "threshold": 0}]))
-        a.wait_log("subscribed commands/")
+        a = cl.start_agent(h, cl.config(h, b, alerts=[{"name": "hr-any", "metric": "heart_rate",
+                                                      "comparison": ">=", "threshold": 0}]))
         sock = h.path("state", "edgectl.sock")
         mode = stat.S_IMODE(os.stat(sock).st_mode)
         et.check(mode == 0o660, f"socket mode {oct(mode)}")

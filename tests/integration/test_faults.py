@@ -59,9 +59,7 @@ def report(name, figures):
 
 def test_broker_outage():
     with et.Harness("outage") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["health/device_data", "sensors/#"])
+        b, sub = et.broker_and_subscriber(h, ["health/device_data", "sensors/#"])
         cfg = base_cfg(h, b)
         cfg["log_level"] = "info"
         a = h.start_agent(cfg)
@@ -107,9 +105,7 @@ def test_backoff_has_jitter():
 
 def test_crash_loop():
     with et.Harness("crash") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["health/device_data", "sensors/#"])
+        b, sub = et.broker_and_subscriber(h, ["health/device_data", "sensors/#"])
         cfg = base_cfg(h, b)
         cfg["log_level"] = "notice"
         rnd = random.Random(1234)
@@ -302,9 +298,7 @@ def test_corrupt_outbox_at_start():
 
 def test_config_change_keeps_backlog():
     with et.Harness("cfgchange") as h:
-        h.make_pki()
-        b = h.start_broker()
-        sub = h.subscribe(b, ["health/device_data", "sensors/#"])
+        b, sub = et.broker_and_subscriber(h, ["health/device_data", "sensors/#"])
         cfg = base_cfg(h, b)
         b.stop()
         a = h.start_agent(cfg)

@@ -43,8 +43,7 @@ def command_while_offline(h, expiry):
     b = h.start_broker()
     req = cl.Requester(h, b, extra_topics=[STATUS])
     cfg = session_config(h, b, expiry)
-    a = h.start_agent(cfg, name="agent1")
-    a.wait_log("subscribed commands/")
+    a = cl.start_agent(h, cfg, name="agent1")
     et.check(req.call("ping")["status"] == "ok", "ping while online")
     killed = time.time()
     a.proc.kill()
@@ -59,8 +58,7 @@ def command_while_offline(h, expiry):
     time.sleep(1)
     et.check(not req.answers(lambda t, d, c: d and d.get("id") == cid),
              "answered while the agent was down?")
-    a2 = h.start_agent(cfg, name="agent2")
-    a2.wait_log("subscribed commands/")
+    a2 = cl.start_agent(h, cfg, name="agent2")
     return req, a2, cid, a.log_text()
 
 
@@ -146,6 +144,14 @@ def check_sampling(h, phase, seconds):
     return grown
 
 
+def bound_socket(port):
+    """A TCP socket bound to 127.0.0.1:port (SO_REUSEADDR), not listening yet."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    return s
+
+
 def test_unreachable_broker_does_not_stall():
     with et.Harness("session-down") as h:
         h.make_pki()
@@ -153,9 +159,7 @@ def test_unreachable_broker_does_not_stall():
         # 1. SYNs go unanswered: a listener whose accept queue is full (backlog 0,
         # filled by connections never accepted) drops them, so a blocking
         # connect() would hang for minutes of SYN retries.
-        hole = socket.socket()
-        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        hole.bind(("127.0.0.1", port))
+        hole = bound_socket(port)
         hole.listen(0)
         fillers = []
         for _ in range(2):
@@ -174,12 +178,7 @@ def test_unreachable_broker_does_not_stall():
         finally:
             probe.close()
 
-        class FakeBroker:  # agent_config needs only the port and the CA
-            pass
-
-        fb = FakeBroker()
-        fb.port = port
-        cfg = session_config(h, fb, 300)
+        cfg = session_config(h, et.FakeBroker(port), 300)
         cfg["mqtt"]["connect_timeout_s"] = 2
         a = h.start_agent(cfg)
         time.sleep(1)  # sampling is under way, the first probe waits for a SYN-ACK
@@ -232,16 +231,9 @@ def test_blocking_connect_is_bounded():
         # listen with backlog 0 and never accept: the probe's connection takes
         # the only place in the accept queue (and stays there after the probe
         # closes it), so the SYN of the blocking connect that follows is dropped.
-        hole = socket.socket()
-        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        hole.bind(("127.0.0.1", port))
+        hole = bound_socket(port)
 
-        class FakeBroker:
-            pass
-
-        fb = FakeBroker()
-        fb.port = port
-        cfg = session_config(h, fb, 300)
+        cfg = session_config(h, et.FakeBroker(port), 300)
         cfg["mqtt"]["connect_timeout_s"] = 2
         a = h.start_agent(cfg)
         a.wait_log("(Connection refused)")

@@ -155,7 +155,29 @@ class Agent:
         raise TestFailure(f"agent log never showed {text!r}; log:\n{self.log_text()[-3000:]}")
 
 
-class Subscriber:
+class MessageLog:
+    """snapshot() and wait() over self.msgs (tuples, topic first) under self.lock,
+    for the test's MQTT clients. wait_failure is the message wait() fails with."""
+
+    wait_failure = "got {got} of {count} messages on {topic} within {timeout}s"
+
+    def snapshot(self, topic=None):
+        with self.lock:
+            return [m for m in self.msgs if topic is None or mqtt.topic_matches_sub(topic, m[0])]
+
+    def wait(self, topic, count, timeout=20, pred=None):
+        end = time.time() + timeout
+        while time.time() < end:
+            got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
+        raise TestFailure(self.wait_failure.format(got=len(got), count=count, topic=topic,
+                                                   timeout=timeout))
+
+
+class Subscriber(MessageLog):
     """A paho MQTT v5 client over mutual TLS collecting messages in the background."""
 
     def __init__(self, h, broker, topics, client_id=None, clean=True):
@@ -236,19 +258,13 @@ class Subscriber:
             time.sleep(0.05)
         raise TestFailure("test subscriber did not resubscribe after the broker restart")
 
-    def snapshot(self, topic=None):
-        with self.lock:
-            return [m for m in self.msgs if topic is None or mqtt.topic_matches_sub(topic, m[0])]
 
-    def wait(self, topic, count, timeout=20, pred=None):
-        end = time.time() + timeout
-        while time.time() < end:
-            got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
-            if len(got) >= count:
-                return got
-            time.sleep(0.05)
-        got = [m for m in self.snapshot(topic) if pred is None or pred(m)]
-        raise TestFailure(f"got {len(got)} of {count} messages on {topic} within {timeout}s")
+class FakeBroker:
+    """Stands in for a Broker where only its port is needed (agent_config): for
+    tests whose "broker" is a socket the test controls."""
+
+    def __init__(self, port):
+        self.port = port
 
 
 class Harness:
@@ -375,6 +391,14 @@ autosave_interval 1
             return con.execute("SELECT count(*) FROM outbox").fetchone()[0]
         finally:
             con.close()
+
+
+def broker_and_subscriber(h, topics, **broker_kw):
+    """The usual start of a test: h.make_pki(), a broker (start_broker(**broker_kw))
+    and a test subscriber on topics. Returns (broker, subscriber)."""
+    h.make_pki()
+    b = h.start_broker(**broker_kw)
+    return b, h.subscribe(b, topics)
 
 
 def main(tests):
