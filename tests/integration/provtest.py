@@ -17,8 +17,7 @@ import threading
 import time
 import types
 
-import edgetest
-from edgetest import BIN, TestFailure, check, free_port, run, wait_port
+from edgetest import BIN, check, free_port, run, wait_port
 
 PROVISIOND = os.path.join(BIN, "edge-provisiond")
 FACTORY = os.path.join(BIN, "edge-factory")

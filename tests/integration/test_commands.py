@@ -10,7 +10,6 @@ config.set can be required to carry a JWS ES256 signature.
 # ctest-timeout: 240
 import json
 import os
-import signal
 import time
 
 import cmdlib as cl

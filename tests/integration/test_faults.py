@@ -11,7 +11,6 @@ EDGE_OUTAGE_S sets the broker outage (default 60 s).
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -172,10 +171,6 @@ def broker_restart(persistence, protocol):
                     v.sort()
                     gaps = [(x, y) for x, y in zip(v, v[1:]) if y - x > 15]
                     print(f"    {t}: {len(v)} distinct, gaps {gaps[:6]}", flush=True)
-            if os.environ.get("EDGE_DEBUG_DUMP"):
-                with open(os.environ["EDGE_DEBUG_DUMP"], "w") as f:
-                    for m in sub.snapshot():
-                        f.write(f"{m[4]:.3f} {m[0]} {m[1].decode()}\n")
             et.check(len(distinct) + len(rem) >= next_seq - 1,
                      f"{next_seq - 1 - len(distinct) - len(rem)} of {next_seq - 1} messages "
                      f"never arrived")

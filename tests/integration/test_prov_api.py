@@ -172,7 +172,6 @@ def test_client_stops_on_4xx_and_backs_off():
 
         # server down: retries with growing, jittered delays; no hammering
         dead = Provisiond(h, name="dead")
-        start = time.time()
         rc, events, out = run_client(h, dead, "dev-c3", h.path("c3"), tok, seconds=4,
                                      extra=["--retry-base-ms", "200", "--retry-cap-ms", "1500"])
         check(rc == 4, f"expected a timeout exit: {rc} {out}")

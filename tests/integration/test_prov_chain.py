@@ -7,12 +7,11 @@ renewal before expiry and the reconnect with the new certificate."""
 # ctest-timeout: 240
 import json
 import os
-import subprocess
 import time
 
 import edgetest
 from edgetest import Harness, check
-from provtest import Provisiond, agent_cfg, cert_serial, factory, openssl_verify, setup
+from provtest import agent_cfg, cert_serial, factory, openssl_verify, setup
 
 
 def test_factory_to_broker():

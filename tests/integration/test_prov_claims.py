@@ -4,7 +4,6 @@ the content DESIGN 5.3 shows; a second platform gets its own claim, and an
 API server answering 409 (exists) is fine."""
 # ctest-timeout: 180
 import concurrent.futures
-import json
 import os
 
 import edgetest

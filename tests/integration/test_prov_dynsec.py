@@ -4,7 +4,6 @@ client for each registered device; the device publishes its own topics,
 cannot publish as another device or read another device's commands, and
 loses the broker when revoked."""
 # ctest-timeout: 120
-import json
 import os
 import threading
 import time

@@ -1,7 +1,6 @@
 """sd_notify protocol as systemd sees it: the test plays systemd's side of
 NOTIFY_SOCKET (a real AF_UNIX datagram socket) and WATCHDOG_USEC."""
 # ctest-timeout: 90
-import os
 import signal
 import socket
 import time
