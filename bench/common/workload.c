@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "workload.h"
 
 static const enum edge_channel channels[BENCH_MSGS_PER_TICK - 1] = {

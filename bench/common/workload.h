@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "record.h"
-#include "store.h"
+#include "agent/record.h"
+#include "agent/store.h"
 
 #define BENCH_MSGS_PER_TICK 8
 #define BENCH_PAYLOAD_MAX   512

@@ -15,7 +15,7 @@
 
 #include "edge/file.h"
 #include "edge/time.h"
-#include "store.h"
+#include "agent/store.h"
 #include "workload.h"
 
 #define BATCH_MAX 20000

@@ -28,13 +28,13 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "config.h"
+#include "agent/config.h"
 #include "edge/log.h"
 #include "edge/loop.h"
 #include "edge/time.h"
 #include "memstat.h"
-#include "store.h"
-#include "uplink.h"
+#include "agent/store.h"
+#include "agent/uplink.h"
 #include "workload.h"
 
 #define BATCH_LIMIT 4096

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_parse.h"
+#include "agent/cmd_parse.h"
 
 static const char *const actions[] = {
     "ping",   "status",	 "config.get", "config.set", "sample-now", "sensor.enable",

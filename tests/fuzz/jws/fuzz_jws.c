@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jws.h"
+#include "edge/jws.h"
 
 static const char pub_pem[] = "-----BEGIN PUBLIC KEY-----\n"
 			      "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERxw+dYxJBChbun5TEY7Q9SSt6wdX\n"

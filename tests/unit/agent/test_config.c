@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "agent/config.h"
 
 #define BASE                                                                                       \
 	"\"device_id\":\"dev-1\",\"state_dir\":\"/tmp/x\","                                        \

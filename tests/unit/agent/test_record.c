@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "record.h"
+#include "agent/record.h"
 
 static void feed_all(struct edge_record_builder *b, uint64_t now)
 {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "edge/log.h"
-#include "store.h"
+#include "agent/store.h"
 
 static char dir[64];
 

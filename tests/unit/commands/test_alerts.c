@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alerts.h"
-#include "config.h"
+#include "agent/alerts.h"
+#include "agent/config.h"
 
 struct sent {
 	char topic[128];

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_parse.h"
+#include "agent/cmd_parse.h"
 
 static int parse(const char *action, const char *json, size_t max, struct edge_cmd *c)
 {

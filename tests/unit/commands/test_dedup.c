@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_dedup.h"
+#include "agent/cmd_dedup.h"
 
 #define HOUR 3600000ULL
 #define T0   1800000000000ULL

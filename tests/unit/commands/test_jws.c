@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jws.h"
+#include "edge/jws.h"
 
 struct signer {
 	mbedtls_pk_context pk;

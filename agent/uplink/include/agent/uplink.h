@@ -20,9 +20,9 @@
 
 #include <mosquitto.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "edge/loop.h"
-#include "store.h"
+#include "agent/store.h"
 
 struct edge_uplink;
 

@@ -11,7 +11,7 @@
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "store.h"
+#include "agent/store.h"
 
 #define MOD		 "store"
 #define SEQ_RESERVE_STEP 100000

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts.h"
+#include "agent/alerts.h"
 #include "edge/time.h"
 
 struct rule_rt {

@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "edge/board.h"
 #include "edge/loop.h"
-#include "sampler.h"
-#include "store.h"
-#include "uplink.h"
+#include "agent/sampler.h"
+#include "agent/store.h"
+#include "agent/uplink.h"
 
 #define EDGE_AGENT_VERSION_STR "0.1.0"
 

@@ -9,14 +9,14 @@
 #include <string.h>
 
 #include "agent.h"
-#include "cmd_dedup.h"
-#include "cmd_parse.h"
-#include "commands.h"
-#include "devctl.h"
+#include "agent/cmd_dedup.h"
+#include "agent/cmd_parse.h"
+#include "agent/commands.h"
+#include "agent/devctl.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "jws.h"
+#include "edge/jws.h"
 
 #define MOD	       "commands"
 #define DEDUP_NAME     "commands.dedup.json"

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "ctl.h"
+#include "agent/config.h"
+#include "agent/ctl.h"
 
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
 #define DEFAULT_SOCKET "/var/lib/edge-agent/edgectl.sock"

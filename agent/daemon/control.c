@@ -7,16 +7,16 @@
 #include <time.h>
 
 #include "agent.h"
-#include "alerts.h"
-#include "commands.h"
+#include "agent/alerts.h"
+#include "agent/commands.h"
 #include "control.h"
-#include "ctl.h"
-#include "devctl.h"
+#include "agent/ctl.h"
+#include "agent/devctl.h"
 #include "edge/log.h"
 #include "edge/prov_identity.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
-#include "record.h"
+#include "agent/record.h"
 
 #define MOD "control"
 

@@ -10,7 +10,7 @@
 #include <mosquitto.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "edge/board.h"
 
 struct edge_agent;

@@ -18,7 +18,7 @@
 #include "edge/log.h"
 #include "edge/provision.h"
 #include "edge/time.h"
-#include "provision_glue.h"
+#include "agent/provision.h"
 
 #define MOD		 "provision"
 #define RENEW_RECHECK_MS (12ull * 3600 * 1000)

@@ -9,7 +9,7 @@
 #include "edge/log.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
-#include "sampler.h"
+#include "agent/sampler.h"
 
 #define MOD	       "sampler"
 #define RETRY_MS       30000

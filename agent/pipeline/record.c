@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "agent/record.h"
 
 static const char *const keys[EDGE_VITAL__COUNT] = {
     [EDGE_VITAL_HEART_RATE] = "heartRate",	[EDGE_VITAL_SYSTOLIC] = "systolic",

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devctl.h"
+#include "agent/devctl.h"
 
 #if defined(__has_include)
 #if __has_include("edge/hal/gpio.h")

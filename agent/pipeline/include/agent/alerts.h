@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config.h"
 
 struct edge_alerts;
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_parse.h"
-#include "config.h"
+#include "agent/cmd_parse.h"
+#include "agent/config.h"
 
 static const char *const status_names[] = {
     [EDGE_CMD_OK] = "ok",

@@ -18,7 +18,7 @@
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "uplink.h"
+#include "agent/uplink.h"
 
 #define MOD "uplink"
 

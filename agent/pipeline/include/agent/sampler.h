@@ -13,11 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "edge/board.h"
 #include "edge/loop.h"
-#include "record.h"
-#include "store.h"
+#include "agent/record.h"
+#include "agent/store.h"
 
 struct edge_sampler;
 

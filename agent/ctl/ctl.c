@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "alerts.h"
-#include "commands.h"
-#include "ctl.h"
+#include "agent/alerts.h"
+#include "agent/commands.h"
+#include "agent/ctl.h"
 #include "edge/file.h"
 #include "edge/log.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "edge/file.h"
-#include "jws.h"
+#include "edge/jws.h"
 
 #define JWS_MAX (64 * 1024)
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/sensor.h"

@@ -24,7 +24,7 @@
 #include "edge/notify.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
-#include "provision_glue.h"
+#include "agent/provision.h"
 
 #define MOD	       "agent"
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_dedup.h"
+#include "agent/cmd_dedup.h"
 #include "edge/file.h"
 
 struct entry {
