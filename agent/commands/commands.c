@@ -2,13 +2,11 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <mqtt_protocol.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
 #include "agent/cmd_dedup.h"
 #include "agent/cmd_parse.h"
 #include "agent/commands.h"
@@ -49,8 +47,9 @@ struct action {
 };
 
 struct edge_commands {
-	struct edge_agent *a;
+	struct edge_commands_deps d;
 	struct edge_commands_hooks hooks;
+	struct edge_devctl *devctl;
 	struct edge_dedup *dedup;
 	struct edge_jws_key *key;
 	int key_error;
@@ -85,7 +84,7 @@ static enum edge_cmd_status do_ping(struct ctx *x)
 
 static enum edge_cmd_status do_status(struct ctx *x)
 {
-	char *json = edge_status_json(x->c->a, true, NULL);
+	char *json = x->c->hooks.status_json ? x->c->hooks.status_json(x->c->hooks.arg) : NULL;
 	cJSON *st = json ? cJSON_Parse(json) : NULL;
 
 	free(json);
@@ -100,35 +99,36 @@ static enum edge_cmd_status do_status(struct ctx *x)
 
 static cJSON *config_view(struct edge_commands *c)
 {
-	const struct edge_agent *a = c->a;
+	const struct edge_config *cfg = c->d.cfg;
+	const struct edge_board *board = c->d.board;
 	cJSON *v = cJSON_CreateObject(), *o, *arr;
 	char opath[EDGE_PATH_MAX + 32], *buf;
 	size_t len;
 
 	if (!v)
 		return NULL;
-	cJSON_AddStringToObject(v, "log_level", edge_log_level_name(a->cfg.log_level));
+	cJSON_AddStringToObject(v, "log_level", edge_log_level_name(cfg->log_level));
 	o = cJSON_AddObjectToObject(v, "record");
-	cJSON_AddNumberToObject(o, "interval_ms", a->cfg.record.interval_ms);
+	cJSON_AddNumberToObject(o, "interval_ms", cfg->record.interval_ms);
 	o = cJSON_AddObjectToObject(v, "status");
-	cJSON_AddNumberToObject(o, "interval_s", a->cfg.status.interval_s);
+	cJSON_AddNumberToObject(o, "interval_s", cfg->status.interval_s);
 	o = cJSON_AddObjectToObject(v, "sensors");
-	for (size_t i = 0; o && i < a->board.n_sensors; i++) {
-		cJSON *s = cJSON_AddObjectToObject(o, a->board.sensors[i].name);
+	for (size_t i = 0; o && i < board->n_sensors; i++) {
+		cJSON *s = cJSON_AddObjectToObject(o, board->sensors[i].name);
 		struct edge_sensor_health h = {0};
 
 		if (!s)
 			continue;
-		cJSON_AddNumberToObject(s, "interval_ms", a->board.sensors[i].interval_ms);
-		cJSON_AddNumberToObject(s, "freshness_ms", a->board.sensors[i].freshness_ms);
-		if (a->sampler && i < edge_sampler_sensor_count(a->sampler)) {
-			edge_sampler_sensor_health(a->sampler, i, &h);
+		cJSON_AddNumberToObject(s, "interval_ms", board->sensors[i].interval_ms);
+		cJSON_AddNumberToObject(s, "freshness_ms", board->sensors[i].freshness_ms);
+		if (c->d.sampler && i < edge_sampler_sensor_count(c->d.sampler)) {
+			edge_sampler_sensor_health(c->d.sampler, i, &h);
 			cJSON_AddBoolToObject(s, "enabled", h.enabled);
 		}
 	}
 	arr = cJSON_AddArrayToObject(v, "alerts");
-	for (uint32_t i = 0; arr && i < a->cfg.n_alerts; i++) {
-		const struct edge_alert_rule *r = &a->cfg.alerts[i];
+	for (uint32_t i = 0; arr && i < cfg->n_alerts; i++) {
+		const struct edge_alert_rule *r = &cfg->alerts[i];
 		cJSON *e = cJSON_CreateObject();
 
 		if (!e)
@@ -142,11 +142,11 @@ static cJSON *config_view(struct edge_commands *c)
 		cJSON_AddItemToArray(arr, e);
 	}
 	o = cJSON_AddObjectToObject(v, "commands");
-	cJSON_AddBoolToObject(o, "require_signed", a->cfg.commands.require_signed);
-	cJSON_AddNumberToObject(o, "max_payload", a->cfg.commands.max_payload);
-	cJSON_AddStringToObject(v, "device_id", a->cfg.device_id);
-	cJSON_AddStringToObject(v, "board", a->cfg.board);
-	edge_config_overlay_path(&a->cfg, opath, sizeof(opath));
+	cJSON_AddBoolToObject(o, "require_signed", cfg->commands.require_signed);
+	cJSON_AddNumberToObject(o, "max_payload", cfg->commands.max_payload);
+	cJSON_AddStringToObject(v, "device_id", cfg->device_id);
+	cJSON_AddStringToObject(v, "board", cfg->board);
+	edge_config_overlay_path(cfg, opath, sizeof(opath));
 	if (edge_file_read(opath, 1 << 20, &buf, &len) == 0) {
 		cJSON *ov = cJSON_ParseWithLength(buf, len);
 
@@ -190,7 +190,8 @@ static void merge(cJSON *dst, const cJSON *src)
 
 static enum edge_cmd_status do_config_set(struct ctx *x)
 {
-	struct edge_agent *a = x->c->a;
+	const struct edge_config *cfg = x->c->d.cfg;
+	const struct edge_board *board = x->c->d.board;
 	struct edge_config *next = NULL;
 	char opath[EDGE_PATH_MAX + 32], err[512], *buf = NULL, *text = NULL;
 	cJSON *overlay = NULL;
@@ -202,7 +203,7 @@ static enum edge_cmd_status do_config_set(struct ctx *x)
 		say(x, "params: give the keys to change, e.g. {\"log_level\":\"debug\"}");
 		return EDGE_CMD_ERROR;
 	}
-	edge_config_overlay_path(&a->cfg, opath, sizeof(opath));
+	edge_config_overlay_path(cfg, opath, sizeof(opath));
 	rc = edge_file_read(opath, 1 << 20, &buf, &len);
 	overlay = rc == 0 ? cJSON_ParseWithLength(buf, len) : cJSON_CreateObject();
 	free(buf);
@@ -216,7 +217,7 @@ static enum edge_cmd_status do_config_set(struct ctx *x)
 		goto out;
 	}
 	/* Validate the change alone first: its errors name the params' keys. */
-	*next = a->cfg;
+	*next = *cfg;
 	text = cJSON_PrintUnformatted(x->params);
 	if (!text || edge_config_apply_json(next, text, strlen(text), "params", err, sizeof(err))) {
 		say(x, "%s", text ? err : "out of memory");
@@ -225,11 +226,11 @@ static enum edge_cmd_status do_config_set(struct ctx *x)
 	for (uint32_t i = 0; i < next->n_sensors; i++) {
 		bool found = false;
 
-		for (size_t j = 0; j < a->board.n_sensors; j++)
-			found |= strcmp(a->board.sensors[j].name, next->sensors[i].name) == 0;
+		for (size_t j = 0; j < board->n_sensors; j++)
+			found |= strcmp(board->sensors[j].name, next->sensors[i].name) == 0;
 		if (!found) {
 			say(x, "params: sensors.%s: board %s has no such sensor",
-			    next->sensors[i].name, a->board.name);
+			    next->sensors[i].name, board->name);
 			goto out;
 		}
 	}
@@ -237,7 +238,7 @@ static enum edge_cmd_status do_config_set(struct ctx *x)
 	merge(overlay, x->params);
 	text = cJSON_Print(overlay);
 	/* The merged overlay over the file as it is now must load. */
-	if (!text || edge_config_load(a->config_path, next, err, sizeof(err)) ||
+	if (!text || edge_config_load(x->c->d.config_path, next, err, sizeof(err)) ||
 	    edge_config_apply_json(next, text, strlen(text), opath, err, sizeof(err))) {
 		say(x, "%s", text ? err : "out of memory");
 		goto out;
@@ -264,11 +265,11 @@ static enum edge_cmd_status do_sample_now(struct ctx *x)
 {
 	int n;
 
-	if (!x->c->a->sampler) {
+	if (!x->c->d.sampler) {
 		say(x, "no sampler");
 		return EDGE_CMD_ERROR;
 	}
-	n = edge_sampler_sample_now(x->c->a->sampler);
+	n = edge_sampler_sample_now(x->c->d.sampler);
 	cJSON_AddNumberToObject(x->data, "sensorsRead", n);
 	say(x, "sampled %d sensor(s)", n);
 	return EDGE_CMD_OK;
@@ -285,11 +286,11 @@ static enum edge_cmd_status enable(struct ctx *x, bool on)
 		say(x, "params.name: the sensor's name is required");
 		return EDGE_CMD_ERROR;
 	}
-	rc = x->c->a->sampler ? edge_sampler_enable(x->c->a->sampler, name->valuestring, on)
+	rc = x->c->d.sampler ? edge_sampler_enable(x->c->d.sampler, name->valuestring, on)
 			      : -ENOENT;
 	if (rc) {
 		say(x, "no sensor named \"%.40s\" on board %s", name->valuestring,
-		    x->c->a->board.name);
+		    x->c->d.board->name);
 		return EDGE_CMD_ERROR;
 	}
 	EDGE_NOTICE(MOD, "sensor %s %s by command", name->valuestring, on ? "enabled" : "disabled");
@@ -311,13 +312,13 @@ static enum edge_cmd_status do_sensor_disable(struct ctx *x)
 
 static enum edge_cmd_status do_flush(struct ctx *x)
 {
-	struct edge_agent *a = x->c->a;
+	const struct edge_commands_deps *d = &x->c->d;
 	struct edge_store_stats st;
 	struct edge_uplink_stats up;
-	int rc = edge_store_ack_flush(a->store);
+	int rc = edge_store_ack_flush(d->store);
 
-	edge_store_stats(a->store, &st);
-	edge_uplink_stats(a->uplink, &up);
+	edge_store_stats(d->store, &st);
+	edge_uplink_stats(d->uplink, &up);
 	cJSON_AddNumberToObject(x->data, "backlog", (double)st.rows);
 	cJSON_AddNumberToObject(x->data, "backlogBytes", (double)st.bytes);
 	cJSON_AddNumberToObject(x->data, "inflight", (double)up.inflight);
@@ -340,11 +341,11 @@ static void blink_cb(void *arg)
 	struct edge_commands *c = arg;
 
 	if (c->blink_left == 0) {
-		edge_devctl_led(c->a->devctl, 0);
-		edge_loop_timer_set(c->a->loop, c->blink_timer, UINT64_MAX, 0);
+		edge_devctl_led(c->devctl, 0);
+		edge_loop_timer_set(c->d.loop, c->blink_timer, UINT64_MAX, 0);
 		return;
 	}
-	edge_devctl_led(c->a->devctl, (int)(c->blink_left & 1));
+	edge_devctl_led(c->devctl, (int)(c->blink_left & 1));
 	c->blink_left--;
 }
 
@@ -362,33 +363,33 @@ static enum edge_cmd_status do_identify(struct ctx *x)
 		}
 		s = sec->valuedouble;
 	}
-	rc = edge_devctl_led(c->a->devctl, 1);
+	rc = edge_devctl_led(c->devctl, 1);
 	if (rc) {
 		say(x, "%s",
 		    rc == -ENODEV ? "this board has no status_led"
 				  : "no GPIO HAL in this build to drive the status LED");
-		cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->a->devctl));
+		cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->devctl));
 		return EDGE_CMD_ERROR;
 	}
 	c->blink_left = (unsigned)(s * 1000 / BLINK_MS);
 	c->blink_left += c->blink_left & 1; /* end with the LED off */
 	if (!c->blink_timer)
-		rc = edge_loop_timer_add(c->a->loop, BLINK_MS, BLINK_MS, blink_cb, c,
+		rc = edge_loop_timer_add(c->d.loop, BLINK_MS, BLINK_MS, blink_cb, c,
 					 &c->blink_timer);
 	else
-		edge_loop_timer_set(c->a->loop, c->blink_timer, BLINK_MS, BLINK_MS);
+		edge_loop_timer_set(c->d.loop, c->blink_timer, BLINK_MS, BLINK_MS);
 	if (rc) {
-		edge_devctl_led(c->a->devctl, 0);
+		edge_devctl_led(c->devctl, 0);
 		say(x, "timer: %s", strerror(-rc));
 		return EDGE_CMD_ERROR;
 	}
 	cJSON_AddNumberToObject(x->data, "seconds", s);
-	cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->a->devctl));
-	cJSON_AddStringToObject(x->data, "chip", c->a->board.status_led_chip);
-	cJSON_AddNumberToObject(x->data, "line", c->a->board.status_led_line);
+	cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->devctl));
+	cJSON_AddStringToObject(x->data, "chip", c->d.board->status_led_chip);
+	cJSON_AddNumberToObject(x->data, "line", c->d.board->status_led_line);
 	cJSON_AddNumberToObject(x->data, "ledToggles",
-				(double)edge_devctl_led_toggles(c->a->devctl));
-	cJSON_AddNumberToObject(x->data, "level", edge_devctl_led_level(c->a->devctl));
+				(double)edge_devctl_led_toggles(c->devctl));
+	cJSON_AddNumberToObject(x->data, "level", edge_devctl_led_level(c->devctl));
 	say(x, "blinking the status LED for %g s", s);
 	return EDGE_CMD_OK;
 }
@@ -405,10 +406,10 @@ static void after_cb(void *arg)
 			c->hooks.stop(c->hooks.arg, EDGE_EXIT_RESTART, "restart command");
 	} else if (what == AFTER_REBOOT) {
 		edge_dedup_flush(c->dedup);
-		edge_store_ack_flush(c->a->store);
-		edge_store_checkpoint(c->a->store);
-		EDGE_NOTICE(MOD, "rebooting (%s)", edge_devctl_reboot_backend(c->a->devctl));
-		rc = edge_devctl_reboot(c->a->devctl);
+		edge_store_ack_flush(c->d.store);
+		edge_store_checkpoint(c->d.store);
+		EDGE_NOTICE(MOD, "rebooting (%s)", edge_devctl_reboot_backend(c->devctl));
+		rc = edge_devctl_reboot(c->devctl);
 		if (rc)
 			EDGE_ERR(MOD, "reboot failed: %s", strerror(-rc));
 	}
@@ -419,10 +420,10 @@ static int schedule(struct edge_commands *c, enum after what)
 	int rc = 0;
 
 	if (!c->after_timer)
-		rc = edge_loop_timer_add(c->a->loop, AFTER_DELAY_MS, 0, after_cb, c,
+		rc = edge_loop_timer_add(c->d.loop, AFTER_DELAY_MS, 0, after_cb, c,
 					 &c->after_timer);
 	else
-		edge_loop_timer_set(c->a->loop, c->after_timer, AFTER_DELAY_MS, 0);
+		edge_loop_timer_set(c->d.loop, c->after_timer, AFTER_DELAY_MS, 0);
 	if (!rc)
 		c->after = what;
 	return rc;
@@ -445,7 +446,7 @@ static enum edge_cmd_status do_restart(struct ctx *x)
 static enum edge_cmd_status do_reboot(struct ctx *x)
 {
 	const cJSON *confirm = cJSON_GetObjectItemCaseSensitive(x->params, "confirm");
-	struct edge_devctl *d = x->c->a->devctl;
+	struct edge_devctl *d = x->c->devctl;
 	int rc;
 
 	if (!cJSON_IsTrue(confirm)) {
@@ -526,7 +527,7 @@ static int check_signature(struct edge_commands *c, const struct action *act,
 	int rc;
 
 	if (!cmd->jws) {
-		if (c->a->cfg.commands.require_signed && (act->flags & F_SIGNED)) {
+		if (c->d.cfg->commands.require_signed && (act->flags & F_SIGNED)) {
 			snprintf(why, whylen, "%s needs a signed command (jws)", act->name);
 			return -EPERM;
 		}
@@ -538,14 +539,14 @@ static int check_signature(struct edge_commands *c, const struct action *act,
 	}
 	rc = edge_jws_verify(cmd->jws, strlen(cmd->jws), c->key, &payload, &plen, why, whylen);
 	if (rc == 0)
-		rc = edge_cmd_check_signed(cmd, c->a->cfg.device_id, payload, plen, why, whylen);
+		rc = edge_cmd_check_signed(cmd, c->d.cfg->device_id, payload, plen, why, whylen);
 	free(payload);
 	return rc ? -EPERM : 0;
 }
 
 /* Returns the result to publish (caller frees), or NULL for none. */
 static char *handle(struct edge_commands *c, const char *action, const void *payload, size_t len,
-		    bool has_correlation, bool *run_after)
+		    bool has_correlation)
 {
 	struct edge_cmd cmd;
 	const struct action *act;
@@ -554,9 +555,8 @@ static char *handle(struct edge_commands *c, const char *action, const void *pay
 	char err[256], *result;
 	int rc;
 
-	*run_after = false;
 	c->stats.received++;
-	rc = edge_cmd_parse(action, payload, len, c->a->cfg.commands.max_payload, &cmd, err,
+	rc = edge_cmd_parse(action, payload, len, c->d.cfg->commands.max_payload, &cmd, err,
 			    sizeof(err));
 	if (rc) {
 		c->stats.malformed++;
@@ -597,7 +597,6 @@ static char *handle(struct edge_commands *c, const char *action, const void *pay
 		return result;
 	} else {
 		result = run_action(c, act, &cmd, false);
-		*run_after = true;
 	}
 	if (result) {
 		rc = edge_dedup_put(c->dedup, cmd.id, result, now, act && (act->flags & F_MUTATES));
@@ -609,59 +608,43 @@ static char *handle(struct edge_commands *c, const char *action, const void *pay
 	return result;
 }
 
-void edge_commands_message(struct edge_commands *c, const struct mosquitto_message *msg,
-			   const mosquitto_property *props)
+/* A Response Topic the answer may go to: a plain topic of ours to fill. */
+static bool usable_topic(const char *t, size_t max)
 {
+	return t && *t && !strchr(t, '+') && !strchr(t, '#') && strlen(t) < max;
+}
+
+void edge_commands_message(struct edge_commands *c, const struct edge_mqtt_message *msg)
+{
+	const struct edge_config *cfg = c->d.cfg;
 	char action[EDGE_CMD_ACTION_MAX + 1], topic[256];
-	char *resp_topic = NULL, *result;
-	void *corr = NULL;
-	uint16_t corr_len = 0;
-	mosquitto_property *out_props = NULL;
-	bool ran;
+	char *result;
 	int rc;
 
-	(void)ran;
-	if (edge_cmd_action_from_topic(c->a->cfg.topics.commands, c->a->cfg.device_id, msg->topic,
-				       action, sizeof(action))) {
+	if (edge_cmd_action_from_topic(cfg->topics.commands, cfg->device_id, msg->topic, action,
+				       sizeof(action))) {
 		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD,
-			    "message on %.100s ignored: not a "
-			    "command topic of this device",
+			    "message on %.100s ignored: not a command topic of this device",
 			    msg->topic);
 		return;
 	}
-	if (props) {
-		mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &resp_topic, false);
-		mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
-					       false);
-	}
-	if (resp_topic && (!*resp_topic || strchr(resp_topic, '+') || strchr(resp_topic, '#') ||
-			   strlen(resp_topic) >= sizeof(topic))) {
-		free(resp_topic);
-		resp_topic = NULL;
-	}
-	result = handle(c, action, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-			corr != NULL, &ran);
+	result = handle(c, action, msg->payload, msg->len, msg->correlation != NULL);
 	if (!result)
-		goto out;
-	if (corr)
-		mosquitto_property_add_binary(&out_props, MQTT_PROP_CORRELATION_DATA, corr,
-					      corr_len);
-	if (resp_topic) {
-		snprintf(topic, sizeof(topic), "%s", resp_topic);
-	} else if (edge_topic_format(topic, sizeof(topic), c->a->cfg.topics.responses,
-				     c->a->cfg.device_id, NULL, NULL,
+		return;
+	if (usable_topic(msg->response_topic, sizeof(topic))) {
+		snprintf(topic, sizeof(topic), "%s", msg->response_topic);
+	} else if (edge_topic_format(topic, sizeof(topic), cfg->topics.responses, cfg->device_id,
+				     NULL, NULL,
 				     edge_cmd_action_valid(action) ? action : "invalid") < 0) {
-		goto out;
+		free(result);
+		return;
 	}
-	rc = edge_uplink_publish(c->a->uplink, topic, result, strlen(result), 1, false, out_props);
+	rc = edge_uplink_publish(c->d.uplink, topic, result, strlen(result), 1, false,
+				 msg->correlation, msg->correlation_len);
 	if (rc)
 		EDGE_LOG_RL(&c->rl, EDGE_LOG_WARNING, MOD, "answer on %s not sent: %s", topic,
 			    strerror(-rc));
-out:
-	mosquitto_property_free_all(&out_props);
 	free(result);
-	free(resp_topic);
-	free(corr);
 }
 
 char *edge_commands_run_local(struct edge_commands *c, const char *action, const char *params_json)
@@ -694,7 +677,7 @@ char *edge_commands_run_local(struct edge_commands *c, const char *action, const
 
 static void load_key(struct edge_commands *c)
 {
-	const char *path = c->a->cfg.commands.signing_key_file;
+	const char *path = c->d.cfg->commands.signing_key_file;
 
 	edge_jws_key_free(c->key);
 	c->key = NULL;
@@ -709,38 +692,54 @@ static void load_key(struct edge_commands *c)
 						   : strerror(-c->key_error));
 }
 
-void edge_commands_reconfigure(struct edge_commands *c)
+static void apply_config(struct edge_commands *c)
 {
-	edge_dedup_set_limits(c->dedup, c->a->cfg.commands.dedup_max,
-			      c->a->cfg.commands.dedup_ttl_s * 1000ull);
+	const struct edge_config *cfg = c->d.cfg;
+
+	edge_dedup_set_limits(c->dedup, cfg->commands.dedup_max,
+			      cfg->commands.dedup_ttl_s * 1000ull);
 	load_key(c);
-	edge_topic_format(c->sub_topic, sizeof(c->sub_topic), c->a->cfg.topics.commands,
-			  c->a->cfg.device_id, NULL, NULL, "+");
+	edge_topic_format(c->sub_topic, sizeof(c->sub_topic), cfg->topics.commands,
+			  cfg->device_id, NULL, NULL, "+");
 }
 
-int edge_commands_new(struct edge_agent *a, const struct edge_commands_hooks *hooks,
+void edge_commands_reconfigure(struct edge_commands *c, struct edge_sampler *sampler)
+{
+	c->d.sampler = sampler;
+	apply_config(c);
+}
+
+int edge_commands_new(const struct edge_commands_deps *deps, const struct edge_commands_hooks *hooks,
 		      struct edge_commands **out)
 {
 	struct edge_commands *c = calloc(1, sizeof(*c));
+	const struct edge_config *cfg = deps->cfg;
 	char path[EDGE_PATH_MAX + 32];
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
-	c->a = a;
+	c->d = *deps;
 	if (hooks)
 		c->hooks = *hooks;
 	c->rl = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 10);
-	snprintf(path, sizeof(path), "%s/" DEDUP_NAME, a->cfg.state_dir);
-	rc = edge_dedup_open(path, a->cfg.commands.dedup_max, a->cfg.commands.dedup_ttl_s * 1000ull,
+	rc = edge_devctl_new(deps->board, &c->devctl);
+	if (rc)
+		goto err_c;
+	snprintf(path, sizeof(path), "%s/" DEDUP_NAME, cfg->state_dir);
+	rc = edge_dedup_open(path, cfg->commands.dedup_max, cfg->commands.dedup_ttl_s * 1000ull,
 			     edge_wall_ms(), &c->dedup);
-	if (rc) {
-		free(c);
-		return rc;
-	}
-	edge_commands_reconfigure(c);
+	if (rc)
+		goto err_devctl;
+	apply_config(c);
 	*out = c;
 	return 0;
+
+err_devctl:
+	edge_devctl_free(c->devctl);
+err_c:
+	free(c);
+	return rc;
 }
 
 void edge_commands_free(struct edge_commands *c)
@@ -748,19 +747,20 @@ void edge_commands_free(struct edge_commands *c)
 	if (!c)
 		return;
 	if (c->blink_timer) {
-		edge_loop_timer_del(c->a->loop, c->blink_timer);
-		edge_devctl_led(c->a->devctl, 0);
+		edge_loop_timer_del(c->d.loop, c->blink_timer);
+		edge_devctl_led(c->devctl, 0);
 	}
 	if (c->after_timer)
-		edge_loop_timer_del(c->a->loop, c->after_timer);
+		edge_loop_timer_del(c->d.loop, c->after_timer);
 	edge_dedup_free(c->dedup);
 	edge_jws_key_free(c->key);
+	edge_devctl_free(c->devctl);
 	free(c);
 }
 
 void edge_commands_connected(struct edge_commands *c)
 {
-	int rc = edge_uplink_subscribe(c->a->uplink, c->sub_topic, 1);
+	int rc = edge_uplink_subscribe(c->d.uplink, c->sub_topic, 1);
 
 	if (rc)
 		EDGE_WARN(MOD, "cannot subscribe %s: %s", c->sub_topic, strerror(-rc));

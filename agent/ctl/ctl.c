@@ -12,9 +12,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "agent/alerts.h"
-#include "agent/commands.h"
 #include "agent/ctl.h"
 #include "edge/file.h"
 #include "edge/log.h"
@@ -38,7 +35,9 @@ struct client {
 };
 
 struct edge_ctl {
-	struct edge_agent *a;
+	struct edge_loop *loop;
+	struct edge_ctl_hooks hooks;
+	char group[64];
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct client *clients[CLIENTS_MAX];
@@ -54,11 +53,6 @@ int edge_ctl_default_path(const char *configured, const char *state_dir, char *o
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
-const char *edge_ctl_path(const struct edge_ctl *ctl)
-{
-	return ctl->path;
-}
-
 static void client_close(struct client *cl)
 {
 	struct edge_ctl *ctl = cl->ctl;
@@ -66,7 +60,7 @@ static void client_close(struct client *cl)
 	for (size_t i = 0; i < CLIENTS_MAX; i++)
 		if (ctl->clients[i] == cl)
 			ctl->clients[i] = NULL;
-	edge_loop_fd_del(ctl->a->loop, cl->fd);
+	edge_loop_fd_del(ctl->loop, cl->fd);
 	close(cl->fd);
 	free(cl->in);
 	free(cl->out);
@@ -93,7 +87,7 @@ static bool queue(struct client *cl, const char *text, size_t len)
 	memcpy(cl->out + cl->out_len, text, len);
 	cl->out[cl->out_len + len] = '\n';
 	cl->out_len += len + 1;
-	edge_loop_fd_events(cl->ctl->a->loop, cl->fd, POLLIN | POLLOUT);
+	edge_loop_fd_events(cl->ctl->loop, cl->fd, POLLIN | POLLOUT);
 	return true;
 }
 
@@ -136,50 +130,27 @@ static void reply_result(struct client *cl, char *result_json)
 
 static void op_status(struct client *cl)
 {
-	struct edge_agent *a = cl->ctl->a;
-	char *json = edge_status_json(a, true, NULL);
-	cJSON *o = cJSON_CreateObject(), *st = json ? cJSON_Parse(json) : NULL, *arr;
+	const struct edge_ctl_hooks *h = &cl->ctl->hooks;
+	char *json = h->status ? h->status(h->arg) : NULL;
+	cJSON *body = json ? cJSON_Parse(json) : NULL, *o = cJSON_CreateObject(), *it;
 
 	free(json);
-	if (!o || !st) {
+	if (!cJSON_IsObject(body) || !o || !cJSON_AddBoolToObject(o, "ok", true)) {
+		cJSON_Delete(body);
 		cJSON_Delete(o);
-		cJSON_Delete(st);
 		reply_error(cl, "out of memory");
 		return;
 	}
-	cJSON_AddBoolToObject(o, "ok", true);
-	cJSON_AddItemToObject(o, "status", st);
-	cJSON_AddBoolToObject(o, "connected", edge_uplink_connected(a->uplink));
-	cJSON_AddStringToObject(o, "broker", a->cfg.mqtt.host);
-	cJSON_AddNumberToObject(o, "port", a->cfg.mqtt.port);
-	cJSON_AddNumberToObject(o, "pid", (double)getpid());
-	cJSON_AddStringToObject(o, "config", a->config_path);
-	arr = cJSON_AddArrayToObject(o, "alerts");
-	for (size_t i = 0; arr && i < edge_alerts_rule_count(a->alerts); i++) {
-		struct edge_alert_state s;
-		cJSON *e = cJSON_CreateObject();
-
-		if (!e)
-			break;
-		edge_alerts_rule_state(a->alerts, i, &s);
-		cJSON_AddStringToObject(e, "rule", s.name);
-		cJSON_AddStringToObject(e, "metric", s.metric);
-		cJSON_AddStringToObject(e, "severity", s.severity);
-		cJSON_AddStringToObject(e, "state",
-					s.firing    ? "firing"
-					: s.pending ? "pending"
-						    : "ok");
-		cJSON_AddNumberToObject(e, "value", s.last_value);
-		cJSON_AddNumberToObject(e, "sinceMs", (double)s.since_wall_ms);
-		cJSON_AddNumberToObject(e, "episodes", (double)s.episodes);
-		cJSON_AddItemToArray(arr, e);
-	}
+	/* "ok" first, then the hook's fields in their order */
+	while ((it = body->child) != NULL)
+		cJSON_AddItemToObject(o, it->string, cJSON_DetachItemViaPointer(body, it));
+	cJSON_Delete(body);
 	reply(cl, o);
 }
 
 static void handle_line(struct client *cl, char *line, size_t len)
 {
-	struct edge_agent *a = cl->ctl->a;
+	const struct edge_ctl_hooks *h = &cl->ctl->hooks;
 	cJSON *req = cJSON_ParseWithLength(line, len);
 	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
 
@@ -202,7 +173,7 @@ static void handle_line(struct client *cl, char *line, size_t len)
 			reply_error(cl, "params must be a JSON object");
 		} else {
 			EDGE_NOTICE(MOD, "local command %s from uid %u", action, (unsigned)cl->uid);
-			reply_result(cl, edge_commands_run_local(a->commands, action, ptext));
+			reply_result(cl, h->command ? h->command(h->arg, action, ptext) : NULL);
 		}
 		free(ptext);
 	} else if (strcmp(op->valuestring, "tail") == 0) {
@@ -236,7 +207,7 @@ static void client_cb(int fd, short revents, void *arg)
 			cl->out_len -= (size_t)n;
 		}
 		if (!cl->out_len)
-			edge_loop_fd_events(cl->ctl->a->loop, fd, POLLIN);
+			edge_loop_fd_events(cl->ctl->loop, fd, POLLIN);
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		ssize_t n = recv(fd, cl->in + cl->in_len, IN_MAX - cl->in_len, MSG_DONTWAIT);
@@ -308,7 +279,7 @@ static void accept_cb(int fd, short revents, void *arg)
 		cl->uid = (uid_t)-1;
 		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
 			cl->uid = cred.uid;
-		if (edge_loop_fd_add(ctl->a->loop, cfd, POLLIN, client_cb, cl)) {
+		if (edge_loop_fd_add(ctl->loop, cfd, POLLIN, client_cb, cl)) {
 			free(cl->in);
 			free(cl);
 			close(cfd);
@@ -341,7 +312,8 @@ static int clear_stale(const char *path)
 	return rc;
 }
 
-int edge_ctl_new(struct edge_agent *a, struct edge_ctl **out)
+int edge_ctl_new(struct edge_loop *loop, const struct edge_ctl_cfg *cfg,
+		 const struct edge_ctl_hooks *hooks, struct edge_ctl **out)
 {
 	struct edge_ctl *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -351,12 +323,19 @@ int edge_ctl_new(struct edge_agent *a, struct edge_ctl **out)
 
 	if (!ctl)
 		return -ENOMEM;
-	ctl->a = a;
+	ctl->loop = loop;
+	ctl->hooks = *hooks;
 	ctl->fd = -1;
-	ctl->max_clients = a->cfg.ctl.max_clients ? a->cfg.ctl.max_clients : 1;
+	ctl->max_clients = cfg->max_clients ? cfg->max_clients : 1;
+	if (ctl->max_clients > CLIENTS_MAX)
+		ctl->max_clients = CLIENTS_MAX;
 	ctl->rl = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 3);
-	rc = edge_ctl_default_path(a->cfg.ctl.socket, a->cfg.state_dir, ctl->path,
-				   sizeof(ctl->path));
+	rc = snprintf(ctl->path, sizeof(ctl->path), "%s", cfg->path) >= (int)sizeof(ctl->path)
+		 ? -ENAMETOOLONG
+		 : 0;
+	if (rc == 0 && (size_t)snprintf(ctl->group, sizeof(ctl->group), "%s",
+					cfg->group ? cfg->group : "") >= sizeof(ctl->group))
+		rc = -ENAMETOOLONG;
 	if (rc) {
 		EDGE_ERR(MOD, "control socket path longer than %zu characters",
 			 sizeof(ctl->path) - 1);
@@ -387,19 +366,18 @@ int edge_ctl_new(struct edge_agent *a, struct edge_ctl **out)
 	umask(old);
 	if (rc == 0 && chmod(ctl->path, 0660) < 0)
 		rc = -errno;
-	if (rc == 0 && *a->cfg.ctl.group) {
-		struct group *g = getgrnam(a->cfg.ctl.group);
+	if (rc == 0 && *ctl->group) {
+		struct group *g = getgrnam(ctl->group);
 
 		if (!g)
-			EDGE_WARN(MOD, "ctl.group %s: no such group; keeping ours",
-				  a->cfg.ctl.group);
+			EDGE_WARN(MOD, "ctl.group %s: no such group; keeping ours", ctl->group);
 		else if (chown(ctl->path, (uid_t)-1, g->gr_gid) < 0)
-			EDGE_WARN(MOD, "ctl.group %s: %s", a->cfg.ctl.group, strerror(errno));
+			EDGE_WARN(MOD, "ctl.group %s: %s", ctl->group, strerror(errno));
 	}
 	if (rc == 0 && listen(ctl->fd, 8) < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = edge_loop_fd_add(a->loop, ctl->fd, POLLIN, accept_cb, ctl);
+		rc = edge_loop_fd_add(loop, ctl->fd, POLLIN, accept_cb, ctl);
 	if (rc) {
 		EDGE_ERR(MOD, "%s: %s", ctl->path, strerror(-rc));
 		unlink(ctl->path);
@@ -422,7 +400,7 @@ void edge_ctl_free(struct edge_ctl *ctl)
 	for (size_t i = 0; i < CLIENTS_MAX; i++)
 		if (ctl->clients[i])
 			client_close(ctl->clients[i]);
-	edge_loop_fd_del(ctl->a->loop, ctl->fd);
+	edge_loop_fd_del(ctl->loop, ctl->fd);
 	close(ctl->fd);
 	unlink(ctl->path);
 	free(ctl);
@@ -448,6 +426,17 @@ void edge_ctl_reading(struct edge_ctl *ctl, const char *sensor, const char *metr
 				     sensor, metric, value, unit, ts_ms);
 		if (n <= 0 || (size_t)n >= sizeof(line))
 			return;
+		if (cl->dropped) {
+			char note[48];
+			int m = snprintf(note, sizeof(note), "{\"dropped\":%" PRIu64 "}",
+					 cl->dropped);
+
+			if (!queue(cl, note, (size_t)m)) {
+				cl->dropped++;
+				continue;
+			}
+			cl->dropped = 0;
+		}
 		if (!queue(cl, line, (size_t)n))
 			cl->dropped++;
 	}

@@ -18,13 +18,12 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "control.h"
+#include "agent/provision.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/notify.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
-#include "agent/provision.h"
 
 #define MOD	       "agent"
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
@@ -86,11 +85,47 @@ static int list_drivers(void)
 
 /* ---- wiring ------------------------------------------------------------ */
 
+/* The sampler's sink: every message of a tick in one outbox transaction. */
 static int sink(void *arg, const struct edge_store_msg *msgs, size_t n)
 {
 	struct edge_agent *a = arg;
 
 	return edge_store_append(a->store, msgs, n);
+}
+
+/* Beside the sink, every accepted reading goes to the alert rules and to
+ * edgectl's tail clients. */
+static void on_reading(void *arg, const char *sensor, enum edge_channel ch, int32_t value,
+		       uint64_t ts_ms)
+{
+	struct edge_agent *a = arg;
+	int32_t scale = edge_channel_scale(ch);
+	const char *metric = edge_channel_name(ch);
+
+	if (a->alerts)
+		edge_alerts_reading(a->alerts, metric, (double)value / (scale ? scale : 1),
+				    edge_now_ms(), ts_ms);
+	if (a->ctl) {
+		char v[32];
+
+		if (edge_record_format_value(ch, value, v, sizeof(v)) > 0)
+			edge_ctl_reading(a->ctl, sensor, metric, v, edge_channel_unit(ch), ts_ms);
+	}
+}
+
+/* Alerts go through the outbox with priority 1: kept offline, published
+ * ahead of telemetry, dropped last. */
+static void alert_emit(void *arg, const char *topic, const char *payload, size_t len)
+{
+	struct edge_agent *a = arg;
+	struct edge_store_msg m = {
+	    .topic = topic, .payload = payload, .len = len, .qos = 1, .prio = 1};
+	int rc = edge_store_append(a->store, &m, 1);
+
+	if (rc)
+		EDGE_ERR(MOD, "alert on %s not queued: %s", topic, strerror(-rc));
+	else
+		EDGE_NOTICE(MOD, "alert %s: %.*s", topic, (int)len, (const char *)payload);
 }
 
 static void publish_status(struct edge_agent *a)
@@ -103,7 +138,7 @@ static void publish_status(struct edge_agent *a)
 	json = edge_status_json(a, true, NULL);
 	if (!json)
 		return;
-	rc = edge_uplink_publish(a->uplink, a->status_topic, json, strlen(json), 1, true, NULL);
+	rc = edge_uplink_publish(a->uplink, a->status_topic, json, strlen(json), 1, true, NULL, 0);
 	if (rc && rc != -ENOTCONN)
 		EDGE_WARN(MOD, "status publish failed: %s", strerror(-rc));
 	free(json);
@@ -111,14 +146,19 @@ static void publish_status(struct edge_agent *a)
 
 static void on_connected(void *arg)
 {
-	publish_status(arg);
-	edge_control_connected(arg);
+	struct edge_agent *a = arg;
+
+	publish_status(a);
+	if (a->commands)
+		edge_commands_connected(a->commands);
 }
 
-static void on_message(void *arg, const struct mosquitto_message *msg,
-		       const mosquitto_property *props)
+static void on_message(void *arg, const struct edge_mqtt_message *msg)
 {
-	edge_control_message(arg, msg, props);
+	struct edge_agent *a = arg;
+
+	if (a->commands)
+		edge_commands_message(a->commands, msg);
 }
 
 static void status_timer_cb(void *arg)
@@ -130,6 +170,24 @@ static void watchdog_cb(void *arg)
 {
 	(void)arg;
 	edge_notify("WATCHDOG=1");
+}
+
+/* Applies cfg->sensors overrides (interval_ms, freshness_ms) to the board;
+ * unknown sensor names are ignored (config.set refuses them). */
+static void apply_overrides(const struct edge_config *cfg, struct edge_board *board)
+{
+	for (uint32_t i = 0; i < cfg->n_sensors; i++) {
+		const struct edge_sensor_override *o = &cfg->sensors[i];
+
+		for (size_t j = 0; j < board->n_sensors; j++) {
+			if (strcmp(board->sensors[j].name, o->name) != 0)
+				continue;
+			if (o->interval_ms)
+				board->sensors[j].interval_ms = o->interval_ms;
+			if (o->freshness_ms)
+				board->sensors[j].freshness_ms = o->freshness_ms;
+		}
+	}
 }
 
 static char *offline_will(struct edge_agent *a)
@@ -172,7 +230,7 @@ static int load_board(const struct edge_config *cfg, struct edge_board *board, c
 				 errlen);
 
 	if (rc == 0)
-		edge_control_apply_overrides(cfg, board);
+		apply_overrides(cfg, board);
 	return rc;
 }
 
@@ -241,6 +299,7 @@ static void reload(struct edge_agent *a)
 		edge_sampler_free(a->sampler);
 		a->sampler = sampler;
 		a->board = board;
+		edge_sampler_set_observer(sampler, on_reading, a);
 	}
 	a->cfg = next;
 	edge_agent_prov_apply_state(a);
@@ -251,16 +310,101 @@ static void reload(struct edge_agent *a)
 		edge_uplink_reconfigure(a->uplink, &a->cfg, a->status_topic, will);
 	free(will);
 	edge_loop_timer_set(a->loop, a->status_timer, 1000, a->cfg.status.interval_s * 1000ull);
-	edge_control_reload(a);
+	if (a->alerts)
+		edge_alerts_configure(a->alerts, &a->cfg);
+	if (a->commands)
+		edge_commands_reconfigure(a->commands, a->sampler);
 	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
 	edge_notify("READY=1");
 }
 
-/* The restart command: stop gracefully, then exit with exit_code. */
-static void request_stop(struct edge_agent *a, int exit_code, const char *why)
+/* ---- hooks of commands and ctl --------------------------------------------- */
+
+static void hook_reload(void *arg)
 {
+	reload(arg);
+}
+
+/* The restart command: stop gracefully, then exit with exit_code. */
+static void hook_stop(void *arg, int exit_code, const char *why)
+{
+	struct edge_agent *a = arg;
+
 	a->exit_code = exit_code;
 	begin_stop(a, why);
+}
+
+static char *hook_status_json(void *arg)
+{
+	return edge_status_json(arg, true, NULL);
+}
+
+static char *hook_ctl_status(void *arg)
+{
+	return edge_status_ctl_json(arg);
+}
+
+static char *hook_ctl_command(void *arg, const char *action, const char *params_json)
+{
+	struct edge_agent *a = arg;
+
+	if (!a->commands)
+		return NULL;
+	return edge_commands_run_local(a->commands, action, params_json);
+}
+
+/* Alerts, commands and the edgectl socket, after the uplink and sampler
+ * exist. A failing control socket is logged and the agent runs without it. */
+static int start_control(struct edge_agent *a)
+{
+	const struct edge_commands_deps deps = {
+	    .loop = a->loop,
+	    .store = a->store,
+	    .uplink = a->uplink,
+	    .sampler = a->sampler,
+	    .cfg = &a->cfg,
+	    .board = &a->board,
+	    .config_path = a->config_path,
+	};
+	const struct edge_commands_hooks hooks = {
+	    .reload = hook_reload, .stop = hook_stop, .status_json = hook_status_json, .arg = a};
+	const struct edge_ctl_hooks ctl_hooks = {
+	    .status = hook_ctl_status, .command = hook_ctl_command, .arg = a};
+	char path[EDGE_PATH_MAX + 32];
+	int rc;
+
+	rc = edge_alerts_new(&a->cfg, alert_emit, a, &a->alerts);
+	if (rc)
+		return rc;
+	rc = edge_commands_new(&deps, &hooks, &a->commands);
+	if (rc) {
+		edge_alerts_free(a->alerts);
+		a->alerts = NULL;
+		return rc;
+	}
+	if (a->cfg.ctl.enabled) {
+		struct edge_ctl_cfg cc = {
+		    .path = path, .group = a->cfg.ctl.group, .max_clients = a->cfg.ctl.max_clients};
+
+		if (edge_ctl_default_path(a->cfg.ctl.socket, a->cfg.state_dir, path, sizeof(path)) ||
+		    edge_ctl_new(a->loop, &cc, &ctl_hooks, &a->ctl))
+			a->ctl = NULL; /* logged; the agent runs without local control */
+	}
+	edge_sampler_set_observer(a->sampler, on_reading, a);
+	return 0;
+}
+
+/* Before the uplink and sampler go. */
+static void stop_control(struct edge_agent *a)
+{
+	if (a->sampler)
+		edge_sampler_set_observer(a->sampler, NULL, NULL);
+	edge_ctl_free(a->ctl);
+	a->ctl = NULL;
+	edge_commands_free(a->commands);
+	a->commands = NULL;
+	edge_alerts_free(a->alerts);
+	a->alerts = NULL;
 }
 
 static void signal_cb(int fd, short revents, void *arg)
@@ -390,10 +534,9 @@ static int run(struct edge_agent *a)
 		EDGE_ERR(MOD, "uplink: %s", strerror(-rc));
 		goto out_sampler;
 	}
-	a->reload = reload;
-	a->request_stop = request_stop;
-	if (edge_control_start(a))
-		EDGE_ERR(MOD, "commands, alerts and edgectl are unavailable (out of memory)");
+	rc = start_control(a);
+	if (rc)
+		EDGE_ERR(MOD, "commands, alerts and edgectl are unavailable: %s", strerror(-rc));
 	edge_loop_prepare_add(a->loop, drain_check, a);
 	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
 			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
@@ -424,7 +567,7 @@ static int run(struct edge_agent *a)
 		    st.rows, st.dropped_cap, st.dropped_error);
 	edge_agent_prov_stop(a);
 out_uplink:
-	edge_control_stop(a);
+	stop_control(a);
 	edge_uplink_free(a->uplink);
 out_sampler:
 	edge_sampler_free(a->sampler);
@@ -452,7 +595,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static struct edge_agent agent = {.sigfd = -1};
+	static struct edge_agent agent = {.sigfd = -1, .firmware = EDGE_AGENT_VERSION_STR};
 	const char *config = DEFAULT_CONFIG;
 	bool foreground = false, check = false;
 	char err[512];

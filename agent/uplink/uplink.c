@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <mqtt_protocol.h>
-#include <netdb.h>
 #include <openssl/err.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "edge/backoff.h"
@@ -19,6 +17,7 @@
 #include "edge/log.h"
 #include "edge/time.h"
 #include "agent/uplink.h"
+#include "session.h"
 
 #define MOD "uplink"
 
@@ -26,20 +25,11 @@
  * connect_with_session()); the probe has just shown the broker accepts TCP. */
 #define BLOCKING_CONNECT_MS 2000
 
-/* glibc < 2.41 has no name for the thread id of SIGEV_THREAD_ID. */
-#ifndef sigev_notify_thread_id
-#define sigev_notify_thread_id _sigev_un._tid
-#endif
-
 /*
- * Connecting. ST_PROBING exists only for an MQTT 5 persistent session:
- * libmosquitto 2.0 sends CONNECT properties (the Session Expiry Interval)
- * only from the blocking mosquitto_connect_bind_v5(), whose TCP connect()
- * would stall the whole loop (sampling included) for as long as the kernel
- * retries SYNs to a dead or unreachable broker. So a non-blocking TCP connect
- * of our own (the probe) runs in the loop first; only once it succeeded is
- * the blocking call made, and a timer signal bounds even that. The TLS
- * handshake and CONNECT/CONNACK then run in the loop like the async path.
+ * Connecting. ST_PROBING exists only for an MQTT 5 persistent session: the
+ * TCP probe of session.h runs in the loop before the bounded blocking
+ * connect that sends the Session Expiry Interval. The TLS handshake and
+ * CONNECT/CONNACK then run in the loop like the async path.
  */
 enum state { ST_IDLE, ST_WAIT_RETRY, ST_PROBING, ST_CONNECTING, ST_CONNECTED, ST_STOPPED };
 
@@ -64,10 +54,7 @@ struct edge_uplink {
 	bool lost; /* set inside libmosquitto callbacks, handled after they return */
 	char lost_reason[300];
 	uint64_t connect_started_ms;
-	/* TCP probe (ST_PROBING) */
-	int probe_fd;
-	struct addrinfo *probe_ai, *probe_next;
-	int probe_errno;
+	struct edge_tcp_probe *probe; /* ST_PROBING */
 	struct edge_timer *retry_timer;
 	struct edge_timer *misc_timer;
 	struct edge_backoff backoff;
@@ -163,22 +150,17 @@ static void ring_reset(struct edge_uplink *u)
 
 static void retry_cb(void *arg);
 
-/* The probe's socket only; probe_close() also forgets the addresses. */
-static void probe_drop_fd(struct edge_uplink *u)
+/* Forgets the probe, the socket and the client (no DISCONNECT sent). */
+static void drop_client(struct edge_uplink *u)
 {
-	if (u->probe_fd >= 0) {
-		edge_loop_fd_del(u->loop, u->probe_fd);
-		close(u->probe_fd);
-		u->probe_fd = -1;
-	}
-}
-
-static void probe_close(struct edge_uplink *u)
-{
-	probe_drop_fd(u);
-	if (u->probe_ai)
-		freeaddrinfo(u->probe_ai);
-	u->probe_ai = u->probe_next = NULL;
+	edge_tcp_probe_free(u->probe);
+	u->probe = NULL;
+	if (u->fd >= 0)
+		edge_loop_fd_del(u->loop, u->fd);
+	u->fd = -1;
+	if (u->mosq)
+		mosquitto_destroy(u->mosq);
+	u->mosq = NULL;
 }
 
 /* Drops the client; everything unacknowledged will be published again. */
@@ -188,13 +170,7 @@ static void handle_lost(struct edge_uplink *u)
 	uint32_t delay;
 
 	u->lost = false;
-	probe_close(u);
-	if (u->fd >= 0)
-		edge_loop_fd_del(u->loop, u->fd);
-	u->fd = -1;
-	if (u->mosq)
-		mosquitto_destroy(u->mosq);
-	u->mosq = NULL;
+	drop_client(u);
 	ring_reset(u);
 	if (u->state == ST_STOPPED)
 		return;
@@ -321,14 +297,35 @@ static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitt
 	mark_lost(u, why);
 }
 
+/* Translates the message to the plain struct of uplink.h: the Response
+ * Topic and Correlation Data are the only properties anyone reads. */
 static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
+	struct edge_mqtt_message in = {
+	    .topic = msg->topic,
+	    .payload = msg->payload,
+	    .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+	};
+	char *resp_topic = NULL;
+	void *corr = NULL;
+	uint16_t corr_len = 0;
 
 	(void)m;
-	if (u->hooks.message)
-		u->hooks.message(u->hooks.arg, msg, props);
+	if (!u->hooks.message)
+		return;
+	if (props) {
+		mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &resp_topic, false);
+		mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
+					       false);
+	}
+	in.response_topic = resp_topic;
+	in.correlation = corr;
+	in.correlation_len = corr ? corr_len : 0;
+	u->hooks.message(u->hooks.arg, &in);
+	free(resp_topic);
+	free(corr);
 }
 
 /* Decimal text of v >= 0 into buf (24 bytes); cheaper than snprintf, which
@@ -618,75 +615,20 @@ static void attach(struct edge_uplink *u)
 	EDGE_DEBUG(MOD, "connecting to %s:%u", u->cfg.mqtt.host, u->cfg.mqtt.port);
 }
 
-static volatile sig_atomic_t connect_alarm;
-
-static void connect_alarm_cb(int sig)
-{
-	(void)sig;
-	connect_alarm = 1;
-}
-
-/*
- * mosquitto_connect_bind_v5() with a Session Expiry Interval (the only
- * libmosquitto 2.0 call that sends CONNECT properties). Its TCP connect()
- * blocks; libmosquitto makes the socket non-blocking right after it, starts
- * TLS (SSL_connect wants to read: the handshake goes on from io_cb) and queues
- * CONNECT with the property. A timer signal aimed at this thread, handled
- * without SA_RESTART, makes that connect() fail with EINTR after
- * BLOCKING_CONNECT_MS; after the first expiry it repeats every 50 ms, so the
- * host's further addresses cannot block either. The handler, signal mask and
- * timer are restored or removed before returning (main.c blocks only the
- * signals it reads from its signalfd: TERM, INT, HUP).
- */
+/* The blocking connect that sends the Session Expiry Interval (session.h). */
 static void connect_with_session(struct edge_uplink *u)
 {
 	const struct edge_config *c = &u->cfg;
-	struct itimerspec its = {
-	    .it_value = {.tv_sec = BLOCKING_CONNECT_MS / 1000,
-			 .tv_nsec = (BLOCKING_CONNECT_MS % 1000) * 1000000L},
-	    .it_interval = {.tv_nsec = 50 * 1000000L},
-	};
-	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
-	struct sigaction sa = {.sa_handler = connect_alarm_cb}, old_sa;
-	mosquitto_property *props = NULL;
-	sigset_t alrm, old_mask;
 	uint64_t t0 = edge_now_ms();
-	bool timer = false;
-	timer_t tid;
+	bool timed_out;
 	char why[300];
-	int rc, err;
+	int rc;
 
-	rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-					  c->mqtt.session_expiry_s);
+	rc = edge_uplink_connect_session(u->mosq, c->mqtt.host, c->mqtt.port, c->mqtt.keepalive_s,
+					 c->mqtt.session_expiry_s, BLOCKING_CONNECT_MS,
+					 &timed_out);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		mark_lost(u, describe(rc, why, sizeof(why)));
-		return;
-	}
-	sev.sigev_notify_thread_id = gettid();
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: the blocked connect() returns EINTR */
-	sigemptyset(&alrm);
-	sigaddset(&alrm, SIGALRM);
-	connect_alarm = 0;
-	sigaction(SIGALRM, &sa, &old_sa);
-	pthread_sigmask(SIG_UNBLOCK, &alrm, &old_mask);
-	if (timer_create(CLOCK_MONOTONIC, &sev, &tid) == 0) {
-		timer = true;
-		timer_settime(tid, 0, &its, NULL);
-	} else {
-		EDGE_WARN(MOD, "no timer to bound the blocking connect: %s", strerror(errno));
-	}
-	rc = mosquitto_connect_bind_v5(u->mosq, c->mqtt.host, (int)c->mqtt.port,
-				       (int)c->mqtt.keepalive_s, NULL, props);
-	err = errno;
-	if (timer)
-		timer_delete(tid); /* SIGALRM is unblocked here: no expiry is left pending */
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	sigaction(SIGALRM, &old_sa, NULL);
-	mosquitto_property_free_all(&props);
-	errno = err;
-	if (rc != MOSQ_ERR_SUCCESS) {
-		if (connect_alarm && rc == MOSQ_ERR_ERRNO)
+		if (timed_out)
 			snprintf(why, sizeof(why), "TCP connect took longer than %u ms",
 				 BLOCKING_CONNECT_MS);
 		else
@@ -699,89 +641,34 @@ static void connect_with_session(struct edge_uplink *u)
 	attach(u);
 }
 
-static void probe_next(struct edge_uplink *u);
-
-static void probe_cb(int fd, short revents, void *arg)
+static void probe_done(void *arg, int err, const char *why)
 {
 	struct edge_uplink *u = arg;
-	int soerr = 0;
-	socklen_t sl = sizeof(soerr);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-		soerr = errno;
-	if (!soerr && (revents & (POLLERR | POLLHUP)))
-		soerr = ECONNRESET;
-	probe_drop_fd(u);
-	if (soerr) {
-		u->probe_errno = soerr;
-		probe_next(u);
+	edge_tcp_probe_free(u->probe);
+	u->probe = NULL;
+	if (err) {
+		mark_lost(u, why);
 	} else {
 		EDGE_DEBUG(MOD, "TCP probe of %s:%u succeeded after %" PRIu64 " ms",
 			   u->cfg.mqtt.host, u->cfg.mqtt.port,
 			   edge_now_ms() - u->connect_started_ms);
-		probe_close(u);
 		connect_with_session(u);
 	}
 	if (u->lost)
 		handle_lost(u);
 }
 
-/* A non-blocking connect() to the next address of the host; the last error
- * is the reason when none is left. */
-static void probe_next(struct edge_uplink *u)
-{
-	while (u->probe_next) {
-		struct addrinfo *ai = u->probe_next;
-		int fd;
-
-		u->probe_next = ai->ai_next;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			u->probe_errno = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-			/* also an immediate success: poll() reports it writable */
-			if (edge_loop_fd_add(u->loop, fd, POLLOUT, probe_cb, u)) {
-				close(fd);
-				mark_lost(u, "no room for the probe socket in the loop");
-				return;
-			}
-			u->probe_fd = fd;
-			return;
-		}
-		u->probe_errno = errno;
-		close(fd);
-	}
-	mark_lost(u, strerror(u->probe_errno ? u->probe_errno : ECONNREFUSED));
-}
-
-/* Resolves the host as libmosquitto does and starts the probe. */
 static void probe_start(struct edge_uplink *u)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	char port[8];
-	int rc;
+	char why[300];
 
-	snprintf(port, sizeof(port), "%u", u->cfg.mqtt.port);
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(u->cfg.mqtt.host, port, &hints, &u->probe_ai);
-	if (rc) {
-		char why[300];
-
-		u->probe_ai = NULL;
-		snprintf(why, sizeof(why), "Lookup error: %s",
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		mark_lost(u, why);
-		return;
-	}
-	u->probe_next = u->probe_ai;
-	u->probe_errno = 0;
 	u->state = ST_PROBING;
 	EDGE_DEBUG(MOD, "probing %s:%u (TCP) before connecting with a session", u->cfg.mqtt.host,
 		   u->cfg.mqtt.port);
-	probe_next(u);
+	if (edge_tcp_probe_start(u->loop, u->cfg.mqtt.host, u->cfg.mqtt.port, probe_done, u,
+				 &u->probe, why, sizeof(why)))
+		mark_lost(u, why);
 }
 
 /* Makes a fresh client and starts connecting without blocking the loop. */
@@ -861,7 +748,6 @@ int edge_uplink_new(struct edge_loop *loop, struct edge_store *store, const stru
 	u->store = store;
 	u->cfg = *cfg;
 	u->fd = -1;
-	u->probe_fd = -1;
 	u->hooks = *hooks;
 	u->rl_conn = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 5);
 	u->rl_store = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 3);
@@ -903,11 +789,7 @@ void edge_uplink_free(struct edge_uplink *u)
 	if (!u)
 		return;
 	u->state = ST_STOPPED;
-	if (u->fd >= 0)
-		edge_loop_fd_del(u->loop, u->fd);
-	probe_close(u);
-	if (u->mosq)
-		mosquitto_destroy(u->mosq);
+	drop_client(u);
 	edge_loop_timer_del(u->loop, u->retry_timer);
 	edge_loop_timer_del(u->loop, u->misc_timer);
 	free(u->ring);
@@ -967,13 +849,7 @@ static int restart_connection(struct edge_uplink *u)
 
 	if (u->mosq && u->state == ST_CONNECTED)
 		mosquitto_disconnect_v5(u->mosq, 0, NULL);
-	probe_close(u);
-	if (u->fd >= 0)
-		edge_loop_fd_del(u->loop, u->fd);
-	u->fd = -1;
-	if (u->mosq)
-		mosquitto_destroy(u->mosq);
-	u->mosq = NULL;
+	drop_client(u);
 	rc = ring_alloc(u, u->cfg.mqtt.inflight);
 	if (rc)
 		return rc;
@@ -984,15 +860,21 @@ static int restart_connection(struct edge_uplink *u)
 }
 
 int edge_uplink_publish(struct edge_uplink *u, const char *topic, const void *payload, size_t len,
-			int qos, bool retain, const mosquitto_property *props)
+			int qos, bool retain, const void *correlation, size_t correlation_len)
 {
+	mosquitto_property *props = NULL;
 	int rc;
 
 	if (u->state != ST_CONNECTED || !u->mosq)
 		return -ENOTCONN;
-	if (u->cfg.mqtt.protocol != EDGE_MQTT_V5)
-		props = NULL;
+	if (len > INT_MAX || correlation_len > UINT16_MAX)
+		return -EMSGSIZE;
+	if (correlation && u->cfg.mqtt.protocol == EDGE_MQTT_V5 &&
+	    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, correlation,
+					  (uint16_t)correlation_len) != MOSQ_ERR_SUCCESS)
+		return -ENOMEM;
 	rc = mosquitto_publish_v5(u->mosq, NULL, topic, (int)len, payload, qos, retain, props);
+	mosquitto_property_free_all(&props);
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
 		return 0;
@@ -1020,11 +902,6 @@ int edge_uplink_subscribe(struct edge_uplink *u, const char *topic, int qos)
 bool edge_uplink_connected(const struct edge_uplink *u)
 {
 	return u->state == ST_CONNECTED;
-}
-
-int edge_uplink_protocol(const struct edge_uplink *u)
-{
-	return u->cfg.mqtt.protocol;
 }
 
 void edge_uplink_stats(const struct edge_uplink *u, struct edge_uplink_stats *out)

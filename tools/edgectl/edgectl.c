@@ -332,7 +332,18 @@ static int tail(int fd, struct reader *r, bool json, long count)
 			return EXIT_FAILED;
 		}
 		o = cJSON_Parse(line);
-		if (json || !o) {
+		if (cJSON_GetObjectItemCaseSensitive(o, "dropped")) {
+			/* the agent's note that this client was too slow: not a reading */
+			if (json)
+				printf("%s\n", line);
+			else
+				fprintf(stderr, "edgectl: %.0f reading(s) dropped (output too slow)\n",
+					num(o, "dropped", 0));
+			fflush(stdout);
+			cJSON_Delete(o);
+			free(line);
+			continue;
+		} else if (json || !o) {
 			printf("%s\n", line);
 		} else {
 			time_t t = (time_t)(num(o, "timestamp", 0) / 1000);

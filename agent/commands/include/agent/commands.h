@@ -11,17 +11,38 @@
  * stored result and the action does not run again. reboot, restart and
  * config.set need a JWS ES256 signature when commands.require_signed is on.
  */
-#include <mosquitto.h>
 #include <stdint.h>
 
-struct edge_agent;
+#include "agent/config.h"
+#include "agent/sampler.h"
+#include "agent/store.h"
+#include "agent/uplink.h"
+#include "edge/board.h"
+#include "edge/loop.h"
+
 struct edge_commands;
 
+/* What the dispatcher works on; every pointer is borrowed and must outlive
+ * the dispatcher. cfg and board are the daemon's live copies (a reload
+ * rewrites them in place, then calls edge_commands_reconfigure()). */
+struct edge_commands_deps {
+	struct edge_loop *loop;
+	struct edge_store *store;   /* flush; checkpoint before a reboot */
+	struct edge_uplink *uplink; /* subscribe, answers, link figures */
+	struct edge_sampler *sampler; /* may be NULL; replaced by reconfigure */
+	const struct edge_config *cfg;
+	const struct edge_board *board;
+	const char *config_path; /* config.set validates the file + overlay */
+};
+
+/* What only the daemon can do. */
 struct edge_commands_hooks {
 	/* Re-reads the configuration (file + overlay) and applies it. */
 	void (*reload)(void *arg);
 	/* Stops the agent gracefully; the process exits with exit_code. */
 	void (*stop)(void *arg, int exit_code, const char *why);
+	/* The status document (status command); caller frees with free(). */
+	char *(*status_json)(void *arg);
 	void *arg;
 };
 
@@ -39,17 +60,19 @@ struct edge_commands_stats {
  * Restart=on-failure starts the agent again (EX_TEMPFAIL). */
 #define EDGE_EXIT_RESTART 75
 
-/* Borrows a (its loop, uplink, sampler, store, config). Caller frees with
- * edge_commands_free(). */
-int edge_commands_new(struct edge_agent *a, const struct edge_commands_hooks *hooks,
+/* Opens the dedup store in cfg->state_dir and the device control (LED,
+ * reboot) of board. Caller frees with edge_commands_free(). */
+int edge_commands_new(const struct edge_commands_deps *deps, const struct edge_commands_hooks *hooks,
 		      struct edge_commands **out);
 void edge_commands_free(struct edge_commands *c);
-/* After a reload: limits, signing key, board. */
-void edge_commands_reconfigure(struct edge_commands *c);
+/* After a reload (cfg and board rewritten in place): limits, signing key,
+ * subscription topic and the new sampler (may be NULL). */
+void edge_commands_reconfigure(struct edge_commands *c, struct edge_sampler *sampler);
 /* Subscribes commands/{device_id}/+ (QoS 1). */
 void edge_commands_connected(struct edge_commands *c);
-void edge_commands_message(struct edge_commands *c, const struct mosquitto_message *msg,
-			   const mosquitto_property *props);
+/* A message on the subscription: runs it and publishes the answer (on the
+ * Response Topic with its Correlation Data when the request has one). */
+void edge_commands_message(struct edge_commands *c, const struct edge_mqtt_message *msg);
 /* Runs action locally (edgectl: trusted by the socket's permissions, no
  * signature, no dedup). params_json may be NULL. Returns the result JSON;
  * caller frees with free(). */

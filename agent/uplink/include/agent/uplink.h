@@ -18,20 +18,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mosquitto.h>
-
 #include "agent/config.h"
 #include "edge/loop.h"
 #include "agent/store.h"
 
 struct edge_uplink;
 
+/* An inbound message as the rest of the agent sees it: no libmosquitto type
+ * crosses this header. Every pointer is borrowed for the callback's
+ * duration. */
+struct edge_mqtt_message {
+	const char *topic;
+	const void *payload;
+	size_t len;
+	/* MQTT v5 Response Topic, or NULL (MQTT 3.1.1, or not sent) */
+	const char *response_topic;
+	/* MQTT v5 Correlation Data, or NULL with correlation_len 0 */
+	const void *correlation;
+	size_t correlation_len;
+};
+
 struct edge_uplink_hooks {
 	/* Connected (CONNACK success): publish status, subscribe. */
 	void (*connected)(void *arg);
-	/* A message arrived on a subscription. props is NULL for MQTT 3.1.1. */
-	void (*message)(void *arg, const struct mosquitto_message *msg,
-			const mosquitto_property *props);
+	/* A message arrived on a subscription. */
+	void (*message)(void *arg, const struct edge_mqtt_message *msg);
 	void *arg;
 };
 
@@ -63,14 +74,13 @@ int edge_uplink_reconfigure(struct edge_uplink *u, const struct edge_config *cfg
  * certificate); no-op before edge_uplink_start(). */
 void edge_uplink_reconnect(struct edge_uplink *u);
 /* Publishes outside the outbox (status, command results). -ENOTCONN when
- * offline. props may be NULL. */
+ * offline. correlation (MQTT v5 Correlation Data, ignored on 3.1.1) may be
+ * NULL. */
 int edge_uplink_publish(struct edge_uplink *u, const char *topic, const void *payload, size_t len,
-			int qos, bool retain, const mosquitto_property *props);
+			int qos, bool retain, const void *correlation, size_t correlation_len);
 int edge_uplink_subscribe(struct edge_uplink *u, const char *topic, int qos);
 /* True when the broker answered CONNACK and the connection is up. */
 bool edge_uplink_connected(const struct edge_uplink *u);
-/* Protocol in use (EDGE_MQTT_V5 or EDGE_MQTT_V311). */
-int edge_uplink_protocol(const struct edge_uplink *u);
 void edge_uplink_stats(const struct edge_uplink *u, struct edge_uplink_stats *out);
 /* Nothing published and unacknowledged, nothing in the outbox. */
 bool edge_uplink_idle(const struct edge_uplink *u);
