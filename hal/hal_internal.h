@@ -27,9 +27,10 @@ int edge_hal_linux_watchdog_open(const char *path, struct edge_watchdog **out);
 int edge_hal_sim_reboot(void);
 int edge_hal_linux_reboot(void);
 
-/* sim.c calls these from edge_sim_reset(). */
+/* sim_reset.c calls these from edge_sim_reset(). */
 void edge_hal_sim_uart_reset(void);
 void edge_hal_sim_gpio_reset(void);
 void edge_hal_sim_misc_reset(void);
+void edge_hal_sim_i2c_reset(void);
 
 #endif

@@ -365,9 +365,11 @@ static enum edge_cmd_status do_identify(struct ctx *x)
 	}
 	rc = edge_devctl_led(c->devctl, 1);
 	if (rc) {
-		say(x, "%s",
-		    rc == -ENODEV ? "this board has no status_led"
-				  : "no GPIO HAL in this build to drive the status LED");
+		if (rc == -ENODEV)
+			say(x, "this board has no status_led");
+		else
+			say(x, "status LED %s line %d: %s", c->d.board->status_led_chip,
+			    c->d.board->status_led_line, strerror(-rc));
 		cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->devctl));
 		return EDGE_CMD_ERROR;
 	}

@@ -1,37 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The identify LED and reboot through the HAL (devctl.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agent/devctl.h"
-
-#if defined(__has_include)
-#if __has_include("edge/hal/gpio.h")
 #include "edge/hal/gpio.h"
-#define HAVE_GPIO_HAL 1
-#endif
-#if __has_include("edge/hal/system.h")
-#include "edge/hal/system.h"
-#define HAVE_SYSTEM_HAL 1
-#endif
-#if __has_include("edge/hal/sim.h")
 #include "edge/hal/sim.h"
-#define HAVE_SIM_HAL 1
-#endif
-#endif
+#include "edge/hal/system.h"
 
 struct edge_devctl {
 	bool sim;
 	char chip[64];
-	int line;
+	int line; /* -1: the board has no status LED */
 	int level;
 	uint64_t toggles;
 	unsigned reboots;
-#ifdef HAVE_GPIO_HAL
-	struct edge_gpio_line *led;
-#endif
+	struct edge_gpio_line *led; /* requested on first use */
 };
 
 int edge_devctl_new(const struct edge_board *board, struct edge_devctl **out)
@@ -42,7 +28,7 @@ int edge_devctl_new(const struct edge_board *board, struct edge_devctl **out)
 		return -ENOMEM;
 	d->sim = board->sim;
 	snprintf(d->chip, sizeof(d->chip), "%s", board->status_led_chip);
-	d->line = *d->chip ? board->status_led_line : -1;
+	d->line = *d->chip && board->status_led_line >= 0 ? board->status_led_line : -1;
 	*out = d;
 	return 0;
 }
@@ -51,22 +37,14 @@ void edge_devctl_free(struct edge_devctl *d)
 {
 	if (!d)
 		return;
-#ifdef HAVE_GPIO_HAL
 	if (d->led)
 		edge_gpio_release(d->led);
-#endif
 	free(d);
 }
 
 const char *edge_devctl_led_backend(const struct edge_devctl *d)
 {
-	if (d->line < 0)
-		return "none";
-#ifdef HAVE_GPIO_HAL
-	return "gpio-hal";
-#else
-	return d->sim ? "sim-memory" : "none";
-#endif
+	return d->line < 0 ? "none" : "gpio-hal";
 }
 
 int edge_devctl_led(struct edge_devctl *d, int on)
@@ -75,16 +53,11 @@ int edge_devctl_led(struct edge_devctl *d, int on)
 
 	if (d->line < 0)
 		return -ENODEV;
-#ifdef HAVE_GPIO_HAL
 	if (!d->led)
 		rc = edge_gpio_request(d->chip, (unsigned)d->line, EDGE_GPIO_OUTPUT, 0,
 				       "edge-agent status", &d->led);
 	if (!rc)
 		rc = edge_gpio_set(d->led, on ? 1 : 0);
-#else
-	if (!d->sim)
-		return -ENOTSUP;
-#endif
 	if (!rc && d->level != !!on) {
 		d->level = !!on;
 		d->toggles++;
@@ -99,32 +72,19 @@ uint64_t edge_devctl_led_toggles(const struct edge_devctl *d)
 
 const char *edge_devctl_reboot_backend(const struct edge_devctl *d)
 {
-#ifdef HAVE_SYSTEM_HAL
 	return d->sim ? "system-hal:sim" : "system-hal:linux";
-#else
-	return d->sim ? "sim-memory" : "none";
-#endif
 }
 
 int edge_devctl_can_reboot(const struct edge_devctl *d)
 {
-#ifdef HAVE_SYSTEM_HAL
 	(void)d;
 	return 0;
-#else
-	return d->sim ? 0 : -ENOTSUP;
-#endif
 }
 
 int edge_devctl_reboot(struct edge_devctl *d)
 {
-	int rc = edge_devctl_can_reboot(d);
+	int rc = edge_system_reboot(d->sim ? "sim" : "linux");
 
-	if (rc)
-		return rc;
-#ifdef HAVE_SYSTEM_HAL
-	rc = edge_system_reboot(d->sim ? "sim" : "linux");
-#endif
 	if (!rc)
 		d->reboots++;
 	return rc;
@@ -132,18 +92,14 @@ int edge_devctl_reboot(struct edge_devctl *d)
 
 unsigned edge_devctl_reboot_requests(const struct edge_devctl *d)
 {
-#if defined(HAVE_SYSTEM_HAL) && defined(HAVE_SIM_HAL)
 	if (d->sim)
 		return edge_sim_reboot_requests(); /* what the sim HAL recorded */
-#endif
 	return d->reboots;
 }
 
 int edge_devctl_led_level(const struct edge_devctl *d)
 {
-#if defined(HAVE_GPIO_HAL) && defined(HAVE_SIM_HAL)
 	if (d->sim && d->line >= 0 && strncmp(d->chip, "sim:", 4) == 0)
 		return edge_sim_gpio_level(d->chip + 4, (unsigned)d->line); /* the pin itself */
-#endif
 	return d->line >= 0 ? d->level : -ENODEV;
 }

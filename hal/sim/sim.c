@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../hal_internal.h"
 #include "edge/hal/sim.h"
@@ -20,22 +19,6 @@ struct sim_bus {
 };
 
 static struct sim_bus *sim_buses;
-static uint64_t sim_pinned_ms;
-
-uint64_t edge_sim_time_ms(void)
-{
-	struct timespec ts;
-
-	if (sim_pinned_ms)
-		return sim_pinned_ms;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void edge_sim_time_set(uint64_t ms)
-{
-	sim_pinned_ms = ms;
-}
 
 const struct edge_sim_chip_ops *edge_sim_model_find(const char *compatible)
 {
@@ -183,11 +166,8 @@ int edge_sim_chip_get(const struct edge_sim_chip *chip, const char *key, int64_t
 	return chip->ops->get(chip, key, val);
 }
 
-void edge_sim_reset(void)
+void edge_hal_sim_i2c_reset(void)
 {
-	edge_hal_sim_uart_reset();
-	edge_hal_sim_gpio_reset();
-	edge_hal_sim_misc_reset();
 	while (sim_buses) {
 		struct sim_bus *b = sim_buses;
 

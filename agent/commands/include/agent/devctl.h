@@ -6,17 +6,13 @@
  * small seam, so they reach the hardware through the HAL:
  *
  *  - status LED: the board's status_led (chip, line) through the GPIO HAL
- *    (edge/hal/gpio.h) when this build has it;
+ *    (edge/hal/gpio.h); on sim boards a "sim:" chip whose pin tests read;
  *  - reboot: edge_system_reboot() of the system HAL (edge/hal/system.h),
  *    backend "sim" on sim boards (records the request, never reboots).
  *
- * A build without those HAL headers falls back to an in-memory LED / reboot
- * counter on sim boards and -ENOTSUP on real boards (see "backend").
- *
- * The LED line is requested here on first use and held until
- * edge_devctl_free(); nothing else in the agent drives it
- * (edge_board_led_set() of the sampler's board runtime stays unused, so the
- * line is never contended).
+ * This is the only code that drives the LED or reboots: the LED line is
+ * requested here on first use and held until edge_devctl_free(), so it
+ * outlives the sampler's board runtime across reloads and is never contended.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,12 +27,12 @@ void edge_devctl_free(struct edge_devctl *d);
 /* Logical LED level (1 = on). -ENODEV when the board has no status_led,
  * -ENOTSUP when no backend can drive it. */
 int edge_devctl_led(struct edge_devctl *d, int on);
-/* "gpio-hal", "sim-memory" (no GPIO HAL in the build) or "none". */
+/* "gpio-hal", or "none" when the board has no status LED. */
 const char *edge_devctl_led_backend(const struct edge_devctl *d);
 uint64_t edge_devctl_led_toggles(const struct edge_devctl *d);
 /* The LED's level as the backend sees it (on a sim board the simulated pin). */
 int edge_devctl_led_level(const struct edge_devctl *d);
-/* 0 when reboot() can be attempted, -ENOTSUP otherwise. */
+/* 0 when reboot() can be attempted (the system HAL is always built in). */
 int edge_devctl_can_reboot(const struct edge_devctl *d);
 /* Reboots (never returns on success on a real board) or records the
  * request on a sim board. */
