@@ -22,7 +22,7 @@ struct edge_commands;
 struct edge_alerts;
 struct edge_ctl;
 struct edge_devctl;
-struct edge_prov_client;
+struct edge_provision;
 
 struct edge_agent {
 	char config_path[EDGE_PATH_MAX];
@@ -50,7 +50,7 @@ struct edge_agent {
 	int exit_code; /* process exit status after a clean stop */
 	void (*reload)(struct edge_agent *a);
 	void (*request_stop)(struct edge_agent *a, int exit_code, const char *why);
-	struct edge_agent_prov *prov; /* provisioning (provision_glue.c), or NULL */
+	struct edge_provision *prov; /* provisioning (agent/provision.h), or NULL */
 };
 
 /* Builds the retained status JSON (online, or the offline Last Will when
