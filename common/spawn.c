@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -534,4 +535,14 @@ void edge_spawn_free(struct edge_spawn *sp)
 		return;
 	}
 	release(sp);
+}
+
+int edge_spawn_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		return -errno;
+	/* after the prctl: a parent that died before it is seen here */
+	if (parent > 0 && getppid() != parent)
+		return -ESRCH;
+	return 0;
 }

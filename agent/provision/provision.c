@@ -239,7 +239,7 @@ static int helper_path(char *out, size_t len)
 static int spawn_job(struct edge_provision *p, enum job job)
 {
 	const struct settings *s = &p->s;
-	char helper[PATH_MAX], days[32], default_key[PATH_MAX];
+	char helper[PATH_MAX], days[32], ppid[24], default_key[PATH_MAX];
 	const char *argv[32 + 2 * EDGE_BOARD_MAX_SENSORS];
 	struct edge_spawn_opts o = {0};
 	int rc, n = 0;
@@ -261,6 +261,8 @@ static int spawn_job(struct edge_provision *p, enum job job)
 	argv[n++] = "--board", argv[n++] = s->board;
 	argv[n++] = "--renew-before-days", argv[n++] = days;
 	argv[n++] = "--seconds", argv[n++] = job == JOB_RENEW ? "600" : "0";
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	argv[n++] = "--parent-pid", argv[n++] = ppid; /* gone with the agent */
 	if (strcmp(s->key_file, default_key) != 0)
 		argv[n++] = "--key", argv[n++] = s->key_file;
 	if (*s->csr_file)

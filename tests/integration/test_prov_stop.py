@@ -179,5 +179,27 @@ def test_reload_keeps_or_stops_helper():
             kill_helpers(state)
 
 
+def test_sigkill_takes_the_helper_along():
+    """A SIGKILLed agent cannot stop its helper: the helper asked the kernel
+    for SIGTERM on its parent's death (PR_SET_PDEATHSIG) and must go too."""
+    with Harness("prov-kill") as h:
+        agent, state = None, h.path("none")
+        try:
+            agent, _, state, helper = start_with_waiting_helper(h)
+            agent.proc.kill()
+            agent.proc.wait()
+            end = time.monotonic() + 5
+            while proc_status(helper) is not None and time.monotonic() < end:
+                time.sleep(0.05)
+            check(proc_status(helper) is None,
+                  f"helper pid {helper} outlived the SIGKILLed agent by 5 s")
+        finally:
+            if agent and agent.alive():
+                agent.proc.kill()
+                agent.proc.wait()
+            kill_helpers(state)
+
+
 if __name__ == "__main__":
-    edgetest.main([test_sigterm_with_waiting_renewal_helper, test_reload_keeps_or_stops_helper])
+    edgetest.main([test_sigterm_with_waiting_renewal_helper, test_reload_keeps_or_stops_helper,
+                   test_sigkill_takes_the_helper_along])

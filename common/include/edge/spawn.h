@@ -98,4 +98,11 @@ int edge_spawn_stop_sync(struct edge_spawn *sp, unsigned timeout_ms, int *status
 #define EDGE_SPAWN_FREE_STOP_MS 1000
 void edge_spawn_free(struct edge_spawn *sp);
 
+/* For the helper program itself, first thing in main(): asks the kernel for
+ * SIGTERM when its parent dies (PR_SET_PDEATHSIG), so a SIGKILLed daemon
+ * leaves no helper behind. parent is the pid the daemon passed down (e.g.
+ * --parent-pid); 0 skips the check. Returns -ESRCH when that parent is
+ * already gone (the caller should exit), 0 otherwise. */
+int edge_spawn_die_with_parent(pid_t parent);
+
 #endif
