@@ -264,26 +264,10 @@ static uint64_t load_uint(const void *p, size_t size)
 	}
 }
 
+/* Two's complement: the low bytes of v are those of the narrower type. */
 static void store_int(void *p, size_t size, int64_t v)
 {
-	int8_t i8 = (int8_t)v;
-	int16_t i16 = (int16_t)v;
-	int32_t i32 = (int32_t)v;
-
-	switch (size) {
-	case 1: /* also a bool: 0 or 1 */
-		memcpy(p, &i8, 1);
-		break;
-	case 2:
-		memcpy(p, &i16, 2);
-		break;
-	case 4:
-		memcpy(p, &i32, 4);
-		break;
-	default:
-		memcpy(p, &v, 8);
-		break;
-	}
+	store_uint(p, size, (uint64_t)v);
 }
 
 /* A table bound as an integer the field can hold (bounds are whole). */
@@ -325,8 +309,8 @@ static void format_bounds(const struct edge_cfg_key *k, const char *sep, char *b
 
 	buf[0] = '\0';
 	if (k->type == EDGE_CFG_DURATION) {
-		format_duration((int64_t)k->min, lo, sizeof(lo));
-		format_duration((int64_t)k->max, hi, sizeof(hi));
+		format_duration(ibound(k->min, 8), lo, sizeof(lo));
+		format_duration(ibound(k->max, 8), hi, sizeof(hi));
 	} else if (k->type == EDGE_CFG_UINT) {
 		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)ubound(k->min, k->size));
 		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)ubound(k->max, k->size));
@@ -386,7 +370,7 @@ static int range_error(struct edge_cfg_ctx *ctx, const struct edge_cfg_key *k, c
 static int set_integer(const struct edge_cfg_key *k, void *field, double d,
 		       struct edge_cfg_ctx *ctx)
 {
-	char shown[40], b[80];
+	char shown[40];
 	uint64_t u;
 	int64_t i;
 	int rc;
@@ -395,13 +379,10 @@ static int set_integer(const struct edge_cfg_key *k, void *field, double d,
 		rc = double_to_u64(d, ubound(k->min, k->size), ubound(k->max, k->size), &u);
 	else
 		rc = double_to_i64(d, ibound(k->min, k->size), ibound(k->max, k->size), &i);
-	if (rc == -EINVAL) {
-		if (ctx->flags & EDGE_CFGTAB_FLAG_WORDS) {
-			format_bounds(k, ", ", b, sizeof(b));
-			return edge_cfg_errorf(ctx, NULL, "must be an integer in %s", b);
-		}
+	if (rc == -EINVAL && (ctx->flags & EDGE_CFGTAB_FLAG_WORDS))
+		return type_error(ctx, k, "an integer", NULL);
+	if (rc == -EINVAL)
 		return edge_cfg_errorf(ctx, NULL, "expected a whole number, got %g", d);
-	}
 	if (rc) {
 		snprintf(shown, sizeof(shown), "%.15g", d);
 		return range_error(ctx, k, shown);
@@ -505,20 +486,26 @@ static int set_duration(const struct edge_cfg_key *k, void *field, int64_t secs,
 	return 0;
 }
 
+/* *i: the index of text in k->names; else the error naming them all. */
+static int name_index(const struct edge_cfg_key *k, const char *text, struct edge_cfg_ctx *ctx,
+		      size_t *i)
+{
+	char names[256];
+
+	for (*i = 0; k->names[*i]; (*i)++)
+		if (strcmp(k->names[*i], text) == 0)
+			return 0;
+	join_names(k->names, names, sizeof(names));
+	return edge_cfg_errorf(ctx, NULL, "\"%s\" is not one of %s", text, names);
+}
+
 static int set_string(const struct edge_cfg_key *k, void *field, const char *text,
 		      struct edge_cfg_ctx *ctx)
 {
-	char names[256];
 	size_t i;
 
-	if (k->names) {
-		for (i = 0; k->names[i] && strcmp(k->names[i], text) != 0; i++)
-			;
-		if (!k->names[i]) {
-			join_names(k->names, names, sizeof(names));
-			return edge_cfg_errorf(ctx, NULL, "\"%s\" is not one of %s", text, names);
-		}
-	}
+	if (k->names && name_index(k, text, ctx, &i))
+		return -EINVAL;
 	if ((k->flags & EDGE_CFG_F_NAME) && !edge_cfg_name_ok(text, SIZE_MAX))
 		return edge_cfg_errorf(
 		    ctx, NULL, "\"%s\" may hold only letters, digits, '-', '_' and '.'", text);
@@ -542,8 +529,9 @@ static int set_string(const struct edge_cfg_key *k, void *field, const char *tex
 static int set_text(const struct edge_cfg_key *k, void *field, const char *text,
 		    struct edge_cfg_ctx *ctx)
 {
-	char names[256], *end;
+	char *end;
 	int64_t secs;
+	size_t i;
 	double d;
 	int rc;
 
@@ -566,13 +554,10 @@ static int set_text(const struct edge_cfg_key *k, void *field, const char *text,
 	case EDGE_CFG_STRDUP:
 		return set_string(k, field, text, ctx);
 	case EDGE_CFG_ENUM:
-		for (size_t i = 0; k->names[i]; i++)
-			if (strcmp(k->names[i], text) == 0) {
-				store_int(field, k->size, k->values ? k->values[i] : (int64_t)i);
-				return 0;
-			}
-		join_names(k->names, names, sizeof(names));
-		return edge_cfg_errorf(ctx, NULL, "\"%s\" is not one of %s", text, names);
+		if (name_index(k, text, ctx, &i))
+			return -EINVAL;
+		store_int(field, k->size, k->values ? k->values[i] : (int64_t)i);
+		return 0;
 	case EDGE_CFG_DURATION:
 		rc = edge_cfg_parse_duration(text, &secs);
 		if (rc == -ERANGE)
@@ -633,8 +618,6 @@ static void pop(struct edge_cfg_ctx *ctx, size_t len)
 {
 	ctx->path[len] = '\0';
 }
-
-static int defaults(const struct edge_cfgtab *tab, void *base, struct edge_cfg_ctx *ctx);
 
 static void clear_records(const struct edge_cfg_key *k, void *base)
 {
