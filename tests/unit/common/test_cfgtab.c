@@ -540,9 +540,9 @@ static void checked_number_conversions(void **state)
 	    {0, 0, 0, 0, 0},
 	    {-1, 0, -ERANGE, -ERANGE, 0},
 	    {1.5, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
-	    {NAN, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
-	    {INFINITY, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
-	    {-INFINITY, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
+	    {(double)NAN, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
+	    {(double)INFINITY, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
+	    {-(double)INFINITY, -EINVAL, -EINVAL, -EINVAL, -EINVAL},
 	    {1e30, -ERANGE, -ERANGE, -ERANGE, -ERANGE},
 	    {-1e30, -ERANGE, -ERANGE, -ERANGE, -ERANGE},
 	    {9223372036854775808.0, -ERANGE, 0, -ERANGE, -ERANGE},	  /* 2^63 */
