@@ -57,7 +57,8 @@ enum edge_cfg_type {
 
 /* edge_cfg_apply() modes. */
 /* A partial document over values already set (an overlay): keys flagged
- * EDGE_CFG_F_REQUIRED are checked only inside array records. */
+ * EDGE_CFG_F_REQUIRED are checked only in new records (array entries, map
+ * entries of a new name). Without it they are checked in every object given. */
 #define EDGE_CFG_MERGE (1u << 0)
 /* Only keys flagged EDGE_CFG_F_RUNTIME (and the objects holding them);
  * any other key is "cannot be changed at run time". */
