@@ -156,6 +156,15 @@ static const struct field fields[] = {
     STR("ctl.socket", ctl.socket, "", "socket path (default <state_dir>/edgectl.sock)"),
     STR("ctl.group", ctl.group, "", "group owning the socket (mode 0660); empty keeps ours"),
     U32("ctl.max_clients", ctl.max_clients, 1, 64, "8", "concurrent edgectl connections"),
+    OBJ("watchdog", "hardware watchdog: resets the board when the agent hangs (docs/hardware.md)"),
+    BOOL("watchdog.enabled", watchdog.enabled, "true",
+	 "arm the board's watchdog and feed it while the agent is healthy (boards without one: "
+	 "nothing to arm)"),
+    U32("watchdog.timeout_s", watchdog.timeout_s, 2, 3600, "15",
+	"reset after this long without a keepalive (the driver may round it; BCM2835: 15 at "
+	"most)"),
+    STR("watchdog.device", watchdog.device, "",
+	"watchdog device, e.g. /dev/watchdog1; empty = the board's \"watchdog\""),
     {"sensors", T_SENSORS, 0, 0, 0, 0, NULL, NULL, 0,
      "per-sensor overrides of the board: {\"<name>\": {\"interval_ms\", \"freshness_ms\"}}"},
     {"alerts", T_ALERTS, 0, 0, 0, 0, NULL, NULL, 0,
