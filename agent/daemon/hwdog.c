@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Hardware watchdog feeder: see hwdog.h. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -268,4 +269,19 @@ void edge_hwdog_status(const struct edge_hwdog *d, struct edge_hwdog_status *out
 	out->keepalives = d->keepalives;
 	memcpy(out->last_unhealthy, d->last_unhealthy, sizeof(out->last_unhealthy));
 	out->error = d->error;
+}
+
+int edge_hwdog_status_json(const struct edge_hwdog *d, struct cJSON *status)
+{
+	struct edge_hwdog_status st;
+	cJSON *o = cJSON_AddObjectToObject(status, "watchdog");
+
+	if (!o)
+		return -ENOMEM;
+	edge_hwdog_status(d, &st);
+	if (!cJSON_AddBoolToObject(o, "armed", st.armed) ||
+	    !cJSON_AddNumberToObject(o, "timeoutS", st.timeout_s) ||
+	    !cJSON_AddNumberToObject(o, "feeds", (double)st.keepalives))
+		return -ENOMEM;
+	return 0;
 }

@@ -57,4 +57,9 @@ struct edge_hwdog_status {
 /* Fills out (d NULL: an all-zero status). */
 void edge_hwdog_status(const struct edge_hwdog *d, struct edge_hwdog_status *out);
 
+/* Adds "watchdog": {"armed", "timeoutS", "feeds"} to the status object
+ * (agent/daemon/status.c); d NULL: not armed, 0, 0. Returns 0 or -ENOMEM. */
+struct cJSON;
+int edge_hwdog_status_json(const struct edge_hwdog *d, struct cJSON *status);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,6 +171,17 @@ static void fed_while_healthy(void **state)
 	assert_string_equal(s.last_unhealthy, "");
 	assert_int_equal(s.error, 0);
 	assert_int_equal(wd("wd0").resets, 0);
+	{
+		cJSON *root = cJSON_CreateObject(), *o;
+		char *txt;
+
+		assert_int_equal(edge_hwdog_status_json(d, root), 0);
+		o = cJSON_GetObjectItem(root, "watchdog");
+		txt = cJSON_PrintUnformatted(o);
+		assert_string_equal(txt, "{\"armed\":true,\"timeoutS\":2,\"feeds\":3}");
+		free(txt);
+		cJSON_Delete(root);
+	}
 	edge_hwdog_free(d);
 }
 
