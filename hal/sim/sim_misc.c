@@ -166,6 +166,12 @@ static int check_expiry(struct sim_wdt *w, const char *noticed_by)
 	return -ETIMEDOUT;
 }
 
+/* 0 when the handle may be used: open, and the watchdog did not run out. */
+static int usable(struct sim_wdt *w, const char *op)
+{
+	return w->is_open ? check_expiry(w, op) : -EBADF;
+}
+
 static void ping(struct sim_wdt *w)
 {
 	w->last_ping_ms = edge_sim_time_ms();
@@ -177,9 +183,7 @@ static int sim_keepalive(struct edge_watchdog *w)
 	struct sim_wdt *sw = (struct sim_wdt *)w;
 	int err;
 
-	if (!sw->is_open)
-		return -EBADF;
-	err = check_expiry(sw, "keepalive");
+	err = usable(sw, "keepalive");
 	if (err)
 		return err;
 	sw->st.keepalives++;
@@ -195,9 +199,7 @@ static int sim_set_timeout(struct edge_watchdog *w, int seconds)
 	struct sim_wdt *sw = (struct sim_wdt *)w;
 	int err;
 
-	if (!sw->is_open)
-		return -EBADF;
-	err = check_expiry(sw, "set_timeout");
+	err = usable(sw, "set_timeout");
 	if (err)
 		return err;
 	if (seconds > 3600) /* a hardware limit, like the BCM2835's ~15 s */
@@ -213,9 +215,7 @@ static int sim_get_timeout(struct edge_watchdog *w, int *seconds)
 	struct sim_wdt *sw = (struct sim_wdt *)w;
 	int err;
 
-	if (!sw->is_open)
-		return -EBADF;
-	err = check_expiry(sw, "get_timeout");
+	err = usable(sw, "get_timeout");
 	if (err)
 		return err;
 	*seconds = sw->st.timeout_s;
