@@ -25,6 +25,7 @@
 #endif
 
 struct edge_provision;
+struct edge_hwdog;
 
 /* The client certificate's notAfter, re-read when the file changes
  * (provisioning and renewals replace it while the agent runs). */
@@ -46,6 +47,7 @@ struct edge_agent {
 	struct edge_commands *commands;
 	struct edge_ctl *ctl;
 	struct edge_provision *prov; /* provisioning, or NULL */
+	struct edge_hwdog *hwdog;     /* hardware watchdog feeder (hwdog.h) */
 	char boot[24];
 	/* The version of what is booted: the agent's own until OTA installs
 	 * slots with versions of their own. */

@@ -24,6 +24,7 @@
 #include "edge/notify.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
+#include "hwdog.h"
 
 #define MOD	       "agent"
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
@@ -190,6 +191,22 @@ static void apply_overrides(const struct edge_config *cfg, struct edge_board *bo
 	}
 }
 
+/* Hardware watchdog (hwdog.h): fed while the loop runs and this says healthy. */
+
+/* The outbox takes writes. A full disk does not count: a reboot frees no
+ * space, and the outbox recovers by itself when space returns. */
+static bool hwdog_healthy(void *arg, char *why, size_t len)
+{
+	const struct edge_agent *a = arg;
+	struct edge_store_stats st;
+
+	edge_store_stats(a->store, &st);
+	if (st.last_error == 0 || st.last_error == -ENOSPC)
+		return true;
+	snprintf(why, len, "outbox not writable: %s", strerror(-st.last_error));
+	return false;
+}
+
 static char *offline_will(struct edge_agent *a)
 {
 	return edge_status_json(a, false, NULL);
@@ -339,6 +356,7 @@ static void reload(struct edge_agent *a)
 		edge_sampler_set_observer(sampler, on_reading, a);
 	}
 	a->cfg = next;
+	edge_hwdog_reconfigure(a->hwdog, &a->cfg, a->board.watchdog);
 	edge_provision_apply_state(&a->cfg);
 	edge_provision_reconfigure(a->prov, &a->cfg, &a->board);
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
@@ -591,9 +609,13 @@ static int run(struct edge_agent *a)
 		goto out_uplink;
 	if (!hold_uplink)
 		edge_uplink_start(a->uplink);
+	if (edge_hwdog_new(a->loop, &a->cfg, a->board.watchdog, hwdog_healthy, a, &a->hwdog))
+		EDGE_ERR(MOD, "hardware watchdog: out of memory; running without it");
 	edge_notify("READY=1\nSTATUS=sampling");
 
 	rc = edge_loop_run(a->loop);
+	edge_hwdog_free(a->hwdog); /* the loop that fed it is done: magic close */
+	a->hwdog = NULL;
 
 	will = edge_status_json(a, false, "shutdown");
 	edge_uplink_shutdown(a->uplink, a->status_topic, will ? will : "{\"state\":\"offline\"}");

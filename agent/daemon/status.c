@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "hwdog.h"
 #include "edge/log.h"
 #include "edge/prov_identity.h"
 #include "edge/time.h"
@@ -159,6 +160,7 @@ char *edge_status_json(struct edge_agent *a, bool online, const char *reason)
 		cJSON_AddNumberToObject(mem, "pssKb", (double)pss);
 	}
 	add_control(a, root);
+	edge_hwdog_status_json(a->hwdog, root);
 out:
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);

@@ -118,6 +118,11 @@ struct edge_config {
 		char group[32];
 		uint32_t max_clients;
 	} ctl;
+	struct {
+		bool enabled;
+		uint32_t timeout_s;
+		char device[64]; /* "" = the board's "watchdog" */
+	} watchdog;
 	struct edge_alert_rule alerts[EDGE_ALERTS_MAX];
 	uint32_t n_alerts;
 	struct edge_sensor_override sensors[EDGE_SENSOR_OVERRIDES_MAX];

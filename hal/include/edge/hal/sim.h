@@ -114,15 +114,49 @@ int edge_sim_gpio_level(const char *chip, unsigned offset);
  * the line was requested with the matching edge flag. */
 int edge_sim_gpio_drive(const char *chip, unsigned offset, int level);
 
-/* Sim watchdog "sim:NAME": what the agent did with it. */
+/*
+ * Sim watchdog "sim:NAME": what the agent did with it, and a model of the
+ * hardware's timeout on simulated time (edge_sim_time_ms()).
+ *
+ * The sim has no clock of its own: an expiry is noticed at the next call
+ * through the handle (open of an abandoned watchdog, keepalive, set/get
+ * timeout, close) that comes more than timeout_s after the last keepalive
+ * (open and set_timeout count as keepalives, as in the Linux core). Then the
+ * board "resets": resets++ and last_reset are recorded and, by default, the
+ * process ends the way a reset ends it, without cleanup: the state file (see
+ * below) is written, one line goes to stderr,
+ *   "sim watchdog NAME expired after N ms: board reset"
+ * and _exit(EDGE_SIM_WATCHDOG_EXIT) (no atexit handlers, no stdio flush).
+ *
+ * With EDGE_SIM_STATE_DIR set, the state is also written atomically (tmp +
+ * rename, no fsync: the sim has no power to lose) to
+ * $EDGE_SIM_STATE_DIR/watchdog-NAME.json on open, close, set_timeout and
+ * reset, and on a keepalive at most once a second of sim time:
+ *   {"name","pid","opens","keepalives","timeout_s","armed","magic_closed",
+ *    "resets","last_reset","sim_time_ms","last_keepalive_ms"}
+ * resets and last_reset are read back from that file at the first open in a
+ * process, like a reset-cause register that survives the reboot; the other
+ * fields describe the current process.
+ */
+#define EDGE_SIM_WATCHDOG_EXIT 86 /* exit status of a process the sim watchdog reset */
+
 struct edge_sim_watchdog_state {
 	unsigned opens;
 	unsigned keepalives;
 	int timeout_s;
-	int armed;	  /* open and not magic-closed */
-	int magic_closed; /* last close wrote 'V' */
+	int armed;		    /* running: opened, and not magic-closed since */
+	int magic_closed;	    /* last close wrote 'V' */
+	unsigned resets;	    /* expiries (including earlier processes, see above) */
+	char last_reset[128];	    /* why the last reset happened, "" when none */
+	uint64_t last_keepalive_ms; /* sim time of the last keepalive (or open) */
 };
 int edge_sim_watchdog_state(const char *name, struct edge_sim_watchdog_state *st);
+/* exit_process 1 (the default, restored by edge_sim_reset()): an expiry ends
+ * the process as described above. 0 (in-process tests): the reset is only
+ * recorded; the watchdog is then disarmed and its handle dead (-EBADF), and
+ * the call that noticed the expiry returns -ETIMEDOUT (an open goes on and
+ * arms the watchdog again, as after a reboot). */
+void edge_sim_watchdog_exit_on_reset(int exit_process);
 
 /*
  * Blood-pressure cuff model (used by the "edge,sim-bp-cuff" driver): the
