@@ -417,7 +417,8 @@ static long reading_value(const char *line)
  * A tail client that does not read: the socket fills, then the 256 KiB
  * queue, then readings are dropped. When it reads again, every reading it
  * gets is in order, and exactly one {"dropped":N} line stands where the gap
- * is, N the number missing, right before the next reading. Done for a few
+ * is, N the number missing, right before the next reading (and none before
+ * the one after). Done for a few
  * line lengths: where the queue runs full differs with each.
  */
 static void slow_tail_client_gets_dropped_count(void **state)
@@ -441,13 +442,15 @@ static void slow_tail_client_gets_dropped_count(void **state)
 			if (i % 16 == 0)
 				edge_loop_run_once(f->loop, 0);
 		}
-		/* drain everything queued, then one more reading */
+		/* drain everything queued, then two more readings */
 		do
 			edge_loop_run_once(f->loop, 20);
 		while (cli_pull(t));
-		snprintf(value, sizeof(value), "%ld", total);
-		edge_ctl_reading(f->ctl, sensors[round], "heart_rate", value, "bpm",
-				 1800000000000ULL + (uint64_t)total);
+		for (long i = total; i <= total + 1; i++) {
+			snprintf(value, sizeof(value), "%ld", i);
+			edge_ctl_reading(f->ctl, sensors[round], "heart_rate", value, "bpm",
+					 1800000000000ULL + (uint64_t)i);
+		}
 		while (cli_line(f, t, line, sizeof(line))) {
 			long v = reading_value(line);
 
@@ -465,10 +468,10 @@ static void slow_tail_client_gets_dropped_count(void **state)
 			expect = v + 1;
 			delivered++;
 			after_drop = false;
-			if (v == total)
+			if (v == total + 1)
 				break;
 		}
-		assert_int_equal(expect, total + 1);
+		assert_int_equal(expect, total + 2);
 		assert_int_equal(dropped_lines, 1);
 		assert_true(delivered > 1 && delivered < total);
 		cli_close(t);

@@ -264,6 +264,46 @@ static int64_t connect_session_expiry(const unsigned char *b, size_t n, unsigned
 			 b[i + 3]);
 }
 
+static void sentinel_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Installs a handler of ours for SIGALRM and blocks it, as a caller might
+ * have them: edge_uplink_connect_session() must give both back. */
+static void caller_signal_state(void)
+{
+	struct sigaction sa = {.sa_handler = sentinel_handler};
+	sigset_t alrm;
+
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &alrm, NULL), 0);
+}
+
+static void assert_signal_state_kept(void)
+{
+	struct sigaction sa;
+	sigset_t mask;
+
+	assert_int_equal(sigaction(SIGALRM, NULL, &sa), 0);
+	assert_ptr_equal(sa.sa_handler, sentinel_handler);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask), 0);
+	assert_int_equal(sigismember(&mask, SIGALRM), 1);
+}
+
+static void restore_default_signal_state(void)
+{
+	sigset_t alrm;
+
+	signal(SIGALRM, SIG_DFL);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+}
+
 static void connect_session_sends_expiry(void **state)
 {
 	struct mosquitto *m = v5_client();
@@ -274,10 +314,13 @@ static void connect_session_sends_expiry(void **state)
 	size_t n;
 
 	(void)state;
+	caller_signal_state();
 	assert_int_equal(
 	    edge_uplink_connect_session(m, "127.0.0.1", port, 30, 600, 1000, &timed_out),
 	    MOSQ_ERR_SUCCESS);
 	assert_false(timed_out);
+	assert_signal_state_kept();
+	restore_default_signal_state();
 	afd = accept(lfd, NULL, NULL);
 	assert_true(afd >= 0);
 	mosquitto_loop_write(m, 1); /* in case the CONNECT is still queued */
@@ -291,8 +334,6 @@ static void connect_session_sends_expiry(void **state)
 
 static void connect_session_is_bounded(void **state)
 {
-	struct sigaction before, after;
-	sigset_t mask_before, mask_after;
 	struct mosquitto *m;
 	unsigned port;
 	int fill[3], lfd = full_listener(&port, fill), rc;
@@ -305,8 +346,7 @@ static void connect_session_is_bounded(void **state)
 		skip();
 	}
 	m = v5_client();
-	sigaction(SIGALRM, NULL, &before);
-	pthread_sigmask(SIG_SETMASK, NULL, &mask_before);
+	caller_signal_state();
 	t0 = edge_now_ms();
 	rc = edge_uplink_connect_session(m, "127.0.0.1", port, 30, 600, 300, &timed_out);
 	took = edge_now_ms() - t0;
@@ -314,11 +354,9 @@ static void connect_session_is_bounded(void **state)
 	assert_true(timed_out);
 	assert_true(took >= 290); /* it did hang until the bound */
 	assert_true(took < 300 + 700);
-	/* the handler and the signal mask are back as they were */
-	sigaction(SIGALRM, NULL, &after);
-	pthread_sigmask(SIG_SETMASK, NULL, &mask_after);
-	assert_ptr_equal(after.sa_handler, before.sa_handler);
-	assert_int_equal(sigismember(&mask_after, SIGALRM), sigismember(&mask_before, SIGALRM));
+	/* the caller's handler and mask are back, even with SIGALRM blocked */
+	assert_signal_state_kept();
+	restore_default_signal_state();
 	/* no timer left behind: a later blocking call is not interrupted */
 	assert_int_equal(usleep(100 * 1000), 0);
 	mosquitto_destroy(m);
