@@ -33,7 +33,6 @@
 #include "edge/file.h"
 #include "edge/hal/sim.h"
 #include "edge/jws.h"
-#include "edge/log.h"
 #include "edge/time.h"
 #include "edge_test.h"
 
@@ -258,10 +257,9 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	edge_log_set_level(EDGE_LOG_ERR);
 	memset(&up, 0, sizeof(up));
 	edge_sim_reset();
-	if (edge_test_tmpdir("dispatcher", f->dir, sizeof(f->dir)) || edge_loop_new(&f->loop))
+	if (edge_test_env_open("dispatcher", f->dir, sizeof(f->dir), &f->loop))
 		return -1;
 	scfg.dir = f->dir;
 	if (edge_store_open(&scfg, &f->store, NULL, 0))
@@ -282,8 +280,7 @@ static int teardown(void **state)
 
 	edge_commands_free(f->c);
 	edge_store_close(f->store);
-	edge_loop_free(f->loop);
-	edge_test_rmtree(f->dir);
+	edge_test_env_close(f->dir, f->loop);
 	edge_sim_reset();
 	free(f);
 	return 0;
@@ -632,22 +629,18 @@ static void run_local(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(answer_goes_to_the_responses_topic, setup, teardown),
-	    cmocka_unit_test_setup_teardown(answer_goes_to_the_response_topic_with_correlation,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(duplicate_id_gets_the_stored_answer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(expired_command_is_not_run, setup, teardown),
-	    cmocka_unit_test_setup_teardown(require_signed_refuses_unsigned_high_risk_actions,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(signed_commands_run, setup, teardown),
-	    cmocka_unit_test_setup_teardown(bad_signature_is_rejected_and_not_remembered, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(unknown_action, setup, teardown),
-	    cmocka_unit_test_setup_teardown(malformed_payloads, setup, teardown),
-	    cmocka_unit_test_setup_teardown(other_topics_are_ignored, setup, teardown),
-	    cmocka_unit_test_setup_teardown(connected_subscribes_the_command_topic, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(run_local, setup, teardown),
+	    EDGE_TEST_CASE(answer_goes_to_the_responses_topic),
+	    EDGE_TEST_CASE(answer_goes_to_the_response_topic_with_correlation),
+	    EDGE_TEST_CASE(duplicate_id_gets_the_stored_answer),
+	    EDGE_TEST_CASE(expired_command_is_not_run),
+	    EDGE_TEST_CASE(require_signed_refuses_unsigned_high_risk_actions),
+	    EDGE_TEST_CASE(signed_commands_run),
+	    EDGE_TEST_CASE(bad_signature_is_rejected_and_not_remembered),
+	    EDGE_TEST_CASE(unknown_action),
+	    EDGE_TEST_CASE(malformed_payloads),
+	    EDGE_TEST_CASE(other_topics_are_ignored),
+	    EDGE_TEST_CASE(connected_subscribes_the_command_topic),
+	    EDGE_TEST_CASE(run_local),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -23,12 +23,13 @@
 #include <unistd.h>
 
 #include "agent/ctl.h"
-#include "edge/log.h"
 #include "edge/loop.h"
 #include "edge/time.h"
 #include "edge_test.h"
 
 #define STATUS_JSON "{\"status\":{\"state\":\"online\"},\"alerts\":[]}"
+/* the answer: "ok" first, then the hook's fields in their order */
+#define STATUS_ANSWER "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}"
 #define IN_MAX	    (64 * 1024)
 
 struct fx {
@@ -85,10 +86,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (!f)
-		return -1;
-	edge_log_set_level(EDGE_LOG_ERR);
-	if (edge_test_tmpdir("ctl", f->dir, sizeof(f->dir)) || edge_loop_new(&f->loop))
+	if (!f || edge_test_env_open("ctl", f->dir, sizeof(f->dir), &f->loop))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/edgectl.sock", f->dir);
 	start(f, 2);
@@ -101,8 +99,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	edge_ctl_free(f->ctl);
-	edge_loop_free(f->loop);
-	edge_test_rmtree(f->dir);
+	edge_test_env_close(f->dir, f->loop);
 	free(f);
 	return 0;
 }
@@ -228,6 +225,12 @@ static void ask(struct fx *f, struct cli *c, const char *request, const char *wa
 	assert_string_equal(line, want);
 }
 
+/* A status request on c is answered from the hook. */
+static void status_answered(struct fx *f, struct cli *c)
+{
+	ask(f, c, "{\"op\":\"status\"}\n", STATUS_ANSWER);
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void socket_file_is_private(void **state)
@@ -256,8 +259,7 @@ static void status_and_commands_through_the_hooks(void **state)
 	struct fx *f = *state;
 	struct cli *c = cli_connect(f);
 
-	ask(f, c, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, c);
 	assert_int_equal(f->status_calls, 1);
 	ask(f, c, "{\"op\":\"cmd\",\"action\":\"sensor.disable\",\"params\":{\"name\":\"ir\"}}\n",
 	    "{\"ok\":true,\"result\":{\"id\":\"local-1\",\"status\":\"ok\",\"message\":\"sensor."
@@ -278,8 +280,7 @@ static void status_and_commands_through_the_hooks(void **state)
 	    "{\"ok\":false,\"error\":\"expected {\\\"op\\\": "
 	    "\\\"status\\\"|\\\"cmd\\\"|\\\"flush\\\"|\\\"tail\\\"}\"}");
 	assert_int_equal(f->command_calls, 2);
-	ask(f, c, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, c);
 	cli_close(c);
 }
 
@@ -296,7 +297,7 @@ static void request_split_across_writes(void **state)
 	assert_int_equal(f->status_calls, 0);
 	cli_say(f, c, "\n");
 	assert_true(cli_line(f, c, line, sizeof(line)));
-	assert_string_equal(line, "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	assert_string_equal(line, STATUS_ANSWER);
 	assert_int_equal(f->status_calls, 1);
 	assert_true(cli_quiet(f, c, 30));
 	cli_close(c);
@@ -310,7 +311,7 @@ static void two_requests_in_one_write(void **state)
 
 	cli_say(f, c, "{\"op\":\"status\"}\n{\"op\":\"cmd\",\"action\":\"ping\"}\n");
 	assert_true(cli_line(f, c, line, sizeof(line)));
-	assert_string_equal(line, "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	assert_string_equal(line, STATUS_ANSWER);
 	assert_true(cli_line(f, c, line, sizeof(line)));
 	assert_string_equal(line, "{\"ok\":true,\"result\":{\"id\":\"local-1\",\"status\":\"ok\","
 				  "\"message\":\"ping\"}}");
@@ -343,8 +344,7 @@ static void long_line_is_refused_and_the_loop_goes_on(void **state)
 	assert_int_equal(f->command_calls, 1);
 	/* the agent still serves */
 	d = cli_connect(f);
-	ask(f, d, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, d);
 	cli_close(d);
 	cli_close(c);
 	free(big);
@@ -356,23 +356,19 @@ static void max_clients_refused_with_busy(void **state)
 	struct cli *a = cli_connect(f), *b = cli_connect(f), *c, *d;
 	char line[512];
 
-	ask(f, a, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
-	ask(f, b, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, a);
+	status_answered(f, b);
 	c = cli_connect(f); /* the third of max_clients 2 */
 	assert_true(cli_line(f, c, line, sizeof(line)));
 	assert_string_equal(line, "{\"ok\":false,\"error\":\"too many edgectl clients\"}");
 	assert_true(cli_closed(f, c));
 	assert_int_equal(f->status_calls, 2);
 	/* the others are unaffected; a freed slot takes a new client */
-	ask(f, a, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, a);
 	cli_close(a);
 	edge_test_run_until(f->loop, NULL, NULL, 30);
 	d = cli_connect(f);
-	ask(f, d, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, d);
 	cli_close(b);
 	cli_close(c);
 	cli_close(d);
@@ -385,8 +381,7 @@ static void tail_lines(void **state)
 	char line[512];
 
 	ask(f, t, "{\"op\":\"tail\"}\n", "{\"ok\":true,\"tail\":true}");
-	ask(f, other, "{\"op\":\"status\"}\n",
-	    "{\"ok\":true,\"status\":{\"state\":\"online\"},\"alerts\":[]}");
+	status_answered(f, other);
 	edge_ctl_reading(f->ctl, "vitals", "heart_rate", "72", "bpm", 1800000000123ULL);
 	edge_ctl_reading(f->ctl, "vitals", "body_temperature", "36.85", "Cel", 1800000000124ULL);
 	assert_true(cli_line(f, t, line, sizeof(line)));
@@ -482,15 +477,14 @@ static void slow_tail_client_gets_dropped_count(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(socket_file_is_private, setup, teardown),
-	    cmocka_unit_test_setup_teardown(status_and_commands_through_the_hooks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(request_split_across_writes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(two_requests_in_one_write, setup, teardown),
-	    cmocka_unit_test_setup_teardown(long_line_is_refused_and_the_loop_goes_on, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(max_clients_refused_with_busy, setup, teardown),
-	    cmocka_unit_test_setup_teardown(tail_lines, setup, teardown),
-	    cmocka_unit_test_setup_teardown(slow_tail_client_gets_dropped_count, setup, teardown),
+	    EDGE_TEST_CASE(socket_file_is_private),
+	    EDGE_TEST_CASE(status_and_commands_through_the_hooks),
+	    EDGE_TEST_CASE(request_split_across_writes),
+	    EDGE_TEST_CASE(two_requests_in_one_write),
+	    EDGE_TEST_CASE(long_line_is_refused_and_the_loop_goes_on),
+	    EDGE_TEST_CASE(max_clients_refused_with_busy),
+	    EDGE_TEST_CASE(tail_lines),
+	    EDGE_TEST_CASE(slow_tail_client_gets_dropped_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

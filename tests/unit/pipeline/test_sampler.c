@@ -30,6 +30,7 @@
 #include "edge/loop.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
+#include "edge_test.h"
 
 #define STEP_MS	  10
 #define WALL_BASE 1800000000000ULL
@@ -500,17 +501,16 @@ static void pause_stops_the_timers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(timers_fire_at_each_sensor_interval, setup, teardown),
-	    cmocka_unit_test_setup_teardown(a_tick_is_one_batch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(observer_sees_every_accepted_reading, setup, teardown),
-	    cmocka_unit_test_setup_teardown(observer_without_sensor_topics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(record_needs_every_vital_fresh, setup, teardown),
-	    cmocka_unit_test_setup_teardown(stale_readings_count_incomplete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(failing_sensor_is_retried_and_stops_nothing, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(enable_and_sample_now, setup, teardown),
-	    cmocka_unit_test_setup_teardown(sink_errors_are_counted, setup, teardown),
-	    cmocka_unit_test_setup_teardown(pause_stops_the_timers, setup, teardown),
+	    EDGE_TEST_CASE(timers_fire_at_each_sensor_interval),
+	    EDGE_TEST_CASE(a_tick_is_one_batch),
+	    EDGE_TEST_CASE(observer_sees_every_accepted_reading),
+	    EDGE_TEST_CASE(observer_without_sensor_topics),
+	    EDGE_TEST_CASE(record_needs_every_vital_fresh),
+	    EDGE_TEST_CASE(stale_readings_count_incomplete),
+	    EDGE_TEST_CASE(failing_sensor_is_retried_and_stops_nothing),
+	    EDGE_TEST_CASE(enable_and_sample_now),
+	    EDGE_TEST_CASE(sink_errors_are_counted),
+	    EDGE_TEST_CASE(pause_stops_the_timers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,19 +52,24 @@ static bool probe_done(void *arg)
 	return ((struct probe_result *)arg)->calls > 0;
 }
 
-/* A TCP listener on 127.0.0.1 with the given backlog; *port gets its port. */
 static int listener(int backlog, unsigned *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = edge_test_listen_tcp(backlog, port);
 
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	assert_int_equal(listen(fd, backlog), 0);
-	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+/* Probes 127.0.0.1:port in loop until the callback came (2 s at most). */
+static void probe_loopback(struct edge_loop *loop, unsigned port, struct probe_result *r,
+			   struct edge_tcp_probe **p)
+{
+	char why[128] = "";
+
+	assert_int_equal(
+	    edge_tcp_probe_start(loop, "127.0.0.1", port, probe_cb, r, p, why, sizeof(why)), 0);
+	assert_true(edge_test_run_until(loop, probe_done, r, 2000));
+	assert_int_equal(r->calls, 1);
 }
 
 /* A non-blocking connect to 127.0.0.1:port; the socket. */
@@ -125,14 +130,10 @@ static void probe_succeeds_on_a_listener(void **state)
 	struct edge_loop *loop;
 	unsigned port;
 	int lfd = listener(4, &port), afd;
-	char why[128] = "";
 
 	(void)state;
 	assert_int_equal(edge_loop_new(&loop), 0);
-	assert_int_equal(
-	    edge_tcp_probe_start(loop, "127.0.0.1", port, probe_cb, &r, &p, why, sizeof(why)), 0);
-	assert_true(edge_test_run_until(loop, probe_done, &r, 2000));
-	assert_int_equal(r.calls, 1);
+	probe_loopback(loop, port, &r, &p);
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.why, "");
 	/* it really connected: the listener has the connection */
@@ -152,15 +153,11 @@ static void probe_refused_on_a_closed_port(void **state)
 	struct edge_tcp_probe *p = NULL;
 	struct edge_loop *loop;
 	unsigned port;
-	char why[128] = "";
 
 	(void)state;
 	close(listener(1, &port)); /* a port nobody listens on */
 	assert_int_equal(edge_loop_new(&loop), 0);
-	assert_int_equal(
-	    edge_tcp_probe_start(loop, "127.0.0.1", port, probe_cb, &r, &p, why, sizeof(why)), 0);
-	assert_true(edge_test_run_until(loop, probe_done, &r, 2000));
-	assert_int_equal(r.calls, 1);
+	probe_loopback(loop, port, &r, &p);
 	assert_int_equal(r.err, ECONNREFUSED);
 	assert_string_equal(r.why, strerror(ECONNREFUSED));
 	edge_tcp_probe_free(p);

@@ -13,22 +13,18 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/config.h"
 #include "agent/store.h"
 #include "agent/uplink.h"
-#include "edge/log.h"
 #include "edge/time.h"
 #include "edge_test.h"
 #include "fake_mosquitto.h"
@@ -93,9 +89,8 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	edge_log_set_level(EDGE_LOG_ERR);
 	fake_reset();
-	if (edge_test_tmpdir("uplink", f->dir, sizeof(f->dir)) || edge_loop_new(&f->loop))
+	if (edge_test_env_open("uplink", f->dir, sizeof(f->dir), &f->loop))
 		return -1;
 	scfg.dir = f->dir;
 	if (edge_store_open(&scfg, &f->store, NULL, 0))
@@ -121,8 +116,7 @@ static int teardown(void **state)
 
 	edge_uplink_free(f->u);
 	edge_store_close(f->store);
-	edge_loop_free(f->loop);
-	edge_test_rmtree(f->dir);
+	edge_test_env_close(f->dir, f->loop);
 	free(f);
 	return 0;
 }
@@ -219,6 +213,15 @@ static void assert_seq(const struct fake_pub *p, int64_t seq)
 	assert_string_equal(p->seq, want);
 }
 
+/* n telemetry rows in the outbox, connected, the first `published` of them
+ * handed to the broker. */
+static void online_with_rows(struct fx *f, int n, int published)
+{
+	append(f, n, 0);
+	connect_ok(f);
+	expect_pubs(f, published);
+}
+
 static void v5_outbox_in_seq_order_with_properties(void **state)
 {
 	struct fx *f = *state;
@@ -227,11 +230,9 @@ static void v5_outbox_in_seq_order_with_properties(void **state)
 	char boot[24];
 	struct edge_uplink_stats us;
 
-	append(f, 3, 0);
 	edge_store_stats(f->store, &st);
 	snprintf(boot, sizeof(boot), "%" PRId64, st.boot);
-	connect_ok(f);
-	expect_pubs(f, 3);
+	online_with_rows(f, 3, 3);
 	for (int i = 0; i < 3; i++) {
 		const struct fake_pub *p = fake_pub_at(i);
 		char payload[32];
@@ -272,9 +273,7 @@ static void v311_publishes_without_properties(void **state)
 	struct fx *f = *state;
 
 	f->cfg.mqtt.protocol = EDGE_MQTT_V311;
-	append(f, 3, 0);
-	connect_ok(f);
-	expect_pubs(f, 3);
+	online_with_rows(f, 3, 3);
 	assert_int_equal(fake.protocol, MQTT_PROTOCOL_V311);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(fake_pub_at(i)->n_props, 0);
@@ -307,9 +306,7 @@ static void inflight_window_never_exceeded(void **state)
 	struct edge_uplink_stats us;
 	int acked = 0;
 
-	append(f, 10, 0);
-	connect_ok(f);
-	expect_pubs(f, 4);
+	online_with_rows(f, 10, 4);
 	edge_uplink_stats(f->u, &us);
 	assert_int_equal(us.inflight, 4);
 	/* an acknowledgement out of order frees no slot: the head is still out */
@@ -340,9 +337,7 @@ static void puback_deletes_the_row_at_the_flush(void **state)
 	struct fx *f = *state;
 	struct edge_uplink_stats us;
 
-	append(f, 2, 0);
-	connect_ok(f);
-	expect_pubs(f, 2);
+	online_with_rows(f, 2, 2);
 	fake_puback(fake_pub_at(0)->mid, 0);
 	/* the iteration that reads the PUBACK queues the delete... */
 	assert_int_equal(edge_loop_run_once(f->loop, 500), 0);
@@ -370,9 +365,7 @@ static void refused_puback_is_counted_and_dropped(void **state)
 	struct fx *f = *state;
 	struct edge_uplink_stats us;
 
-	append(f, 2, 0);
-	connect_ok(f);
-	expect_pubs(f, 2);
+	online_with_rows(f, 2, 2);
 	fake_puback(fake_pub_at(0)->mid, MQTT_RC_NOT_AUTHORIZED);
 	edge_test_run_until(f->loop, NULL, NULL, 50);
 	edge_uplink_stats(f->u, &us);
@@ -404,9 +397,7 @@ static void disconnect_republishes_unacked_after_backoff(void **state)
 	struct edge_uplink_stats us;
 	uint64_t t0;
 
-	append(f, 3, 0);
-	connect_ok(f);
-	expect_pubs(f, 3);
+	online_with_rows(f, 3, 3);
 	fake_puback(fake_pub_at(0)->mid, 0);
 	edge_test_run_until(f->loop, NULL, NULL, 30);
 	assert_int_equal(rows(f), 2);
@@ -464,18 +455,27 @@ static bool has_error(void *arg)
 	return us.last_error[0] != '\0';
 }
 
+/* Starts, answers CONNACK with rc, waits until the uplink has taken it. */
+static struct edge_uplink_stats refused_with(struct fx *f, int rc)
+{
+	struct edge_uplink_stats us;
+
+	make(f);
+	edge_uplink_start(f->u);
+	assert_true(edge_test_run_until(f->loop, has_socket, NULL, 2000));
+	fake_connack(rc, 0);
+	assert_true(edge_test_run_until(f->loop, has_error, f, 1000));
+	edge_uplink_stats(f->u, &us);
+	return us;
+}
+
 static void connack_refused(void **state)
 {
 	struct fx *f = *state;
 	struct edge_uplink_stats us;
 
 	append(f, 1, 0);
-	make(f);
-	edge_uplink_start(f->u);
-	assert_true(edge_test_run_until(f->loop, has_socket, NULL, 2000));
-	fake_connack(MQTT_RC_NOT_AUTHORIZED, 0);
-	assert_true(edge_test_run_until(f->loop, has_error, f, 1000));
-	edge_uplink_stats(f->u, &us);
+	us = refused_with(f, MQTT_RC_NOT_AUTHORIZED);
 	assert_string_equal(us.last_error, "broker refused the connection: Not authorized");
 	assert_false(us.connected);
 	assert_int_equal(us.connects, 0);
@@ -493,12 +493,7 @@ static void connack_refused_v311(void **state)
 	struct edge_uplink_stats us;
 
 	f->cfg.mqtt.protocol = EDGE_MQTT_V311;
-	make(f);
-	edge_uplink_start(f->u);
-	assert_true(edge_test_run_until(f->loop, has_socket, NULL, 2000));
-	fake_connack(CONNACK_REFUSED_NOT_AUTHORIZED, 0);
-	assert_true(edge_test_run_until(f->loop, has_error, f, 1000));
-	edge_uplink_stats(f->u, &us);
+	us = refused_with(f, CONNACK_REFUSED_NOT_AUTHORIZED);
 	assert_string_equal(us.last_error,
 			    "broker refused the connection: Connection Refused: not authorised.");
 }
@@ -652,18 +647,11 @@ static void shutdown_offline_sends_nothing(void **state)
 	assert_int_equal(fake.disconnects, 0);
 }
 
-/* A listening socket on 127.0.0.1, port chosen by the kernel. */
 static int listener(unsigned *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = edge_test_listen_tcp(4, port);
 
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	*port = ntohs(a.sin_port);
 	return fd;
 }
 
@@ -673,18 +661,25 @@ static bool bind_called(void *arg)
 	return fake.connect_bind_calls > 0;
 }
 
-static void persistent_session_probes_then_sends_expiry(void **state)
+/* Starts with an MQTT 5 persistent session asked for, the broker at
+ * 127.0.0.1:port (the TCP probe goes there for real). */
+static void start_with_session(struct fx *f, unsigned port)
 {
-	struct fx *f = *state;
-	unsigned port;
-	int lfd = listener(&port);
-
 	f->cfg.mqtt.clean_start = false;
 	f->cfg.mqtt.session_expiry_s = 600;
 	snprintf(f->cfg.mqtt.host, sizeof(f->cfg.mqtt.host), "127.0.0.1");
 	f->cfg.mqtt.port = port;
 	make(f);
 	edge_uplink_start(f->u);
+}
+
+static void persistent_session_probes_then_sends_expiry(void **state)
+{
+	struct fx *f = *state;
+	unsigned port;
+	int lfd = listener(&port);
+
+	start_with_session(f, port);
 	/* the TCP probe runs in the loop first, then the v5 connect */
 	assert_int_equal(fake.connect_bind_calls, 0);
 	assert_true(edge_test_run_until(f->loop, bind_called, NULL, 2000));
@@ -705,12 +700,7 @@ static void persistent_session_probe_refused(void **state)
 	int lfd = listener(&port);
 
 	close(lfd); /* nobody listens there now */
-	f->cfg.mqtt.clean_start = false;
-	f->cfg.mqtt.session_expiry_s = 600;
-	snprintf(f->cfg.mqtt.host, sizeof(f->cfg.mqtt.host), "127.0.0.1");
-	f->cfg.mqtt.port = port;
-	make(f);
-	edge_uplink_start(f->u);
+	start_with_session(f, port);
 	assert_true(edge_test_run_until(f->loop, has_error, f, 2000));
 	{
 		struct edge_uplink_stats us;
@@ -725,28 +715,25 @@ static void persistent_session_probe_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(v5_outbox_in_seq_order_with_properties, setup, teardown),
-	    cmocka_unit_test_setup_teardown(v311_publishes_without_properties, setup, teardown),
-	    cmocka_unit_test_setup_teardown(alerts_go_first, setup, teardown),
-	    cmocka_unit_test_setup_teardown(inflight_window_never_exceeded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(puback_deletes_the_row_at_the_flush, setup, teardown),
-	    cmocka_unit_test_setup_teardown(refused_puback_is_counted_and_dropped, setup, teardown),
-	    cmocka_unit_test_setup_teardown(disconnect_republishes_unacked_after_backoff, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(broker_disconnect_reason_is_kept, setup, teardown),
-	    cmocka_unit_test_setup_teardown(connack_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(connack_refused_v311, setup, teardown),
-	    cmocka_unit_test_setup_teardown(inbound_message_as_plain_struct, setup, teardown),
-	    cmocka_unit_test_setup_teardown(publish_with_correlation_v5, setup, teardown),
-	    cmocka_unit_test_setup_teardown(publish_with_correlation_v311, setup, teardown),
-	    cmocka_unit_test_setup_teardown(subscribe_needs_connection, setup, teardown),
-	    cmocka_unit_test_setup_teardown(connect_timeout_without_connack, setup, teardown),
-	    cmocka_unit_test_setup_teardown(shutdown_publishes_final_status_then_disconnects,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(shutdown_offline_sends_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(persistent_session_probes_then_sends_expiry, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(persistent_session_probe_refused, setup, teardown),
+	    EDGE_TEST_CASE(v5_outbox_in_seq_order_with_properties),
+	    EDGE_TEST_CASE(v311_publishes_without_properties),
+	    EDGE_TEST_CASE(alerts_go_first),
+	    EDGE_TEST_CASE(inflight_window_never_exceeded),
+	    EDGE_TEST_CASE(puback_deletes_the_row_at_the_flush),
+	    EDGE_TEST_CASE(refused_puback_is_counted_and_dropped),
+	    EDGE_TEST_CASE(disconnect_republishes_unacked_after_backoff),
+	    EDGE_TEST_CASE(broker_disconnect_reason_is_kept),
+	    EDGE_TEST_CASE(connack_refused),
+	    EDGE_TEST_CASE(connack_refused_v311),
+	    EDGE_TEST_CASE(inbound_message_as_plain_struct),
+	    EDGE_TEST_CASE(publish_with_correlation_v5),
+	    EDGE_TEST_CASE(publish_with_correlation_v311),
+	    EDGE_TEST_CASE(subscribe_needs_connection),
+	    EDGE_TEST_CASE(connect_timeout_without_connack),
+	    EDGE_TEST_CASE(shutdown_publishes_final_status_then_disconnects),
+	    EDGE_TEST_CASE(shutdown_offline_sends_nothing),
+	    EDGE_TEST_CASE(persistent_session_probes_then_sends_expiry),
+	    EDGE_TEST_CASE(persistent_session_probe_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
