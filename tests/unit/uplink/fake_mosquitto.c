@@ -703,7 +703,7 @@ const char *mosquitto_reason_string(int reason_code)
 	case MQTT_RC_QUOTA_EXCEEDED:
 		return "Quota exceeded";
 	case MQTT_RC_BAD_USERNAME_OR_PASSWORD:
-		return "Bad username or password";
+		return "Bad User Name or Password";
 	default:
 		return "Unknown reason";
 	}

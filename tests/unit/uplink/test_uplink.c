@@ -254,6 +254,9 @@ static void v5_outbox_in_seq_order_with_properties(void **state)
 	assert_int_equal(fake.port, 8883);
 	assert_int_equal(fake.protocol, MQTT_PROTOCOL_V5);
 	assert_string_equal(fake.client_id, "dev-1");
+	assert_int_equal(fake.keepalive, (int)f->cfg.mqtt.keepalive_s);
+	assert_int_equal(fake.send_maximum, 4); /* the in-flight window */
+	assert_false(fake.log_cb);		/* dropped once connected */
 	assert_string_equal(fake.will_topic, WILL_TOPIC);
 	assert_string_equal(fake.will_payload, WILL_PAYLOAD);
 	assert_int_equal(fake.will_qos, 1);
@@ -609,6 +612,19 @@ static bool written_between(int after, int before)
 	return false;
 }
 
+static void loop_misc_failure_drops_the_connection(void **state)
+{
+	struct fx *f = *state;
+	struct edge_uplink_stats us;
+
+	connect_ok(f);
+	fake.misc_rc = MOSQ_ERR_PROTOCOL; /* e.g. the keepalive check failed */
+	assert_true(edge_test_run_until(f->loop, offline, f, 1500));
+	edge_uplink_stats(f->u, &us);
+	assert_string_equal(us.last_error, mosquitto_strerror(MOSQ_ERR_PROTOCOL));
+	assert_int_equal(fake.clients_destroyed, 1);
+}
+
 static void shutdown_publishes_final_status_then_disconnects(void **state)
 {
 	struct fx *f = *state;
@@ -730,6 +746,7 @@ int main(void)
 	    EDGE_TEST_CASE(publish_with_correlation_v311),
 	    EDGE_TEST_CASE(subscribe_needs_connection),
 	    EDGE_TEST_CASE(connect_timeout_without_connack),
+	    EDGE_TEST_CASE(loop_misc_failure_drops_the_connection),
 	    EDGE_TEST_CASE(shutdown_publishes_final_status_then_disconnects),
 	    EDGE_TEST_CASE(shutdown_offline_sends_nothing),
 	    EDGE_TEST_CASE(persistent_session_probes_then_sends_expiry),
