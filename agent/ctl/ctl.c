@@ -431,7 +431,10 @@ void edge_ctl_reading(struct edge_ctl *ctl, const char *sensor, const char *metr
 			int m = snprintf(note, sizeof(note), "{\"dropped\":%" PRIu64 "}",
 					 cl->dropped);
 
-			if (!queue(cl, note, (size_t)m)) {
+			/* Only together with the reading after it: a note alone would
+			 * be followed by another note instead of the reading. */
+			if (cl->out_len + (size_t)m + 1 + (size_t)n + 1 > OUT_MAX ||
+			    !queue(cl, note, (size_t)m)) {
 				cl->dropped++;
 				continue;
 			}
