@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "edge/board.h"
-#include "edge/hal/gpio.h"
 #include "edge/hal/i2c.h"
 #include "edge/hal/sim.h"
-#include "edge/hal/system.h"
 #include "edge/hal/uart.h"
-#include "edge/hal/watchdog.h"
 #include "edge/sensor.h"
 
 struct slot {
@@ -26,9 +23,6 @@ struct edge_board_rt {
 	struct edge_board board;
 	struct slot slots[EDGE_BOARD_MAX_SENSORS];
 	size_t n;
-	struct edge_gpio_line *led;
-	int led_error;
-	struct edge_watchdog *wdt;
 };
 
 static int bring_up(struct edge_board_rt *rt, struct slot *s)
@@ -90,7 +84,6 @@ int edge_board_open(const struct edge_board *b, struct edge_board_rt **out, char
 	if (!rt)
 		return -ENOMEM;
 	rt->board = *b;
-	rt->led_error = -ENODEV;
 	for (size_t i = 0; i < b->n_sensors; i++) {
 		struct slot *s = &rt->slots[rt->n++];
 		int rc;
@@ -120,11 +113,6 @@ void edge_board_close(struct edge_board_rt *rt)
 		edge_i2c_close(rt->slots[i].i2c);
 		edge_uart_close(rt->slots[i].uart);
 	}
-	if (rt->led) {
-		edge_gpio_set(rt->led, 0);
-		edge_gpio_release(rt->led);
-	}
-	edge_watchdog_close(rt->wdt); /* clean exit: magic close disarms */
 	free(rt);
 }
 
@@ -161,49 +149,3 @@ int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i)
 	return s->error;
 }
 
-int edge_board_led_set(struct edge_board_rt *rt, int on)
-{
-	if (!rt->board.status_led_chip[0] || rt->board.status_led_line < 0)
-		return -ENODEV;
-	if (!rt->led) {
-		rt->led_error = edge_gpio_request(
-		    rt->board.status_led_chip, (unsigned)rt->board.status_led_line,
-		    EDGE_GPIO_OUTPUT, 0, "edge-agent status", &rt->led);
-		if (rt->led_error)
-			return rt->led_error;
-	}
-	return edge_gpio_set(rt->led, on);
-}
-
-int edge_board_watchdog_start(struct edge_board_rt *rt, int timeout_s)
-{
-	int err;
-
-	if (!rt->board.watchdog[0])
-		return -ENODEV;
-	if (rt->wdt)
-		return -EALREADY;
-	err = edge_watchdog_open(rt->board.watchdog, &rt->wdt);
-	if (err)
-		return err;
-	/* a driver that refuses the timeout keeps its default: better than no watchdog */
-	if (timeout_s > 0)
-		(void)edge_watchdog_set_timeout(rt->wdt, timeout_s);
-	return edge_watchdog_keepalive(rt->wdt);
-}
-
-int edge_board_watchdog_keepalive(struct edge_board_rt *rt)
-{
-	return rt->wdt ? edge_watchdog_keepalive(rt->wdt) : -ENODEV;
-}
-
-void edge_board_watchdog_stop(struct edge_board_rt *rt)
-{
-	edge_watchdog_close(rt->wdt);
-	rt->wdt = NULL;
-}
-
-int edge_board_reboot(struct edge_board_rt *rt)
-{
-	return edge_system_reboot(rt->board.sim ? "sim" : "linux");
-}

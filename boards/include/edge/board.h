@@ -99,19 +99,9 @@ int edge_board_sensor_error(const struct edge_board_rt *rt, size_t i);
 int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i);
 
 /*
- * Board peripherals beyond sensors. All return 0 or a negative errno;
- * -ENODEV when the board file does not name one.
+ * Board peripherals beyond sensors are not driven through the runtime: the
+ * daemon's device control (agent/commands/devctl.c: status LED, reboot) and
+ * its watchdog feeder (agent/daemon/hwdog.c) use the HAL with the names this
+ * descriptor gives (status_led_chip/line, watchdog), so they outlive the
+ * sampler's runtime across reloads.
  */
-/* Status LED (status_led): requested as an output on first use. */
-int edge_board_led_set(struct edge_board_rt *rt, int on);
-/* Opens and arms the board's watchdog; timeout_s > 0 sets its timeout (a
- * driver that refuses it keeps its default). From then on the caller must
- * call edge_board_watchdog_keepalive() well within the timeout.
- * edge_board_close() and edge_board_watchdog_stop() disarm it (magic close);
- * a crash leaves it armed, so the board resets. */
-int edge_board_watchdog_start(struct edge_board_rt *rt, int timeout_s);
-int edge_board_watchdog_keepalive(struct edge_board_rt *rt);
-void edge_board_watchdog_stop(struct edge_board_rt *rt);
-/* Reboot through the board's backend: sim boards only record the request
- * (edge_sim_reboot_requests()); Linux syncs and reboots (CAP_SYS_BOOT). */
-int edge_board_reboot(struct edge_board_rt *rt);

@@ -200,8 +200,6 @@ static void test_sim_board_unchanged(void)
 	CHECK_EQ(edge_sensor_sample_fetch(edge_board_sensor(rt, 0)), 0);
 	CHECK_EQ(edge_sensor_channel_get(edge_board_sensor(rt, 0), EDGE_CH_HEART_RATE, &v), 0);
 	CHECK(v >= 55 && v <= 110);
-	CHECK_EQ(edge_board_led_set(rt, 1), -ENODEV);
-	CHECK_EQ(edge_board_watchdog_start(rt, 10), -ENODEV);
 	edge_board_close(rt);
 	edge_sim_reset();
 }
@@ -274,23 +272,13 @@ static void test_sim_full_bring_up(void)
 	CHECK(v >= 100 && v <= 140);
 	/* retry keeps working on a healthy sensor */
 	CHECK_EQ(edge_board_sensor_retry(rt, 0), 0);
-	/* status LED and watchdog on the sim HAL */
-	CHECK_EQ(edge_board_led_set(rt, 1), 0);
-	CHECK_EQ(edge_sim_gpio_level("gpiochip0", 17), 1);
-	CHECK_EQ(edge_board_led_set(rt, 0), 0);
-	CHECK_EQ(edge_sim_gpio_level("gpiochip0", 17), 0);
-	CHECK_EQ(edge_board_watchdog_keepalive(rt), -ENODEV);
-	CHECK_EQ(edge_board_watchdog_start(rt, 20), 0);
-	CHECK_EQ(edge_board_watchdog_start(rt, 20), -EALREADY);
-	CHECK_EQ(edge_board_watchdog_keepalive(rt), 0);
-	CHECK_EQ(edge_sim_watchdog_state("watchdog0", &wd), 0);
-	CHECK_EQ(wd.timeout_s, 20);
-	CHECK_EQ(wd.keepalives, 2);
-	CHECK_EQ(edge_board_reboot(rt), 0);
-	CHECK_EQ(edge_sim_reboot_requests(), 1);
+	/* the runtime drives sensors only: the LED (devctl) and the watchdog
+	 * (hwdog) are the daemon's, through the HAL (tests/unit/commands,
+	 * tests/unit/agent) */
+	CHECK_STR(board.status_led_chip, "sim:gpiochip0");
+	CHECK_STR(board.watchdog, "sim:watchdog0");
 	edge_board_close(rt);
-	CHECK_EQ(edge_sim_watchdog_state("watchdog0", &wd), 0);
-	CHECK_EQ(wd.magic_closed, 1); /* a clean close disarms */
+	CHECK_EQ(edge_sim_watchdog_state("watchdog0", &wd), -ENOENT); /* never opened */
 	edge_sim_time_set(0);
 	edge_sim_reset();
 }
