@@ -30,6 +30,8 @@ static const struct key keys[] = {
     {"state_dir", K_STR, F(state_dir), "/var/lib/edge-provisiond", 0, 0,
      "registry, CA and TLS files live here"},
     {"db_file", K_STR, F(db_file), NULL, 0, 0, "SQLite registry (default <state_dir>/registry.db)"},
+    {"registry.url", K_STR, F(registry_url), NULL, 0, 0,
+     "postgresql://user@host/db (libpq URI): registry shared by replicas; unset: db_file"},
     {"ca.cert_file", K_STR, F(ca_cert_file), NULL, 0, 0,
      "fleet CA certificate (<state_dir>/ca.crt)"},
     {"ca.key_file", K_STR, F(ca_key_file), NULL, 0, 0, "fleet CA key (<state_dir>/ca.key)"},
