@@ -213,7 +213,7 @@ static int checkout(struct srv_registry *r, struct slot **out, bool *fresh)
 	r->connecting--;
 	if (rc) {
 		snprintf(r->last_err, sizeof(r->last_err), "%s", err);
-		mark_down(r, rc == -ENOMEM || rc == -ESTALE || rc == -EACCES ? rc : -ENOTCONN);
+		mark_down(r, rc);
 		rc = r->down_rc;
 		goto err_release;
 	}
