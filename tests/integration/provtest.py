@@ -131,14 +131,15 @@ class PgCluster:
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{db}"
 
     def psql(self, query, db="edge"):
-        """Rows of a query as lists of strings (psql -At, '|' separated)."""
+        """Rows of a query as lists of strings (unaligned, fields split on
+        US and rows on NUL: values may hold newlines)."""
         env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="5")
-        r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-At", "-F", "|", "-v",
+        r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-At", "-F", "\x1f", "-0", "-v",
                             "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port), "-U",
                             self.user, "-d", db, "-c", query], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=env, timeout=30)
         check(r.returncode == 0, f"psql {query!r}: {r.stderr.decode(errors='replace')}")
-        return [line.split("|") for line in r.stdout.decode().splitlines()]
+        return [rec.split("\x1f") for rec in r.stdout.decode().split("\0") if rec]
 
     def create_db(self, name):
         self.psql(f'CREATE DATABASE "{name}"', db="postgres")
@@ -160,9 +161,11 @@ class Provisiond:
     """One edge-provisiond. registry: "sqlite" or "postgresql" (default:
     EDGE_PROV_REGISTRY). replica_of: another Provisiond whose CA, TLS
     certificate, admin token, GitOps directory and registry this one shares
-    (a replica; its CA key is only read)."""
+    (a replica; its CA key is only read). registry_url: another way to the
+    same database (a relay)."""
 
-    def __init__(self, h, name="provisiond", registry=None, replica_of=None, **over):
+    def __init__(self, h, name="provisiond", registry=None, replica_of=None, registry_url=None,
+                 **over):
         self.h = h
         self.name = name
         self.dir = h.path(name)
@@ -205,7 +208,7 @@ class Provisiond:
                 if k in replica_of.cfg:
                     cfg[k] = replica_of.cfg[k]
         if self.db_url:
-            cfg["registry"] = {"url": self.db_url}
+            cfg["registry"] = {"url": registry_url or self.db_url}
         for k, v in over.items():
             if isinstance(v, dict) and isinstance(cfg.get(k), dict):
                 cfg[k].update(v)
@@ -296,8 +299,12 @@ class Provisiond:
             ctx.load_cert_chain(cert, key)
         return ctx
 
-    def request(self, method, path, body=None, token=None, cert=None, key=None, headers=None):
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30,
+    def request(self, method, path, body=None, token=None, cert=None, key=None, headers=None,
+                port=None, with_headers=False):
+        """(status, JSON document) of one request on a new connection; port:
+        another port (a balancer) with the same TLS identity; with_headers:
+        (status, document, headers)."""
+        conn = http.client.HTTPSConnection("127.0.0.1", port or self.port, timeout=30,
                                            context=self.ssl_ctx(cert, key))
         hdrs = dict(headers or {})
         if token:
@@ -315,15 +322,19 @@ class Provisiond:
             doc = json.loads(data) if data else None
         except ValueError:
             doc = None
+        if with_headers:
+            return r.status, doc, dict(r.getheaders())
         return r.status, doc
 
-    def register(self, token, serial, csr, platform="health-data", **extra):
+    def register(self, token, serial, csr, platform="health-data", port=None, with_headers=False,
+                 **extra):
         body = {"serial": serial, "board": "sim", "model": "edge-gateway", "firmware": "0.1.0",
                 "csr": csr, "sensors": ["max30102", "sim-vitals"]}
         if platform:
             body["realtimePlatform"] = platform
         body.update(extra)
-        return self.request("POST", "/v1/devices/register", body, token=token)
+        return self.request("POST", "/v1/devices/register", body, token=token, port=port,
+                            with_headers=with_headers)
 
 
 NGINX_STREAM = "/usr/lib/nginx/modules/ngx_stream_module.so"
