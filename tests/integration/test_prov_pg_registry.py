@@ -24,7 +24,7 @@ def test_registry_unit_on_postgresql():
         print(out[-3000:])
         check(r.returncode == 0, "prov_registry_test failed against PostgreSQL")
         check("SKIPPED" not in out, "PostgreSQL variants were skipped")
-        check("[  PASSED  ] 11 test(s)." in out, "not all 11 registry tests ran")
+        check("[  PASSED  ] 13 test(s)." in out, "not all 13 registry tests ran")
 
 
 if __name__ == "__main__":

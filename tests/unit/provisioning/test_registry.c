@@ -493,6 +493,92 @@ static void test_concurrent_two_registries(void **state)
 	free(rc);
 }
 
+/* ---- one claim: many tokens at once on new platforms ---- */
+#define CLAIMERS  12
+#define PLATFORMS 8
+
+struct claim_race {
+	struct srv_registry *reg[2];
+	struct emits e;
+	pthread_barrier_t go;
+	int64_t now;
+	int created[PLATFORMS];
+	int errors;
+	pthread_mutex_t lock;
+};
+
+struct claimer {
+	struct claim_race *cr;
+	int i;
+};
+
+/* Each claimer has its own token (no row lock to queue behind) and
+ * registers one device per platform, all claimers at the same moment. */
+static void *claimer(void *arg)
+{
+	struct claimer *c = arg;
+	struct claim_race *cr = c->cr;
+
+	for (int p = 0; p < PLATFORMS; p++) {
+		struct srv_reg_outcome out;
+		struct srv_device d;
+		char id[24], plat[24], tok[24];
+		int err;
+
+		snprintf(id, sizeof(id), "CL-%d-%d", p, c->i);
+		snprintf(plat, sizeof(plat), "plat-%d", p);
+		snprintf(tok, sizeof(tok), "claim-tok-%d", c->i);
+		make_dev(&d, id, "key", plat, "CERT");
+		pthread_barrier_wait(&cr->go);
+		err = do_register(cr->reg[c->i % 2], tok, &d, &cr->e, cr->now, &out);
+		pthread_mutex_lock(&cr->lock);
+		if (err || out.result != SRV_REG_NEW)
+			cr->errors++;
+		cr->created[p] += !err && out.claim_created;
+		pthread_mutex_unlock(&cr->lock);
+		srv_device_clear(&out.dev);
+	}
+	return NULL;
+}
+
+static void test_one_claim_many_tokens(void **state)
+{
+	struct fixture *f = fixture_of(state);
+	struct claim_race *cr = calloc(1, sizeof(*cr));
+	struct claimer cl[CLAIMERS];
+	pthread_t th[CLAIMERS];
+
+	assert_non_null(cr);
+	cr->reg[0] = open_pool(f, CLAIMERS / 2);
+	cr->reg[1] = open_pool(f, CLAIMERS / 2);
+	cr->now = (int64_t)time(NULL);
+	pthread_mutex_init(&cr->lock, NULL);
+	pthread_mutex_init(&cr->e.lock, NULL);
+	pthread_barrier_init(&cr->go, NULL, CLAIMERS);
+	for (int i = 0; i < CLAIMERS; i++) {
+		char tok[24];
+
+		snprintf(tok, sizeof(tok), "claim-tok-%d", i);
+		assert_int_equal(
+		    srv_registry_token_add(cr->reg[0], tok, "claims", PLATFORMS, cr->now + 60), 0);
+	}
+	for (int i = 0; i < CLAIMERS; i++) {
+		cl[i] = (struct claimer){.cr = cr, .i = i};
+		assert_int_equal(pthread_create(&th[i], NULL, claimer, &cl[i]), 0);
+	}
+	for (int i = 0; i < CLAIMERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(cr->errors, 0);
+	for (int p = 0; p < PLATFORMS; p++)
+		if (cr->created[p] != 1)
+			fail_msg("plat-%d: %d registrations created its claim", p, cr->created[p]);
+	assert_int_equal(cr->e.emitted, PLATFORMS);
+	pthread_barrier_destroy(&cr->go);
+	srv_registry_close(cr->reg[0]);
+	srv_registry_close(cr->reg[1]);
+	free(cr);
+}
+
 /* ---- schema ---- */
 static void *migrator(void *arg)
 {
@@ -615,9 +701,13 @@ static void test_unreachable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    BOTH(test_register_outcomes), BOTH(test_renew_and_revoke),
-	    BOTH(test_k8s_lease),	  BOTH(test_concurrent_two_registries),
-	    BOTH(test_migrate),		  cmocka_unit_test(test_unreachable),
+	    BOTH(test_register_outcomes),
+	    BOTH(test_renew_and_revoke),
+	    BOTH(test_k8s_lease),
+	    BOTH(test_concurrent_two_registries),
+	    BOTH(test_one_claim_many_tokens),
+	    BOTH(test_migrate),
+	    cmocka_unit_test(test_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
