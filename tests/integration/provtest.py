@@ -227,10 +227,10 @@ class Provisiond:
             out = self.admin_cmd("admin", "migrate")
             check("registry schema: version 0 -> " in out, f"admin migrate: {out}")
 
-    def start(self, wait=True):
+    def start(self, wait=True, log_level="debug"):
         lf = open(self.log, "a")
         self.proc = subprocess.Popen([PROVISIOND, "serve", "--config", self.config,
-                                      "--log-level", "debug"], stdout=lf, stderr=subprocess.STDOUT)
+                                      "--log-level", log_level], stdout=lf, stderr=subprocess.STDOUT)
         lf.close()
         self.h.procs.append(self.proc)
         if wait:
