@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edge/board.h"
+#include "edge/cfgtab.h"
 #include "edge/sensor.h"
+
+#define BOARD_FILE_MAX (256 * 1024)
 
 struct embedded {
 	const char *name;
@@ -18,136 +19,86 @@ struct embedded {
 extern const struct embedded edge_boards_embedded[];
 extern const size_t edge_boards_embedded_n;
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
+static const char *const bus_types[] = {"i2c", "uart", NULL};
+static const int bus_type_values[] = {EDGE_BUS_I2C, EDGE_BUS_UART};
+static const char *const hals[] = {"linux", "sim", NULL};
 
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
+/* Numbers may be written as strings ("0x48") in board files: EDGE_CFG_F_NUMTEXT. */
+#define NUM EDGE_CFG_F_NUMTEXT
+#define REQ EDGE_CFG_F_REQUIRED
+
+#define EDGE_CFG_T struct edge_board_bus
+static const struct edge_cfg_key bus_keys[] = {
+    {"name", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(name), .desc = "what sensors name as their bus"},
+    {"type", EDGE_CFG_ENUM, REQ, EDGE_CFG_FIELD(type), .names = bus_types,
+     .values = bus_type_values, .desc = "bus kind"},
+    {"path", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(path),
+     .desc = "device: /dev/i2c-1, /dev/serial0, sim:i2c0"},
+    {"baud", EDGE_CFG_UINT, NUM, EDGE_CFG_FIELD(baud), .min = 300, .max = 4000000,
+     .desc = "UART only; unset: the driver's default"},
+};
+static const struct edge_cfgtab bus_tab = EDGE_CFGTAB(bus_keys, 0);
+#undef EDGE_CFG_T
+
+/* The per-sensor options; the checks against drivers and buses follow in
+ * check_sensors() once the whole file is read. */
+#define EDGE_CFG_T struct edge_board_sensor
+static const struct edge_cfg_key sensor_keys[] = {
+    {"name", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(name), .desc = "sensor name, unique"},
+    {"compatible", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(compatible),
+     .desc = "driver (edge-agent --list-drivers)"},
+    {"bus", EDGE_CFG_STRING, 0, EDGE_CFG_FIELD(bus), .desc = "an entry of buses; none for BLE"},
+    {"address", EDGE_CFG_UINT, NUM, EDGE_CFG_FIELD(addr), .min = 0, .max = 0x7f,
+     .desc = "I2C address (default: the driver's)"},
+    {"interval_ms", EDGE_CFG_UINT, NUM, EDGE_CFG_FIELD(interval_ms), .min = 10, .max = 86400000,
+     .def = "1000", .desc = "sampling period"},
+    {"freshness_ms", EDGE_CFG_UINT, NUM, EDGE_CFG_FIELD(freshness_ms), .min = 0, .max = 86400000,
+     .def = "0", .desc = "readings older than this are stale (0: 5 intervals)"},
+    {"param", EDGE_CFG_STRING, 0, EDGE_CFG_FIELD(param),
+     .desc = "driver-specific, e.g. a BLE device address"},
+    {"enabled", EDGE_CFG_BOOL, 0, EDGE_CFG_FIELD(enabled), .def = "true",
+     .desc = "false keeps the sensor out of bring-up"},
+};
+static const struct edge_cfgtab sensor_tab = EDGE_CFGTAB(sensor_keys, 0);
+#undef EDGE_CFG_T
+
+static int check_bus(void *base, size_t i, struct edge_cfg_ctx *ctx);
+
+#define EDGE_CFG_T struct edge_board
+static const struct edge_cfg_key board_keys[] = {
+    {"name", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(name), .desc = "board name"},
+    {"description", EDGE_CFG_STRING, 0, EDGE_CFG_FIELD(description), .desc = "one line"},
+    {"hal", EDGE_CFG_ENUM, 0, EDGE_CFG_FIELD(sim), .names = hals, .def = "linux",
+     .desc = "sim attaches a chip model to every sensor"},
+    {"buses", EDGE_CFG_ARRAY, 0, EDGE_CFG_FIELD(buses), EDGE_CFG_COUNT(n_buses), .sub = &bus_tab,
+     .check = check_bus, .desc = "I2C and UART buses"},
+    {"sensors", EDGE_CFG_ARRAY, REQ, EDGE_CFG_FIELD(sensors), EDGE_CFG_COUNT(n_sensors),
+     .sub = &sensor_tab, .desc = "sensor instances"},
+    {"status_led", EDGE_CFG_OBJECT, .desc = "GPIO line of a status LED"},
+    {"status_led.chip", EDGE_CFG_STRING, REQ, EDGE_CFG_FIELD(status_led_chip), .desc = "GPIO chip"},
+    {"status_led.line", EDGE_CFG_INT, NUM, EDGE_CFG_FIELD(status_led_line), .min = 0, .max = 1023,
+     .desc = "line offset on the chip"},
+    {"watchdog", EDGE_CFG_STRING, 0, EDGE_CFG_FIELD(watchdog),
+     .desc = "watchdog device, e.g. /dev/watchdog"},
+};
+static const struct edge_cfgtab board_tab = EDGE_CFGTAB(board_keys, 0);
+#undef EDGE_CFG_T
+#undef NUM
+#undef REQ
+
+const struct edge_cfgtab *edge_board_table(void)
+{
+	return &board_tab;
 }
 
-static int get_str(const cJSON *obj, const char *key, bool required, char *dst, size_t dstlen,
-		   const char *origin, const char *path, char *err, size_t errlen)
+static int check_bus(void *base, size_t i, struct edge_cfg_ctx *ctx)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const struct edge_board *b = base;
 
-	if (!it) {
-		if (required)
-			return fail(err, errlen, "%s: %s%s: missing", origin, path, key);
-		return 0;
-	}
-	if (!cJSON_IsString(it))
-		return fail(err, errlen, "%s: %s%s: must be a string", origin, path, key);
-	if (strlen(it->valuestring) >= dstlen)
-		return fail(err, errlen, "%s: %s%s: longer than %zu characters", origin, path, key,
-			    dstlen - 1);
-	strcpy(dst, it->valuestring);
-	return 0;
-}
-
-static int get_u32(const cJSON *obj, const char *key, uint32_t def, uint32_t min, uint32_t max,
-		   uint32_t *dst, const char *origin, const char *path, char *err, size_t errlen)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-	double v;
-
-	if (!it) {
-		*dst = def;
-		return 0;
-	}
-	if (cJSON_IsString(it)) { /* "0x50" */
-		char *end;
-		unsigned long u = strtoul(it->valuestring, &end, 0);
-
-		if (*it->valuestring == '\0' || *end != '\0')
-			return fail(err, errlen, "%s: %s%s: \"%s\" is not a number", origin, path,
-				    key, it->valuestring);
-		v = (double)u;
-	} else if (cJSON_IsNumber(it)) {
-		v = it->valuedouble;
-	} else {
-		return fail(err, errlen, "%s: %s%s: must be a number", origin, path, key);
-	}
-	/* range first: converting an out-of-range double is undefined */
-	if (!(v >= min && v <= max) || v != floor(v))
-		return fail(err, errlen, "%s: %s%s: %g is out of range [%u, %u]", origin, path, key,
-			    v, min, max);
-	*dst = (uint32_t)v;
-	return 0;
-}
-
-static const char *const board_keys[] = {"name",    "description", "hal",      "buses",
-					 "sensors", "status_led",  "watchdog", NULL};
-static const char *const bus_keys[] = {"name", "type", "path", "baud", NULL};
-static const char *const sensor_keys[] = {"name",    "compatible",  "bus",
-					  "address", "interval_ms", "freshness_ms",
-					  "param",   "enabled",	    NULL};
-static const char *const led_keys[] = {"chip", "line", NULL};
-
-static int check_keys(const cJSON *obj, const char *const *allowed, const char *origin,
-		      const char *path, char *err, size_t errlen)
-{
-	const cJSON *it;
-
-	if (!cJSON_IsObject(obj))
-		return fail(err, errlen, "%s: %s: must be an object", origin,
-			    *path ? path : "(top)");
-	cJSON_ArrayForEach (it, obj) {
-		const char *const *k = allowed;
-
-		while (*k && strcmp(*k, it->string) != 0)
-			k++;
-		if (!*k)
-			return fail(err, errlen, "%s: %s%s: unknown key", origin, path, it->string);
-	}
-	return 0;
-}
-
-static int parse_buses(const cJSON *arr, const char *origin, struct edge_board *b, char *err,
-		       size_t errlen)
-{
-	const cJSON *it;
-	char path[48];
-
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return fail(err, errlen, "%s: buses: must be an array", origin);
-	cJSON_ArrayForEach (it, arr) {
-		struct edge_board_bus *bus;
-		char type[8] = "";
-		int rc;
-
-		snprintf(path, sizeof(path), "buses[%zu].", b->n_buses);
-		if (b->n_buses == EDGE_BOARD_MAX_BUSES)
-			return fail(err, errlen, "%s: buses: more than %d", origin,
-				    EDGE_BOARD_MAX_BUSES);
-		bus = &b->buses[b->n_buses];
-		if ((rc = check_keys(it, bus_keys, origin, path, err, errlen)) ||
-		    (rc = get_str(it, "name", true, bus->name, sizeof(bus->name), origin, path, err,
-				  errlen)) ||
-		    (rc = get_str(it, "type", true, type, sizeof(type), origin, path, err,
-				  errlen)) ||
-		    (rc = get_str(it, "path", true, bus->path, sizeof(bus->path), origin, path, err,
-				  errlen)) ||
-		    (rc = get_u32(it, "baud", 0, 300, 4000000, &bus->baud, origin, path, err,
-				  errlen)))
-			return rc;
-		if (strcmp(type, "i2c") == 0)
-			bus->type = EDGE_BUS_I2C;
-		else if (strcmp(type, "uart") == 0)
-			bus->type = EDGE_BUS_UART;
-		else
-			return fail(err, errlen, "%s: %stype: \"%s\" is not one of i2c, uart",
-				    origin, path, type);
-		if (edge_board_bus_find(b, bus->name))
-			return fail(err, errlen, "%s: %sname: duplicate bus \"%s\"", origin, path,
-				    bus->name);
-		b->n_buses++;
-	}
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(b->buses[j].name, b->buses[i].name) == 0)
+			return edge_cfg_errorf(ctx, "name", "duplicate bus \"%s\"",
+					       b->buses[i].name);
 	return 0;
 }
 
@@ -159,20 +110,23 @@ static int check_bus_kind(const struct edge_sensor_ops *ops, const struct edge_b
 	switch (ops->bus) {
 	case EDGE_SENSOR_BUS_I2C:
 		if (!bus || bus->type != EDGE_BUS_I2C)
-			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs an i2c bus",
-				    origin, path, s->compatible);
+			return edge_cfg_fail(err, errlen,
+					     "%s: %sbus: driver \"%s\" needs an i2c bus", origin,
+					     path, s->compatible);
 		break;
 	case EDGE_SENSOR_BUS_UART:
 		if (!bus || bus->type != EDGE_BUS_UART)
-			return fail(err, errlen, "%s: %sbus: driver \"%s\" needs a uart bus",
-				    origin, path, s->compatible);
+			return edge_cfg_fail(err, errlen,
+					     "%s: %sbus: driver \"%s\" needs a uart bus", origin,
+					     path, s->compatible);
 		break;
 	case EDGE_SENSOR_BUS_NONE:
 		if (bus)
-			return fail(err, errlen,
-				    "%s: %sbus: driver \"%s\" takes no bus (it is wireless or "
-				    "virtual)",
-				    origin, path, s->compatible);
+			return edge_cfg_fail(
+			    err, errlen,
+			    "%s: %sbus: driver \"%s\" takes no bus (it is wireless "
+			    "or virtual)",
+			    origin, path, s->compatible);
 		break;
 	default:
 		break;
@@ -180,137 +134,91 @@ static int check_bus_kind(const struct edge_sensor_ops *ops, const struct edge_b
 	return 0;
 }
 
-static int parse_sensors(const cJSON *arr, const char *origin, struct edge_board *b, char *err,
+/* Sensors against the driver registry, the buses and each other; after the
+ * whole file, so buses may follow sensors in it. */
+static int check_sensors(struct edge_board *b, const cJSON *arr, const char *origin, char *err,
 			 size_t errlen)
 {
-	const cJSON *it;
-	char path[48];
-
-	if (!cJSON_IsArray(arr))
-		return fail(err, errlen, "%s: sensors: missing or not an array", origin);
-	cJSON_ArrayForEach (it, arr) {
-		struct edge_board_sensor *s;
-		const struct edge_sensor_ops *ops;
+	for (size_t i = 0; i < b->n_sensors; i++) {
+		struct edge_board_sensor *s = &b->sensors[i];
+		const cJSON *it = cJSON_GetArrayItem(arr, (int)i);
 		const struct edge_board_bus *bus = NULL;
-		const cJSON *en;
-		uint32_t addr;
+		const struct edge_sensor_ops *ops;
+		char path[48];
 		int rc;
 
-		snprintf(path, sizeof(path), "sensors[%zu].", b->n_sensors);
-		if (b->n_sensors == EDGE_BOARD_MAX_SENSORS)
-			return fail(err, errlen, "%s: sensors: more than %d", origin,
-				    EDGE_BOARD_MAX_SENSORS);
-		s = &b->sensors[b->n_sensors];
-		if ((rc = check_keys(it, sensor_keys, origin, path, err, errlen)) ||
-		    (rc = get_str(it, "name", true, s->name, sizeof(s->name), origin, path, err,
-				  errlen)) ||
-		    (rc = get_str(it, "compatible", true, s->compatible, sizeof(s->compatible),
-				  origin, path, err, errlen)) ||
-		    (rc = get_str(it, "bus", false, s->bus, sizeof(s->bus), origin, path, err,
-				  errlen)) ||
-		    (rc = get_str(it, "param", false, s->param, sizeof(s->param), origin, path, err,
-				  errlen)) ||
-		    (rc = get_u32(it, "address", 0, 0, 0x7f, &addr, origin, path, err, errlen)) ||
-		    (rc = get_u32(it, "interval_ms", 1000, 10, 86400000, &s->interval_ms, origin,
-				  path, err, errlen)) ||
-		    (rc = get_u32(it, "freshness_ms", 0, 0, 86400000, &s->freshness_ms, origin,
-				  path, err, errlen)))
-			return rc;
-		s->addr = (uint16_t)addr;
+		snprintf(path, sizeof(path), "sensors[%zu].", i);
 		if (s->freshness_ms == 0)
 			s->freshness_ms = 5 * s->interval_ms;
-		en = cJSON_GetObjectItemCaseSensitive(it, "enabled");
-		if (en && !cJSON_IsBool(en))
-			return fail(err, errlen, "%s: %senabled: must be true or false", origin,
-				    path);
-		s->enabled = !en || cJSON_IsTrue(en);
 		ops = edge_sensor_ops_find(s->compatible);
 		if (!ops)
-			return fail(err, errlen, "%s: %scompatible: unknown driver \"%s\"", origin,
-				    path, s->compatible);
+			return edge_cfg_fail(err, errlen, "%s: %scompatible: unknown driver \"%s\"",
+					     origin, path, s->compatible);
 		if (s->bus[0]) {
 			bus = edge_board_bus_find(b, s->bus);
 			if (!bus)
-				return fail(err, errlen, "%s: %sbus: no bus named \"%s\"", origin,
-					    path, s->bus);
+				return edge_cfg_fail(err, errlen, "%s: %sbus: no bus named \"%s\"",
+						     origin, path, s->bus);
 		}
 		if ((rc = check_bus_kind(ops, bus, s, origin, path, err, errlen)))
 			return rc;
 		if (bus && bus->type == EDGE_BUS_I2C && !cJSON_HasObjectItem(it, "address"))
 			s->addr = ops->default_addr;
 		if (bus && bus->type == EDGE_BUS_I2C && (s->addr < 0x03 || s->addr > 0x77))
-			return fail(err, errlen,
-				    "%s: %saddress: 0x%02x is reserved (use 0x03..0x77)", origin,
-				    path, s->addr);
-		for (size_t j = 0; j < b->n_sensors; j++) {
+			return edge_cfg_fail(err, errlen,
+					     "%s: %saddress: 0x%02x is reserved (use 0x03..0x77)",
+					     origin, path, s->addr);
+		for (size_t j = 0; j < i; j++) {
 			const struct edge_board_sensor *o = &b->sensors[j];
 
 			if (strcmp(o->name, s->name) == 0)
-				return fail(err, errlen, "%s: %sname: duplicate sensor \"%s\"",
-					    origin, path, s->name);
+				return edge_cfg_fail(err, errlen,
+						     "%s: %sname: duplicate sensor \"%s\"", origin,
+						     path, s->name);
 			if (bus && bus->type == EDGE_BUS_I2C && strcmp(o->bus, s->bus) == 0 &&
 			    o->addr == s->addr)
-				return fail(err, errlen,
-					    "%s: %saddress: 0x%02x on %s is already used by \"%s\"",
-					    origin, path, s->addr, s->bus, o->name);
+				return edge_cfg_fail(
+				    err, errlen,
+				    "%s: %saddress: 0x%02x on %s is already used by \"%s\"", origin,
+				    path, s->addr, s->bus, o->name);
 			if (bus && bus->type == EDGE_BUS_UART && strcmp(o->bus, s->bus) == 0)
-				return fail(err, errlen,
-					    "%s: %sbus: UART %s is already used by \"%s\"", origin,
-					    path, s->bus, o->name);
+				return edge_cfg_fail(err, errlen,
+						     "%s: %sbus: UART %s is already used by \"%s\"",
+						     origin, path, s->bus, o->name);
 		}
-		b->n_sensors++;
 	}
 	return 0;
+}
+
+static int parse_root(const cJSON *root, const char *origin, struct edge_board *out, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* nothing in these tables allocates: neither can fail but on a bug */
+	rc = edge_cfg_defaults(&board_tab, out);
+	rc = rc ?: edge_cfg_apply(&board_tab, out, root, 0, origin, err, errlen);
+	rc = rc
+		 ?: check_sensors(out, cJSON_GetObjectItemCaseSensitive(root, "sensors"), origin,
+				  err, errlen);
+	if (!cJSON_HasObjectItem(root, "status_led"))
+		out->status_led_line = -1;
+	return rc;
 }
 
 int edge_board_parse(const char *json, size_t len, const char *origin, struct edge_board *out,
 		     char *err, size_t errlen)
 {
 	cJSON *root;
-	const cJSON *led;
-	char hal[8] = "linux";
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->status_led_line = -1;
-	root = cJSON_ParseWithLength(json, len);
-	if (!root)
-		return fail(err, errlen, "%s: not valid JSON near byte %td", origin,
-			    cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : (ptrdiff_t)0);
-	if ((rc = check_keys(root, board_keys, origin, "", err, errlen)) ||
-	    (rc = get_str(root, "name", true, out->name, sizeof(out->name), origin, "", err,
-			  errlen)) ||
-	    (rc = get_str(root, "description", false, out->description, sizeof(out->description),
-			  origin, "", err, errlen)) ||
-	    (rc = get_str(root, "hal", false, hal, sizeof(hal), origin, "", err, errlen)) ||
-	    (rc = get_str(root, "watchdog", false, out->watchdog, sizeof(out->watchdog), origin, "",
-			  err, errlen)))
-		goto out;
-	if (strcmp(hal, "sim") == 0) {
-		out->sim = true;
-	} else if (strcmp(hal, "linux") != 0) {
-		rc = fail(err, errlen, "%s: hal: \"%s\" is not one of linux, sim", origin, hal);
-		goto out;
-	}
-	led = cJSON_GetObjectItemCaseSensitive(root, "status_led");
-	if (led) {
-		uint32_t line;
-
-		if ((rc = check_keys(led, led_keys, origin, "status_led.", err, errlen)) ||
-		    (rc = get_str(led, "chip", true, out->status_led_chip,
-				  sizeof(out->status_led_chip), origin, "status_led.", err,
-				  errlen)) ||
-		    (rc = get_u32(led, "line", 0, 0, 1023, &line, origin, "status_led.", err,
-				  errlen)))
-			goto out;
-		out->status_led_line = (int)line;
-	}
-	if ((rc = parse_buses(cJSON_GetObjectItemCaseSensitive(root, "buses"), origin, out, err,
-			      errlen)))
-		goto out;
-	rc = parse_sensors(cJSON_GetObjectItemCaseSensitive(root, "sensors"), origin, out, err,
-			   errlen);
-out:
+	rc = edge_cfg_parse_json(json, len, origin, &root, err, errlen);
+	if (rc)
+		return rc;
+	rc = parse_root(root, origin, out, err, errlen);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -338,27 +246,19 @@ int edge_board_load(const char *name, const char *dir, struct edge_board *out, c
 		    size_t errlen)
 {
 	if (!valid_name(name))
-		return fail(err, errlen, "board \"%s\": names are [a-z0-9_-], up to 31 characters",
-			    name);
+		return edge_cfg_fail(
+		    err, errlen, "board \"%s\": names are [a-z0-9_-], up to 31 characters", name);
 	if (dir && *dir) {
 		char path[512];
-		FILE *f;
+		cJSON *root;
+		int rc;
 
 		snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-		f = fopen(path, "re");
-		if (f) {
-			char *buf = malloc(256 * 1024);
-			size_t n;
-			int rc;
-
-			if (!buf) {
-				fclose(f);
-				return -ENOMEM;
-			}
-			n = fread(buf, 1, 256 * 1024, f);
-			fclose(f);
-			rc = edge_board_parse(buf, n, path, out, err, errlen);
-			free(buf);
+		rc = edge_cfg_read_json(path, BOARD_FILE_MAX, &root, err, errlen);
+		if (rc != -ENOENT) {
+			if (rc == 0)
+				rc = parse_root(root, path, out, err, errlen);
+			cJSON_Delete(root);
 			return rc;
 		}
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "edge/cfgtab.h"
 #include "edge/file.h"
 #include "edge/prov_identity.h"
 #include "edge/provision.h"
@@ -63,12 +64,14 @@ int edge_prov_state_load(const char *state_dir, struct edge_prov_state *st)
 	mqtt = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
 	COPY(mqtt, "host", st->mqtt_host);
 #undef COPY
-	v = cJSON_GetObjectItemCaseSensitive(mqtt, "port");
-	if (!cJSON_IsNumber(v))
+	/* checked before any cast: a damaged file may hold 1e30 or 1.5 */
+	if (edge_json_to_int(cJSON_GetObjectItemCaseSensitive(mqtt, "port"), 1, 65535,
+			     &st->mqtt_port))
 		goto out;
-	st->mqtt_port = (int)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(root, "notAfter");
-	st->not_after = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	/* optional, as in the registration response: 0 when absent or absurd */
+	if (edge_json_to_i64(cJSON_GetObjectItemCaseSensitive(root, "notAfter"), 1,
+			     INT64_C(999999999999), &st->not_after))
+		st->not_after = 0;
 	rc = 0;
 out:
 	cJSON_Delete(root);

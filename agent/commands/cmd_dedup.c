@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "agent/cmd_dedup.h"
+#include "edge/cfgtab.h"
 #include "edge/file.h"
+
+/* Wall-clock milliseconds stay below 2^53 until about the year 287000. */
+#define AT_MAX_MS (UINT64_C(1) << 53)
 
 struct entry {
 	char *id;
@@ -117,11 +121,14 @@ static void load(struct edge_dedup *d, uint64_t now_ms)
 	cJSON_ArrayForEach (it, arr) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, "result");
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "at");
+		uint64_t at;
 
-		if (cJSON_IsString(id) && cJSON_IsString(r) && cJSON_IsNumber(t) &&
-		    t->valuedouble >= 0)
-			append(d, id->valuestring, r->valuestring, (uint64_t)t->valuedouble);
+		/* a damaged "at" (1e30, -1, 1.5) drops the entry; checked before
+		 * the cast, and small enough that at + ttl cannot wrap */
+		if (cJSON_IsString(id) && cJSON_IsString(r) &&
+		    edge_json_to_u64(cJSON_GetObjectItemCaseSensitive(it, "at"), 0, AT_MAX_MS,
+				     &at) == 0)
+			append(d, id->valuestring, r->valuestring, at);
 	}
 	cJSON_Delete(arr);
 	prune(d, now_ms);

@@ -8,6 +8,7 @@
 
 #include "agent/cmd_parse.h"
 #include "agent/config.h"
+#include "edge/cfgtab.h"
 
 static const char *const status_names[] = {
     [EDGE_CMD_OK] = "ok",
@@ -67,19 +68,6 @@ int edge_cmd_action_from_topic(const char *tmpl, const char *device_id, const ch
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 bool edge_cmd_recover_id(const void *payload, size_t len, char *id, size_t idlen)
 {
 	const char *p = payload, *end = p + len;
@@ -122,49 +110,51 @@ int edge_cmd_parse(const char *action, const void *payload, size_t len, size_t m
 		strcpy(out->action, action);
 	if (len > max_len) {
 		edge_cmd_recover_id(payload, len < 4096 ? len : 4096, out->id, sizeof(out->id));
-		fail(err, errlen, "payload of %zu bytes exceeds the limit of %zu", len, max_len);
+		edge_cfg_fail(err, errlen, "payload of %zu bytes exceeds the limit of %zu", len,
+			      max_len);
 		return -EMSGSIZE;
 	}
 	if (!action || !edge_cmd_action_valid(action)) {
 		edge_cmd_recover_id(payload, len, out->id, sizeof(out->id));
-		return fail(err, errlen, "invalid action name");
+		return edge_cfg_fail(err, errlen, "invalid action name");
 	}
 	out->root = cJSON_ParseWithLength(payload, len);
 	if (!out->root) {
 		edge_cmd_recover_id(payload, len, out->id, sizeof(out->id));
-		return fail(err, errlen, "payload is not valid JSON");
+		return edge_cfg_fail(err, errlen, "payload is not valid JSON");
 	}
 	if (!cJSON_IsObject(out->root)) {
 		edge_cmd_recover_id(payload, len, out->id, sizeof(out->id));
-		return fail(err, errlen, "payload must be a JSON object");
+		return edge_cfg_fail(err, errlen, "payload must be a JSON object");
 	}
 	it = cJSON_GetObjectItemCaseSensitive(out->root, "id");
 	if (!it)
-		return fail(err, errlen, "id is missing");
+		return edge_cfg_fail(err, errlen, "id is missing");
 	if (!cJSON_IsString(it) || !edge_cmd_id_valid(it->valuestring))
-		return fail(err, errlen, "id must be a string of 1-64 letters, digits or \"-_.:\"");
+		return edge_cfg_fail(err, errlen,
+				     "id must be a string of 1-64 letters, digits or \"-_.:\"");
 	strcpy(out->id, it->valuestring);
 	it = cJSON_GetObjectItemCaseSensitive(out->root, "expiresAt");
 	if (it) {
 		if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0 ||
 		    it->valuedouble > 9.0e15 || it->valuedouble != floor(it->valuedouble))
-			return fail(err, errlen, "expiresAt must be epoch milliseconds");
+			return edge_cfg_fail(err, errlen, "expiresAt must be epoch milliseconds");
 		out->expires_at = (int64_t)it->valuedouble;
 	}
 	it = cJSON_GetObjectItemCaseSensitive(out->root, "params");
 	if (it && !cJSON_IsNull(it) && !cJSON_IsObject(it))
-		return fail(err, errlen, "params must be an object");
+		return edge_cfg_fail(err, errlen, "params must be an object");
 	if (!it || cJSON_IsNull(it)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(out->root, "params");
 		it = cJSON_AddObjectToObject(out->root, "params");
 		if (!it)
-			return fail(err, errlen, "out of memory");
+			return edge_cfg_fail(err, errlen, "out of memory");
 	}
 	out->params = it;
 	it = cJSON_GetObjectItemCaseSensitive(out->root, "jws");
 	if (it) {
 		if (!cJSON_IsString(it))
-			return fail(err, errlen, "jws must be a compact JWS string");
+			return edge_cfg_fail(err, errlen, "jws must be a compact JWS string");
 		out->jws = it->valuestring;
 	}
 	return 0;

@@ -24,7 +24,7 @@
 #define EDGE_AGENT_VERSION_STR "0.0.0"
 #endif
 
-struct edge_agent_prov;
+struct edge_provision;
 
 /* The client certificate's notAfter, re-read when the file changes
  * (provisioning and renewals replace it while the agent runs). */
@@ -45,7 +45,7 @@ struct edge_agent {
 	struct edge_alerts *alerts;
 	struct edge_commands *commands;
 	struct edge_ctl *ctl;
-	struct edge_agent_prov *prov; /* provisioning, or NULL */
+	struct edge_provision *prov; /* provisioning, or NULL */
 	char boot[24];
 	/* The version of what is booted: the agent's own until OTA installs
 	 * slots with versions of their own. */

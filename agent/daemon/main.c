@@ -195,6 +195,43 @@ static char *offline_will(struct edge_agent *a)
 	return edge_status_json(a, false, NULL);
 }
 
+/* Provisioning hooks (agent/provision.h): a registration names the broker and
+ * brings the first certificate, a renewal replaces it. */
+static void prov_reconfigure_uplink(struct edge_agent *a)
+{
+	char *will;
+
+	edge_provision_apply_state(&a->cfg);
+	will = offline_will(a);
+	if (will)
+		edge_uplink_reconfigure(a->uplink, &a->cfg, a->status_topic, will);
+	free(will);
+}
+
+static void prov_registered(void *arg)
+{
+	struct edge_agent *a = arg;
+
+	prov_reconfigure_uplink(a);
+	a->last_error[0] = '\0';
+	edge_uplink_start(a->uplink);
+}
+
+static void prov_renewed(void *arg)
+{
+	struct edge_agent *a = arg;
+
+	prov_reconfigure_uplink(a);
+	edge_uplink_reconnect(a->uplink);
+}
+
+static void prov_error(void *arg, const char *msg)
+{
+	struct edge_agent *a = arg;
+
+	snprintf(a->last_error, sizeof(a->last_error), "%s", msg);
+}
+
 /* Creates state_dir and takes its lock: two agents on one outbox would
  * corrupt each other's in-flight accounting. The lock fd stays open. */
 static int open_state_dir(const struct edge_config *cfg)
@@ -302,7 +339,8 @@ static void reload(struct edge_agent *a)
 		edge_sampler_set_observer(sampler, on_reading, a);
 	}
 	a->cfg = next;
-	edge_agent_prov_apply_state(a);
+	edge_provision_apply_state(&a->cfg);
+	edge_provision_reconfigure(a->prov, &a->cfg, &a->board);
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
 	will = offline_will(a);
@@ -484,6 +522,8 @@ static int run(struct edge_agent *a)
 	};
 	struct edge_uplink_hooks hooks = {
 	    .connected = on_connected, .message = on_message, .arg = a};
+	struct edge_provision_hooks prov_hooks = {
+	    .registered = prov_registered, .renewed = prov_renewed, .error = prov_error, .arg = a};
 	struct edge_store_stats st;
 	uint64_t wd_usec = 0;
 	bool hold_uplink = false;
@@ -524,7 +564,7 @@ static int run(struct edge_agent *a)
 	}
 	edge_topic_format(a->status_topic, sizeof(a->status_topic), a->cfg.topics.status,
 			  a->cfg.device_id, NULL, NULL, NULL);
-	edge_agent_prov_apply_state(a);
+	edge_provision_apply_state(&a->cfg);
 	will = offline_will(a);
 	rc = will ? edge_uplink_new(a->loop, a->store, &a->cfg, a->status_topic, will, &hooks,
 				    &a->uplink)
@@ -546,7 +586,7 @@ static int run(struct edge_agent *a)
 		edge_loop_timer_add(a->loop, 0, wd_usec / 2000, watchdog_cb, a, &a->watchdog_timer);
 	else if (rc < 0)
 		EDGE_WARN(MOD, "WATCHDOG_USEC or WATCHDOG_PID malformed: not pinging the watchdog");
-	rc = edge_agent_prov_start(a, &hold_uplink);
+	rc = edge_provision_new(a->loop, &a->cfg, &a->board, &prov_hooks, &a->prov, &hold_uplink);
 	if (rc)
 		goto out_uplink;
 	if (!hold_uplink)
@@ -565,7 +605,8 @@ static int run(struct edge_agent *a)
 		    " message(s) kept in the outbox for the next start, %" PRIu64
 		    " dropped at the cap in total, %" PRIu64 " refused by disk errors in total",
 		    st.rows, st.dropped_cap, st.dropped_error);
-	edge_agent_prov_stop(a);
+	edge_provision_free(a->prov); /* bounded: a waiting helper is stopped, then killed */
+	a->prov = NULL;
 out_uplink:
 	stop_control(a);
 	edge_uplink_free(a->uplink);

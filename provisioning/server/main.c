@@ -40,9 +40,8 @@ static void usage(FILE *f)
 	    "  device revoke ID           revoke a device (renewal and re-registration refused)\n"
 	    "\n"
 	    "options: --log-level LEVEL (error|warning|notice|info|debug)\n"
-	    "\n"
-	    "config keys (JSON, dotted paths are nested objects):\n");
-	srv_config_print_keys();
+	    "         --help-config   print every config key: type, bounds, default\n"
+	    "         --help, --version\n");
 }
 
 struct opts {
@@ -131,7 +130,7 @@ static int load_config(const struct opts *o, struct srv_config *cfg)
 	if (o->config) {
 		rc = srv_config_load(o->config, cfg, err, sizeof(err));
 		if (rc)
-			fprintf(stderr, "edge-provisiond: config %s\n", err);
+			fprintf(stderr, "edge-provisiond: %s\n", err);
 		return rc;
 	}
 	if (!o->state_dir) {
@@ -412,6 +411,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help-config") == 0) {
+			srv_config_print_reference(stdout);
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -67,15 +68,19 @@ struct srv_config {
 	char *dynsec_ca_file, *dynsec_cert_file, *dynsec_key_file;
 };
 
-/* Loads and validates a JSON config; err names the key on failure.
- * Caller frees with srv_config_free(). */
+/* Loads and validates a JSON config (the table in config.c, on
+ * edge/cfgtab.h); err reads "<path>: <key>: <problem>" on failure.
+ * Caller frees with srv_config_free(), which this does on failure. */
 int srv_config_load(const char *path, struct srv_config *cfg, char *err, size_t errlen);
 /* Defaults only (state_dir given), for admin commands without a file. */
 int srv_config_defaults(struct srv_config *cfg, const char *state_dir);
 void srv_config_free(struct srv_config *cfg);
-/* Prints the key table (for --help). */
-void srv_config_print_keys(void);
-/* "30s" "10m" "2h" "90d" or plain seconds -> seconds. */
+/* Prints every key: type, bounds, default, description (--help-config). */
+void srv_config_print_reference(FILE *out);
+/* The table (for tests). Static, never freed. */
+struct edge_cfgtab;
+const struct edge_cfgtab *srv_config_table(void);
+/* "30s" "10m" "2h" "90d" or plain seconds -> seconds (edge_cfg_parse_duration). */
 int srv_parse_duration(const char *s, int64_t *out);
 
 /* ---- tokens (tokens.c) ---- */

@@ -12,6 +12,7 @@
 #include "edge/log.h"
 #include "edge/loop.h"
 #include "edge/provision.h"
+#include "edge/spawn.h"
 #include "edge/time.h"
 
 #define MOD "prov-client"
@@ -92,7 +93,7 @@ static void usage(void)
 	printf("usage: edge-prov-client --url URL --ca FILE --token-file FILE --device-id ID\n"
 	       "       --state-dir DIR [--key FILE] [--csr FILE] [--board B] [--platform NAME]\n"
 	       "       [--sensor NAME]... [--renew-before-days D] [--renewals N] [--seconds S]\n"
-	       "       [--retry-base-ms MS] [--retry-cap-ms MS]\n"
+	       "       [--retry-base-ms MS] [--retry-cap-ms MS] [--parent-pid PID]\n"
 	       "Registers (or renews N times with --renewals) and prints one line per event.\n");
 }
 
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
 	struct edge_prov_client *c = NULL;
 	struct app a = {.exit_code = 1, .exit_on_register = true};
 	double seconds = 60;
+	pid_t parent = 0;
 	int rc;
 
 	cfg.model = "edge-gateway";
@@ -127,6 +129,8 @@ int main(int argc, char **argv)
 			cfg.ca_file = v;
 		else if (strcmp(k, "--token-file") == 0)
 			cfg.claim_token_file = v;
+		else if (strcmp(k, "--parent-pid") == 0)
+			parent = (pid_t)strtol(v, NULL, 10);
 		else if (strcmp(k, "--device-id") == 0)
 			cfg.device_id = v;
 		else if (strcmp(k, "--state-dir") == 0)
@@ -159,6 +163,11 @@ int main(int argc, char **argv)
 	}
 	if (!state_dir) {
 		usage();
+		return 2;
+	}
+	/* Started by the agent: leave with it, even when it is SIGKILLed. */
+	if (parent && edge_spawn_die_with_parent(parent) == -ESRCH) {
+		fprintf(stderr, "edge-prov-client: the agent (pid %d) is gone\n", (int)parent);
 		return 2;
 	}
 	if ((rc = edge_loop_new(&a.loop)) != 0 ||

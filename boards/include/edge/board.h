@@ -55,9 +55,15 @@ int edge_board_parse(const char *json, size_t len, const char *origin, struct ed
 		     char *err, size_t errlen);
 
 /* Loads board `name` from dir (when non-NULL and the file exists there) or
- * from the embedded set. */
+ * from the embedded set. A file in dir that cannot be read (other than
+ * missing) is an error, not a fallback. */
 int edge_board_load(const char *name, const char *dir, struct edge_board *out, char *err,
 		    size_t errlen);
+
+/* The descriptor's key table (edge/cfgtab.h; for tests and references).
+ * Static, never freed. */
+struct edge_cfgtab;
+const struct edge_cfgtab *edge_board_table(void);
 
 /* Embedded descriptors, for --list-boards. */
 size_t edge_board_embedded_count(void);

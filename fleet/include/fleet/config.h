@@ -2,9 +2,10 @@
 #ifndef EDGE_FLEET_CONFIG_H
 #define EDGE_FLEET_CONFIG_H
 /*
- * edge-fleet-exporter configuration: one table maps every key to its field,
- * command-line flag, default, bounds and description. The same table loads
- * the JSON file, parses flags, prints --help and names the key in errors.
+ * edge-fleet-exporter configuration: one table (edge/cfgtab.h) maps every
+ * key to its field, command-line flag, default, bounds and description. The
+ * same table loads the JSON file, parses flags, prints --help and
+ * --help-config and names the key in errors.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,14 +36,19 @@ struct edge_fleet_config {
 };
 
 /* Fills defaults, then the file named by --config (if any), then the other
- * flags. Returns 0; 1 when --help/--version was handled (printed to out);
- * -EINVAL (or another negative errno) after writing the reason, naming the
- * file and key, to err. Caller frees with edge_fleet_config_free(), also on
+ * flags. Returns 0; 1 when --help, --help-config or --version was handled
+ * (printed to out); -EINVAL (or another negative errno) after writing the
+ * reason, naming the file and key, to err. Caller frees with edge_fleet_config_free(), also on
  * error. */
 int edge_fleet_config_load(struct edge_fleet_config *cfg, int argc, char **argv, FILE *out,
 			   FILE *err);
 void edge_fleet_config_free(struct edge_fleet_config *cfg);
 void edge_fleet_config_usage(FILE *out);
+/* Every key with its type, bounds, default and flag (--help-config). */
+void edge_fleet_config_print_reference(FILE *out);
+/* The table behind the keys (for tests). Static, never freed. */
+struct edge_cfgtab;
+const struct edge_cfgtab *edge_fleet_config_table(void);
 
 /* Whether --check-config was given. */
 bool edge_fleet_config_check_only(void);

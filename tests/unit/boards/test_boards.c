@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Board descriptors: validation errors, the shipped boards, sim bring-up. */
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "edge/board.h"
+#include "edge/cfgtab.h"
 #include "edge/hal/sim.h"
 #include "edge/hal/uart.h"
 #include "edge/sensor.h"
@@ -86,6 +89,78 @@ static void test_defaults(void)
 	CHECK_STR(board.sensors[2].param, "period_s=5");
 	CHECK_EQ(board.sensors[2].freshness_ms, 1000);
 	CHECK_EQ(board.status_led_line, -1);
+}
+
+/* The per-sensor options go through the descriptor's table: numbers are
+ * checked before any cast, strings and numbers alike. */
+static void test_sensor_options_table(void)
+{
+	char msg[256];
+
+	CHECK_EQ(edge_cfg_check_table(edge_board_table(), msg, sizeof(msg)), 0);
+	expect_error(HEAD "{\"name\":\"a\",\"compatible\":\"maxim,max30205\",\"bus\":\"i2c1\","
+			  "\"address\":1e30}]}",
+		     "test.json: sensors[0].address: 1e+30 is out of range [0, 127]");
+	expect_error(HEAD "{\"name\":\"a\",\"compatible\":\"maxim,max30205\",\"bus\":\"i2c1\","
+			  "\"interval_ms\":\"fast\"}]}",
+		     "sensors[0].interval_ms: \"fast\" is not an integer in [10, 86400000]");
+	expect_error(HEAD "{\"name\":\"a\",\"compatible\":\"maxim,max30205\",\"bus\":\"i2c1\","
+			  "\"enabled\":\"yes\"}]}",
+		     "sensors[0].enabled: expected true or false, got a string");
+	expect_error(HEAD "{\"compatible\":\"maxim,max30205\",\"bus\":\"i2c1\"}]}",
+		     "sensors[0].name: missing");
+	expect_error(
+	    "{\"name\":\"t\",\"sensors\":[],\"status_led\":{\"chip\":\"c\",\"line\":1e30}}",
+	    "status_led.line: 1e+30 is out of range [0, 1023]");
+	expect_error("{\"name\":\"t\",\"sensors\":[],\"buses\":[{\"name\":\"x\",\"type\":\"uart\","
+		     "\"path\":\"/\",\"baud\":-9600}]}",
+		     "buses[0].baud: -9600 is out of range [300, 4000000]");
+	expect_error("{\"name\":\"t\",\"sensors\":[],\"buses\":[{\"name\":\"x\",\"type\":\"uart\","
+		     "\"path\":\"/\"},{\"name\":\"x\",\"type\":\"i2c\",\"path\":\"/\"}]}",
+		     "buses[1].name: duplicate bus \"x\"");
+	expect_error("{\"name\":\"t\"}", "test.json: sensors: missing");
+	expect_error("{\"name\":\"t\",\"sensors\":[],\"colour\":1}",
+		     "test.json: colour: unknown key");
+	/* buses may follow the sensors; numbers may be strings */
+	CHECK_EQ(parse("{\"name\":\"t\",\"sensors\":[{\"name\":\"a\",\"compatible\":"
+		       "\"maxim,max30205\",\"bus\":\"i2c1\",\"address\":\"0x49\",\"interval_ms\":"
+		       "\"250\"}],\"buses\":[{\"name\":\"i2c1\",\"type\":\"i2c\",\"path\":\"/d\"}],"
+		       "\"status_led\":{\"chip\":\"gpiochip0\"}}"),
+		 0);
+	CHECK_EQ(board.sensors[0].addr, 0x49);
+	CHECK_EQ(board.sensors[0].interval_ms, 250);
+	CHECK_EQ(board.sensors[0].freshness_ms, 1250);
+	CHECK(board.sensors[0].enabled);
+	CHECK_EQ(board.status_led_line, 0); /* a LED without a line: line 0 */
+	CHECK(!board.sim);
+}
+
+/* A board file in the boards directory that exists but cannot be read is
+ * reported, not replaced by the embedded board of that name. */
+static void test_boards_dir(void)
+{
+	char dir[] = "/tmp/edge-boards-XXXXXX", path[64];
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/rpi4.json", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("{\"name\":\"rpi4\",\"sensors\":[], \"hal\":\"sim\"}", f);
+		fclose(f);
+	}
+	CHECK_EQ(edge_board_load("rpi4", dir, &board, err, sizeof(err)), 0);
+	CHECK(board.sim);
+	CHECK_EQ(board.n_sensors, 0);
+	CHECK_EQ(edge_board_load("rpi5", dir, &board, err, sizeof(err)), 0); /* embedded */
+	CHECK(board.n_sensors > 0);
+	unlink(path);
+	CHECK_EQ(mkdir(path, 0700), 0); /* a directory: read fails with EISDIR */
+	CHECK(edge_board_load("rpi4", dir, &board, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "rpi4.json: cannot read") != NULL);
+	rmdir(path);
+	rmdir(dir);
 }
 
 static void test_shipped_boards(void)
@@ -237,6 +312,6 @@ static void test_missing_hardware_is_per_sensor(void)
 	edge_board_close(rt);
 }
 
-EDGE_CHECK_MAIN(test_validation_errors, test_defaults, test_shipped_boards,
-		test_sim_board_unchanged, test_sim_full_bring_up,
+EDGE_CHECK_MAIN(test_validation_errors, test_sensor_options_table, test_boards_dir, test_defaults,
+		test_shipped_boards, test_sim_board_unchanged, test_sim_full_bring_up,
 		test_missing_hardware_is_per_sensor)

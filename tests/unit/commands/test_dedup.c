@@ -133,6 +133,29 @@ static void damaged_file(void **state)
 	edge_dedup_free(d);
 }
 
+/* "at" is checked before the cast: 1e30 reached (uint64_t) */
+static void damaged_times(void **state)
+{
+	struct edge_dedup *d;
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fputs("[{\"id\":\"big\",\"at\":1e30,\"result\":\"{}\"},"
+	      "{\"id\":\"neg\",\"at\":-1,\"result\":\"{}\"},"
+	      "{\"id\":\"frac\",\"at\":1800000000000.5,\"result\":\"{}\"},"
+	      "{\"id\":\"text\",\"at\":\"1800000000000\",\"result\":\"{}\"},"
+	      "{\"id\":\"huge\",\"at\":1.8e19,\"result\":\"{}\"},"
+	      "{\"id\":\"ok\",\"at\":1800000000000,\"result\":\"{\\\"r\\\":1}\"}]",
+	      f);
+	fclose(f);
+	assert_int_equal(edge_dedup_open(path, 8, HOUR, T0 + 10, &d), 0);
+	assert_int_equal(edge_dedup_count(d), 1);
+	assert_string_equal(edge_dedup_get(d, "ok", T0 + 10), "{\"r\":1}");
+	assert_null(edge_dedup_get(d, "big", T0 + 10));
+	edge_dedup_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +164,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(bounded_by_age, setup, teardown),
 	    cmocka_unit_test_setup_teardown(survives_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(damaged_times, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

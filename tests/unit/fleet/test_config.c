@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "edge/cfgtab.h"
 #include "fleet/config.h"
 
 static char errbuf[1024];
@@ -101,8 +102,42 @@ static void test_errors_name_file_and_key(void **state)
 	expect_error("{\"log_level\":\"loud\"}", "log_level");
 	expect_error("{\"listen\":{\"address\":\"localhost\"}}", "listen.address");
 	expect_error("{\"listen\":{\"address\":\"::1::2\"}}", "listen.address");
+	/* numbers are checked before any cast: 1e30 once reached (int64_t) */
+	expect_error("{\"mqtt\":{\"port\":1e30}}",
+		     "bad.json: mqtt.port: \"1e+30\" is not an integer in [1, 65535]");
+	expect_error("{\"mqtt\":{\"port\":-1e30}}", "mqtt.port: \"-1e+30\" is not an integer");
+	expect_error("{\"max_devices\":1e300}", "max_devices: \"1e+300\" is not an integer");
+	expect_error("{\"listen\":{\"port\":-1}}", "listen.port: \"-1\" is not an integer");
+	expect_error("{\"mqtt\":{\"host\":5}}", "bad.json: mqtt.host: must be a string");
+	expect_error("{\"mqtt\":{\"protocol\":\"v4\"}}",
+		     "bad.json: mqtt.protocol: \"v4\" is not one of v5, v311");
 	expect_error("[1]", "not a JSON object");
 	expect_error("{\"a\":", "not a JSON object");
+}
+
+static void test_help_config(void **state)
+{
+	struct edge_fleet_config c;
+	char *argv[] = {"x", "--help-config", NULL};
+	char *text = NULL, msg[256];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	FILE *err = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_int_equal(edge_cfg_check_table(edge_fleet_config_table(), msg, sizeof(msg)), 0);
+	assert_int_equal(edge_fleet_config_load(&c, 2, argv, out, err), 1);
+	fclose(out);
+	fclose(err);
+	edge_fleet_config_free(&c);
+	assert_non_null(strstr(text, "  mqtt.port                      integer [1..65535] default "
+				     "\"8883\" (--mqtt-port)\n"));
+	assert_non_null(strstr(text,
+			       "  log_level                      enum {error, warning, notice, "
+			       "info, debug} default \"info\" (--log-level)\n"));
+	assert_non_null(strstr(text, "  mqtt.tls.ca_file "));
+	assert_non_null(strstr(text, "  stale_after_s "));
+	free(text);
 }
 
 static void test_flag_errors(void **state)
@@ -113,6 +148,8 @@ static void test_flag_errors(void **state)
 	char *a3[] = {"x", "--listen-port", NULL};
 	char *a4[] = {"x", "--help", NULL};
 	char *a5[] = {"x", "--config", "/nonexistent/x.json", NULL};
+	char *a6[] = {"x", "--mqtt-port", "70000", NULL};
+	char *a7[] = {"x", "--log-level", "loud", NULL};
 
 	(void)state;
 	assert_int_equal(load(&c, 2, a1), -EINVAL);
@@ -129,6 +166,13 @@ static void test_flag_errors(void **state)
 	assert_int_equal(load(&c, 3, a5), -ENOENT);
 	assert_non_null(strstr(errbuf, "/nonexistent/x.json"));
 	edge_fleet_config_free(&c);
+	assert_int_equal(load(&c, 3, a6), -EINVAL);
+	assert_string_equal(errbuf,
+			    "command line: mqtt.port: \"70000\" is not an integer in [1, 65535]\n");
+	edge_fleet_config_free(&c);
+	assert_int_equal(load(&c, 3, a7), -EINVAL);
+	assert_non_null(strstr(errbuf, "command line: log_level: \"loud\" is not one of error"));
+	edge_fleet_config_free(&c);
 }
 
 int main(void)
@@ -137,6 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_file_then_flags),
 	    cmocka_unit_test(test_errors_name_file_and_key),
+	    cmocka_unit_test(test_help_config),
 	    cmocka_unit_test(test_flag_errors),
 	};
 

@@ -16,6 +16,7 @@
 
 #include "edge/file.h"
 #include "edge/prov_identity.h"
+#include "edge/provision.h"
 #include "srv.h"
 
 static void test_serial_rules(void **state)
@@ -147,12 +148,55 @@ static void test_ca_sign_and_expiry(void **state)
 	}
 }
 
+/* provisioning.json as a registration leaves it, and damaged: numbers are
+ * checked before any cast (mqtt.port 1e30 reached (int)). */
+static void test_state_file(void **state)
+{
+	char dir[] = "/tmp/prov-state-XXXXXX", path[64];
+	struct edge_prov_state st;
+	const char *head = "{\"deviceId\":\"d1\",\"certFile\":\"c\",\"keyFile\":\"k\","
+			   "\"caFile\":\"a\",\"mqtt\":{\"host\":\"b\",\"port\":";
+	static const struct {
+		const char *tail;
+		int rc, port;
+		int64_t not_after;
+	} cases[] = {
+	    {"8883},\"notAfter\":1900000000}", 0, 8883, 1900000000},
+	    {"1e30},\"notAfter\":1900000000}", -EINVAL, 0, 0},
+	    {"-1}}", -EINVAL, 0, 0},
+	    {"88.5}}", -EINVAL, 0, 0},
+	    {"\"8883\"}}", -EINVAL, 0, 0},
+	    {"8883},\"notAfter\":1e30}", 0, 8883, 0},
+	    {"8883},\"notAfter\":-5}", 0, 8883, 0},
+	};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/provisioning.json", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char json[512];
+
+		snprintf(json, sizeof(json), "%s%s", head, cases[i].tail);
+		assert_int_equal(edge_file_write_atomic(path, json, strlen(json), 0600), 0);
+		if (edge_prov_state_load(dir, &st) != cases[i].rc)
+			fail_msg("case %zu: %s", i, json);
+		if (cases[i].rc == 0 &&
+		    (st.mqtt_port != cases[i].port || st.not_after != cases[i].not_after))
+			fail_msg("case %zu: port %d notAfter %lld", i, st.mqtt_port,
+				 (long long)st.not_after);
+	}
+	assert_string_equal(st.mqtt_host, "b");
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_serial_rules),
 	    cmocka_unit_test(test_key_csr_roundtrip),
 	    cmocka_unit_test(test_ca_sign_and_expiry),
+	    cmocka_unit_test(test_state_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edge/cfgtab.h"
 #include "srv.h"
 
 static void test_token_hash_and_format(void **state)
@@ -176,6 +177,99 @@ static void test_duration_parsing(void **state)
 	assert_int_equal(srv_parse_duration("3w", &v), -EINVAL);
 	assert_int_equal(srv_parse_duration("-1d", &v), -EINVAL);
 	assert_int_equal(srv_parse_duration("", &v), -EINVAL);
+	/* "nan" passed "v > 1e12" and reached (int64_t)NaN */
+	v = 7;
+	assert_int_equal(srv_parse_duration("nan", &v), -EINVAL);
+	assert_int_equal(srv_parse_duration("nanh", &v), -EINVAL);
+	assert_int_equal(srv_parse_duration("inf", &v), -ERANGE);
+	assert_int_equal(srv_parse_duration("1e30d", &v), -ERANGE);
+	assert_int_equal(v, 7);
+}
+
+static char cfg_err[SRV_ERR_LEN];
+
+/* Loads json as a config file; returns srv_config_load()'s result. */
+static int load_json(const char *json, struct srv_config *cfg)
+{
+	char path[] = "/tmp/prov-cfg-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	cfg_err[0] = '\0';
+	rc = srv_config_load(path, cfg, cfg_err, sizeof(cfg_err));
+	unlink(path);
+	return rc;
+}
+
+static void expect_config_error(const char *json, const char *msg)
+{
+	struct srv_config cfg;
+
+	assert_int_not_equal(load_json(json, &cfg), 0);
+	if (!strstr(cfg_err, msg) || strncmp(cfg_err, "/tmp/prov-cfg-", 14) != 0)
+		fail_msg("%s: error \"%s\" lacks \"%s\" or the file", json, cfg_err, msg);
+}
+
+static void test_config_table(void **state)
+{
+	struct srv_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(edge_cfg_check_table(srv_config_table(), err, sizeof(err)), 0);
+	assert_int_equal(
+	    load_json("{\"state_dir\":\"/srv/p\",\"port\":9443,\"cert_validity\":\"90d\","
+		      "\"cert_backdate\":60,\"limits\":{\"max_body\":4096,\"rate_per_s\":"
+		      "0.5},\"claims\":{\"database\":\"mysql\",\"mqtt_users\":[{"
+		      "\"username\":\"u\",\"password\":\"p\"}],\"min_replicas\":null},"
+		      "\"dynsec\":{\"host\":\"b\"}}",
+		      &cfg),
+	    0);
+	assert_int_equal(cfg.port, 9443);
+	assert_true(cfg.cert_validity_s == 90 * 86400);
+	assert_true(cfg.backdate_s == 60);
+	assert_true(cfg.max_body == 4096);
+	assert_true(cfg.rate_per_s == 0.5);
+	assert_string_equal(cfg.claim.database, "mysql");
+	assert_string_equal(cfg.claim.visualization, "metabase");
+	assert_int_equal(cfg.claim.min_replicas, 0);
+	assert_true(cfg.claim.n_mqtt_users == 1);
+	assert_string_equal(cfg.claim.mqtt_users[0].password, "p");
+	assert_string_equal(cfg.db_file, "/srv/p/registry.db");
+	assert_string_equal(cfg.dynsec_host, "b");
+	assert_int_equal(cfg.dynsec_port, 8883);
+	assert_null(cfg.k8s_url);
+	srv_config_free(&cfg);
+	assert_null(cfg.claim.mqtt_users);
+	assert_int_equal(srv_config_defaults(&cfg, "/srv/q"), 0);
+	assert_string_equal(cfg.state_dir, "/srv/q");
+	assert_string_equal(cfg.gitops_dir, "/srv/q/gitops");
+	assert_true(cfg.cert_validity_s == 365 * 86400);
+	srv_config_free(&cfg);
+
+	expect_config_error("{\"limits\":{\"rate_per_sec\":5}}",
+			    "limits.rate_per_sec: unknown key");
+	expect_config_error("{\"claims\":{\"database\":\"oracle\"}}",
+			    "claims.database: \"oracle\" is not one of postgres, mysql, mongodb");
+	/* numbers checked before any cast: these reached (int) and (int64_t) */
+	expect_config_error("{\"port\":1e30}", "port: 1e+30 is out of range [1, 65535]");
+	expect_config_error("{\"limits\":{\"max_body\":1e30}}",
+			    "limits.max_body: 1e+30 is out of range [256, 1048576]");
+	expect_config_error("{\"cert_validity\":1e30}",
+			    "cert_validity: 1e+30s is out of range [10s, 3650d]");
+	expect_config_error("{\"cert_validity\":\"nan\"}",
+			    "cert_validity: \"nan\" is not a duration like 30s, 10m, 2h or 90d");
+	expect_config_error("{\"cert_backdate\":\"2d\"}",
+			    "cert_backdate: 2d is out of range [0s, 1d]");
+	expect_config_error("{\"claims\":{\"mqtt_users\":[{\"username\":\"u\"}]}}",
+			    "claims.mqtt_users[0].password: missing");
+	expect_config_error("{\"claims\":{\"min_replicas\":3,\"max_replicas\":2}}",
+			    "claims.max_replicas: smaller than claims.min_replicas");
+	expect_config_error("{\"kubernetes\":{\"url\":\"https://k\"}}",
+			    "kubernetes.token_file: required with kubernetes.url");
+	expect_config_error("{\"port\":", "line 1: not valid JSON");
 }
 
 int main(void)
@@ -186,6 +280,7 @@ int main(void)
 	    cmocka_unit_test(test_claim_rendering),
 	    cmocka_unit_test(test_register_body_parsing),
 	    cmocka_unit_test(test_duration_parsing),
+	    cmocka_unit_test(test_config_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,10 +2,11 @@
 #ifndef EDGE_AGENT_CONFIG_H
 #define EDGE_AGENT_CONFIG_H
 /*
- * The agent's JSON configuration. One table (config.c) maps every key path
- * to a field with its type, default, bounds and a one-line description; the
- * same table parses, validates, reports errors as "<file>: <key.path>:
- * <problem>" and prints the reference (edge-agent --help-config).
+ * The agent's JSON configuration. One table (config.c, on edge/cfgtab.h)
+ * maps every key path to a field with its type, default, bounds and a
+ * one-line description; the same table parses, validates, reports errors as
+ * "<file>: <key.path>: <problem>" and prints the reference (edge-agent
+ * --help-config). The "alerts" and "sensors" entries are record tables.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -132,6 +133,10 @@ int edge_config_parse(const char *json, size_t len, const char *origin, struct e
 void edge_config_defaults(struct edge_config *cfg);
 /* Writes the key reference (path, type, default, description). */
 void edge_config_print_reference(FILE *out);
+/* The table behind all of these (for tests: edge_cfg_check_table()).
+ * Static, never freed. */
+struct edge_cfgtab;
+const struct edge_cfgtab *edge_config_table(void);
 
 /* The overlay written by the config.set command: <state_dir>/config.overlay.json.
  * edge_config_load() merges it over the file (arrays replace, objects merge). */
