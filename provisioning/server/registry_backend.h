@@ -10,6 +10,32 @@
  */
 #include "registry.h"
 
+/* The statements every backend prepares once per connection, each in its
+ * own dialect (sql[] in registry_sqlite.c and registry_pg.c); the column
+ * order of a device row is the same in both. */
+enum reg_stmt {
+	S_TOKEN_ADD,
+	S_TOKEN_GET,
+	S_TOKEN_USE,
+	S_TOKEN_REVOKE,
+	S_DEV_GET,
+	S_DEV_INSERT,
+	S_DEV_RENEW,
+	S_DEV_STATE,
+	S_DEV_REVOKE,
+	S_DEV_ALL,
+	S_DEV_COUNT,
+	S_PLAT_GET,
+	S_PLAT_INSERT,
+	S_PLAT_LEASE,
+	S_PLAT_FINISH,
+	S__SHARED
+};
+
+#define REG_DEVICE_COLS                                                                            \
+	"id, pubkey_sha256, board, model, firmware, platform, batch, sensors, cert_pem,"           \
+	" not_after, created_at, updated_at, revoked"
+
 struct srv_reg_ops {
 	const char *name;
 	/* The database is a file of this process (SQLite): the first

@@ -19,28 +19,8 @@
 
 #include "registry_backend.h"
 
-enum stmt {
-	S_TOKEN_ADD,
-	S_TOKEN_GET,
-	S_TOKEN_USE,
-	S_TOKEN_REVOKE,
-	S_DEV_GET,
-	S_DEV_INSERT,
-	S_DEV_RENEW,
-	S_DEV_STATE,
-	S_DEV_REVOKE,
-	S_DEV_ALL,
-	S_DEV_COUNT,
-	S_PLAT_GET,
-	S_PLAT_INSERT,
-	S_PLAT_LEASE,
-	S_PLAT_FINISH,
-	S__COUNT
-};
-
-#define DEVICE_COLS                                                                                \
-	"id, pubkey_sha256, board, model, firmware, platform, batch, sensors, cert_pem,"           \
-	" not_after, created_at, updated_at, revoked"
+/* Every statement of this backend is one of the shared table. */
+#define S__COUNT S__SHARED
 
 static const char *const sql[S__COUNT] = {
     [S_TOKEN_ADD] = "INSERT INTO tokens(hash, batch, uses_max, expires_at, created_at)"
@@ -52,15 +32,15 @@ static const char *const sql[S__COUNT] = {
     [S_TOKEN_USE] = "UPDATE tokens SET uses = uses + 1 WHERE hash = $1 AND uses < uses_max"
 		    " AND expires_at > $2 AND NOT revoked RETURNING uses",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked = true WHERE batch = $1",
-    [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = $1",
-    [S_DEV_INSERT] = "INSERT INTO devices(" DEVICE_COLS ")"
+    [S_DEV_GET] = "SELECT " REG_DEVICE_COLS " FROM devices WHERE id = $1",
+    [S_DEV_INSERT] = "INSERT INTO devices(" REG_DEVICE_COLS ")"
 		     " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,false)"
 		     " ON CONFLICT (id) DO NOTHING RETURNING id",
     [S_DEV_RENEW] = "UPDATE devices SET pubkey_sha256 = $2, cert_pem = $3, not_after = $4,"
 		    " updated_at = $5 WHERE id = $1 AND NOT revoked RETURNING id",
     [S_DEV_STATE] = "SELECT revoked FROM devices WHERE id = $1",
     [S_DEV_REVOKE] = "UPDATE devices SET revoked = true, updated_at = $2 WHERE id = $1",
-    [S_DEV_ALL] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
+    [S_DEV_ALL] = "SELECT " REG_DEVICE_COLS " FROM devices ORDER BY id",
     [S_DEV_COUNT] = "SELECT count(*) FROM devices",
     [S_PLAT_GET] = "SELECT name, claim, created_at, k8s_done FROM platforms WHERE name = $1",
     [S_PLAT_INSERT] = "INSERT INTO platforms(name, claim, yaml, created_at)"
@@ -281,7 +261,7 @@ static int pg_prepare(void *p)
 
 /* Runs a prepared statement with text parameters. *res: caller PQclear()s,
  * also on error. */
-static int run(struct conn *c, enum stmt s, int n, const char *const *vals, PGresult **res)
+static int run(struct conn *c, enum reg_stmt s, int n, const char *const *vals, PGresult **res)
 {
 	char name[16];
 
@@ -290,7 +270,7 @@ static int run(struct conn *c, enum stmt s, int n, const char *const *vals, PGre
 	return xlate(c, *res);
 }
 
-static int run_clear(struct conn *c, enum stmt s, int n, const char *const *vals, int *rows)
+static int run_clear(struct conn *c, enum reg_stmt s, int n, const char *const *vals, int *rows)
 {
 	PGresult *res;
 	int rc = run(c, s, n, vals, &res);

@@ -16,31 +16,8 @@
 
 #include "registry_backend.h"
 
-enum stmt {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_TOKEN_ADD,
-	S_TOKEN_GET,
-	S_TOKEN_USE,
-	S_TOKEN_REVOKE,
-	S_DEV_GET,
-	S_DEV_INSERT,
-	S_DEV_RENEW,
-	S_DEV_STATE,
-	S_DEV_REVOKE,
-	S_DEV_ALL,
-	S_DEV_COUNT,
-	S_PLAT_GET,
-	S_PLAT_INSERT,
-	S_PLAT_LEASE,
-	S_PLAT_FINISH,
-	S__COUNT
-};
-
-#define DEVICE_COLS                                                                                \
-	"id, pubkey_sha256, board, model, firmware, platform, batch, sensors, cert_pem,"           \
-	" not_after, created_at, updated_at, revoked"
+/* The shared statements, then this backend's own transaction control. */
+enum sqlite_stmt { S_BEGIN = S__SHARED, S_COMMIT, S_ROLLBACK, S__COUNT };
 
 static const char *const sql[S__COUNT] = {
     /* IMMEDIATE: the write lock is taken up front, so two transactions
@@ -56,14 +33,14 @@ static const char *const sql[S__COUNT] = {
     [S_TOKEN_USE] = "UPDATE tokens SET uses = uses + 1 WHERE hash = ? AND uses < uses_max"
 		    " AND expires_at > ? AND revoked = 0 RETURNING uses",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE batch = ?",
-    [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?",
-    [S_DEV_INSERT] = "INSERT INTO devices(" DEVICE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,0)"
+    [S_DEV_GET] = "SELECT " REG_DEVICE_COLS " FROM devices WHERE id = ?",
+    [S_DEV_INSERT] = "INSERT INTO devices(" REG_DEVICE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,0)"
 		     " ON CONFLICT(id) DO NOTHING",
     [S_DEV_RENEW] = "UPDATE devices SET pubkey_sha256 = ?, cert_pem = ?, not_after = ?,"
 		    " updated_at = ? WHERE id = ? AND revoked = 0",
     [S_DEV_STATE] = "SELECT revoked FROM devices WHERE id = ?",
     [S_DEV_REVOKE] = "UPDATE devices SET revoked = 1, updated_at = ? WHERE id = ?",
-    [S_DEV_ALL] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
+    [S_DEV_ALL] = "SELECT " REG_DEVICE_COLS " FROM devices ORDER BY id",
     [S_DEV_COUNT] = "SELECT count(*) FROM devices",
     [S_PLAT_GET] = "SELECT name, claim, created_at, k8s_done FROM platforms WHERE name = ?",
     [S_PLAT_INSERT] = "INSERT INTO platforms(name, claim, yaml, created_at) VALUES(?,?,?,?)"
@@ -256,7 +233,7 @@ static int sq_prepare(void *p)
 }
 
 /* The statement, reset and unbound, ready for binding. */
-static sqlite3_stmt *stmt(struct conn *c, enum stmt s)
+static sqlite3_stmt *stmt(struct conn *c, int s)
 {
 	sqlite3_reset(c->st[s]);
 	sqlite3_clear_bindings(c->st[s]);
