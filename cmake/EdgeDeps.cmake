@@ -5,6 +5,8 @@ pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# edge-provisiond's PostgreSQL registry (registry.url = "postgresql://...").
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(COAP IMPORTED_TARGET libcoap-3-openssl)
 
 # mbedTLS 2.28 ships no .pc file.

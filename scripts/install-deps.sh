@@ -7,9 +7,10 @@ set -euo pipefail
 want=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev llvm
   libmosquitto-dev libmbedtls-dev libcjson-dev libcoap3-dev libsqlite3-dev
-  libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libcmocka-dev
+  libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libcmocka-dev libpq-dev
   mosquitto mosquitto-clients libcoap3-bin openssl sqlite3 nginx prometheus
   python3-paho-mqtt curl ca-certificates procps iproute2 util-linux dbus-daemon libssl-dev libgnutls28-dev
+  postgresql libnginx-mod-stream
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1

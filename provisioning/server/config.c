@@ -43,6 +43,8 @@ static const struct edge_cfg_key keys[] = {
     INT("port", port, "8443", 1, 65535, "HTTPS port"),
     STR("state_dir", state_dir, "/var/lib/edge-provisiond", "registry, CA and TLS files live here"),
     STR("db_file", db_file, NULL, "SQLite registry (default <state_dir>/registry.db)"),
+    STR("registry.url", registry_url, NULL,
+	"postgresql://user@host/db (libpq URI): registry shared by replicas; unset: db_file"),
     STR("ca.cert_file", ca_cert_file, NULL, "fleet CA certificate (<state_dir>/ca.crt)"),
     STR("ca.key_file", ca_key_file, NULL, "fleet CA key (<state_dir>/ca.key)"),
     STR("tls.cert_file", tls_cert_file, NULL, "HTTPS certificate (<state_dir>/server.crt)"),

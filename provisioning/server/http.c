@@ -82,9 +82,11 @@ static bool rate_ok(struct srv_http *h, struct MHD_Connection *c)
 	return ok;
 }
 
-static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, unsigned status,
-				 const char *body)
+/* retry_after: seconds for a Retry-After header (0: none). */
+static enum MHD_Result send_answer(struct MHD_Connection *c, struct req *r, unsigned status,
+				   const char *body, unsigned retry_after)
 {
+	char ra[16];
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
@@ -94,12 +96,20 @@ static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, unsign
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (status == 429)
-		MHD_add_response_header(resp, "Retry-After", "1");
+	if (retry_after) {
+		snprintf(ra, sizeof(ra), "%u", retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;
 	return ret;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, unsigned status,
+				 const char *body)
+{
+	return send_answer(c, r, status, body, status == 429 ? 1 : 0);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, struct req *r, unsigned status,
@@ -162,9 +172,8 @@ static enum MHD_Result route(struct srv_http *h, struct MHD_Connection *c, struc
 	if (strcmp(url, "/healthz") == 0) {
 		if (!get)
 			return send_error(c, r, 405, "method not allowed");
-		return send_body(c, r, 200, "{\"status\":\"ok\"}");
-	}
-	if (strcmp(url, "/v1/devices/register") == 0) {
+		srv_service_health(h->svc, &resp);
+	} else if (strcmp(url, "/v1/devices/register") == 0) {
 		if (!post)
 			return send_error(c, r, 405, "method not allowed");
 		srv_service_register(h->svc, bearer_of(c), r->body ? r->body : "", r->len, &resp);
@@ -189,7 +198,10 @@ static enum MHD_Result route(struct srv_http *h, struct MHD_Connection *c, struc
 		EDGE_INFO(MOD, "%s %s -> %u %s", method, url, resp.status, resp.body);
 	else
 		EDGE_DEBUG(MOD, "%s %s -> %u", method, url, resp.status);
-	ret = send_body(c, r, resp.status, resp.body);
+	ret = send_answer(c, r, resp.status, resp.body,
+			  resp.retry_after     ? resp.retry_after
+			  : resp.status == 429 ? 1
+					       : 0);
 	srv_response_clear(&resp);
 	return ret;
 }

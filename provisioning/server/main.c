@@ -30,9 +30,12 @@ static void usage(FILE *f)
 	    "  init-ca [--cn NAME] [--days N] [--server-name DNS] [--server-ip IP] [--force]\n"
 	    "                             create the fleet CA and the API's TLS certificate\n"
 	    "  admin-token                create the admin token (printed once)\n"
+	    "  admin migrate              create or upgrade the registry schema (SQLite or\n"
+	    "                             PostgreSQL; safe to run from several hosts at once)\n"
 	    "  token create --batch B --uses N --expires WHEN\n"
 	    "                             create a claim token (printed once); WHEN is a\n"
 	    "                             duration from now (30d, 12h) or YYYY-MM-DD\n"
+	    "  token revoke --batch B     revoke every claim token of a batch\n"
 	    "  devices list [--json]      list registered devices\n"
 	    "  device revoke ID           revoke a device (renewal and re-registration refused)\n"
 	    "\n"
@@ -142,13 +145,59 @@ static int load_config(const struct opts *o, struct srv_config *cfg)
 
 static int open_registry(const struct srv_config *cfg, struct srv_registry **reg)
 {
+	struct srv_registry_opts ro = {.connections = 1};
+	char err[SRV_ERR_LEN] = "";
 	int rc = edge_mkdir_p(cfg->state_dir, 0700);
 
-	if (!rc)
-		rc = srv_registry_open(cfg->db_file, reg);
 	if (rc)
-		fprintf(stderr, "edge-provisiond: registry %s: %s\n", cfg->db_file, strerror(-rc));
+		snprintf(err, sizeof(err), "state_dir %s: %s", cfg->state_dir, strerror(-rc));
+	else
+		rc = srv_registry_open_opts(srv_service_registry_url(cfg), &ro, reg, err,
+					    sizeof(err));
+	if (rc)
+		fprintf(stderr, "edge-provisiond: registry: %s\n", err[0] ? err : strerror(-rc));
 	return rc;
+}
+
+static int cmd_migrate(const struct srv_config *cfg)
+{
+	char err[SRV_ERR_LEN] = "";
+	int from = 0, to = 0;
+	int rc = edge_mkdir_p(cfg->state_dir, 0700);
+
+	rc =
+	    rc ?: srv_registry_migrate(srv_service_registry_url(cfg), &from, &to, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "edge-provisiond: admin migrate: %s\n",
+			err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	printf("registry schema: version %d -> %d%s\n", from, to,
+	       from == to ? " (already current)" : "");
+	return 0;
+}
+
+static int cmd_token_revoke(const struct opts *o, const struct srv_config *cfg)
+{
+	struct srv_registry *reg;
+	int64_t n = 0;
+	int rc;
+
+	if (!o->batch) {
+		fprintf(stderr, "edge-provisiond: token revoke needs --batch B\n");
+		return 2;
+	}
+	if (open_registry(cfg, &reg))
+		return 1;
+	rc = srv_registry_token_revoke_batch(reg, o->batch, &n);
+	srv_registry_close(reg);
+	if (rc) {
+		fprintf(stderr, "edge-provisiond: token revoke %s: %s\n", o->batch,
+			rc == -ENOENT ? "no token of that batch" : strerror(-rc));
+		return 1;
+	}
+	printf("revoked %lld token(s) of batch %s\n", (long long)n, o->batch);
+	return 0;
 }
 
 static int parse_expiry(const char *s, int64_t *out)
@@ -255,7 +304,7 @@ static int cmd_device_revoke(const struct opts *o, const struct srv_config *cfg)
 	}
 	if (open_registry(cfg, &reg))
 		return 1;
-	rc = srv_registry_device_revoke(reg, o->args[2]);
+	rc = srv_registry_device_revoke(reg, o->args[2], (int64_t)time(NULL));
 	srv_registry_close(reg);
 	if (rc) {
 		fprintf(stderr, "edge-provisiond: device revoke %s: %s\n", o->args[2],
@@ -341,9 +390,9 @@ static int cmd_serve(const struct srv_config *cfg)
 		srv_service_free(svc);
 		return 1;
 	}
-	EDGE_NOTICE(MOD, "listening on https://%s:%d (registry %s, claims into %s%s%s)",
-		    cfg->listen_addr, cfg->port, cfg->db_file, cfg->gitops_dir,
-		    cfg->k8s_url ? " and " : "", cfg->k8s_url ? cfg->k8s_url : "");
+	EDGE_NOTICE(MOD, "listening on https://%s:%d (claims into %s%s%s)", cfg->listen_addr,
+		    cfg->port, cfg->gitops_dir, cfg->k8s_url ? " and " : "",
+		    cfg->k8s_url ? cfg->k8s_url : "");
 	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
 		;
 	EDGE_NOTICE(MOD, "signal %d: stopping", sig);
@@ -377,14 +426,15 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.n_args < 1) {
 		fprintf(stderr,
-			"usage: edge-provisiond serve|init-ca|admin-token|token create|devices "
-			"list|device revoke ... (see --help)\n");
+			"usage: edge-provisiond serve|init-ca|admin-token|admin migrate|token "
+			"create|token revoke|devices list|device revoke ... (see --help)\n");
 		return 2;
 	}
 	cmd = o.args[0];
 	sub = o.n_args > 1 ? o.args[1] : "";
 	if (strcmp(cmd, "serve") && strcmp(cmd, "init-ca") && strcmp(cmd, "token") &&
-	    strcmp(cmd, "devices") && strcmp(cmd, "device") && strcmp(cmd, "admin-token")) {
+	    strcmp(cmd, "devices") && strcmp(cmd, "device") && strcmp(cmd, "admin-token") &&
+	    strcmp(cmd, "admin")) {
 		fprintf(stderr, "edge-provisiond: unknown command %s (see --help)\n", cmd);
 		return 2;
 	}
@@ -397,8 +447,12 @@ int main(int argc, char **argv)
 		rc = cmd_init_ca(&o, &cfg);
 	else if (strcmp(cmd, "admin-token") == 0)
 		rc = cmd_admin_token(&o, &cfg);
+	else if (strcmp(cmd, "admin") == 0 && strcmp(sub, "migrate") == 0)
+		rc = cmd_migrate(&cfg);
 	else if (strcmp(cmd, "token") == 0 && strcmp(sub, "create") == 0)
 		rc = cmd_token_create(&o, &cfg);
+	else if (strcmp(cmd, "token") == 0 && strcmp(sub, "revoke") == 0)
+		rc = cmd_token_revoke(&o, &cfg);
 	else if (strcmp(cmd, "devices") == 0 && strcmp(sub, "list") == 0)
 		rc = cmd_devices_list(&o, &cfg);
 	else if (strcmp(cmd, "device") == 0 && strcmp(sub, "revoke") == 0)

@@ -2,7 +2,7 @@
 #ifndef EDGE_PROVSRV_H
 #define EDGE_PROVSRV_H
 /*
- * edge-provisiond internals: configuration, registry (SQLite), fleet CA
+ * edge-provisiond internals: configuration, registry (SQLite or PostgreSQL), fleet CA
  * (mbedTLS), claim tokens, request parsing, RealtimePlatformClaim emission,
  * the HTTP front end (libmicrohttpd) and the broker ACLs (dynamic security).
  * Library code returns negative errno values and fills a message buffer for
@@ -20,8 +20,9 @@
 #include <mbedtls/x509_csr.h>
 #include <pthread.h>
 
+#include "registry.h"
+
 struct cJSON;
-struct sqlite3;
 
 #define SRV_ERR_LEN 256
 
@@ -45,6 +46,7 @@ struct srv_config {
 	int port;
 	char *state_dir;
 	char *db_file;
+	char *registry_url; /* postgresql://...; NULL: SQLite at db_file */
 	char *ca_cert_file, *ca_key_file;
 	char *tls_cert_file, *tls_key_file;
 	char *broker_ca_file; /* extra CA devices need to verify the broker */
@@ -89,64 +91,7 @@ void srv_token_hash(const char *token, char hex[65]);
 /* Bearer token out of an Authorization header value; NULL when absent/bad. */
 const char *srv_bearer(const char *authorization);
 
-/* ---- registry (registry.c) ---- */
-struct srv_registry;
-
-struct srv_token_info {
-	int64_t id;
-	char batch[65];
-	int64_t uses, uses_max, expires_at;
-	bool revoked;
-};
-
-struct srv_device {
-	char id[65];
-	char pubkey_sha256[65];
-	char board[65], model[129], firmware[65], platform[64], batch[65];
-	char *cert_pem; /* owned, free with srv_device_clear() */
-	char *sensors_json;
-	int64_t not_after, created_at, updated_at;
-	bool revoked;
-};
-
-struct srv_platform {
-	char name[64];
-	char claim[80];
-	int64_t created_at;
-	bool k8s_done;
-};
-
-int srv_registry_open(const char *path, struct srv_registry **out);
-void srv_registry_close(struct srv_registry *r);
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
-int srv_registry_begin(struct srv_registry *r);
-int srv_registry_commit(struct srv_registry *r);
-void srv_registry_rollback(struct srv_registry *r);
-
-int srv_registry_token_add(struct srv_registry *r, const char *hash, const char *batch,
-			   int64_t uses_max, int64_t expires_at);
-/* -ENOENT when unknown. */
-int srv_registry_token_get(struct srv_registry *r, const char *hash, struct srv_token_info *out);
-/* Takes one use if the token is valid at now; -EACCES when expired,
- * exhausted, revoked or unknown. */
-int srv_registry_token_consume(struct srv_registry *r, const char *hash, int64_t now);
-
-/* -ENOENT when unknown. */
-int srv_registry_device_get(struct srv_registry *r, const char *id, struct srv_device *out);
-/* Insert or replace. */
-int srv_registry_device_put(struct srv_registry *r, const struct srv_device *d);
-int srv_registry_device_revoke(struct srv_registry *r, const char *id);
-void srv_device_clear(struct srv_device *d);
-/* Calls fn for each device ordered by id. */
-int srv_registry_device_each(struct srv_registry *r,
-			     void (*fn)(const struct srv_device *d, void *arg), void *arg);
-int srv_registry_device_count(struct srv_registry *r, int64_t *count);
-
-int srv_registry_platform_get(struct srv_registry *r, const char *name, struct srv_platform *out);
-int srv_registry_platform_add(struct srv_registry *r, const char *name, const char *claim,
-			      const char *yaml, int64_t created_at);
-int srv_registry_platform_k8s_done(struct srv_registry *r, const char *name);
-int srv_registry_platform_yaml(struct srv_registry *r, const char *name, char **yaml_out);
+/* ---- registry (registry.h: registry.c + registry_sqlite.c / registry_pg.c) ---- */
 
 /* ---- fleet CA (ca.c) ---- */
 struct srv_ca {
@@ -221,7 +166,8 @@ struct srv_service;
 
 struct srv_response {
 	unsigned status;
-	char *body; /* owned JSON text */
+	char *body;	      /* owned JSON text */
+	unsigned retry_after; /* seconds; a Retry-After header when non-zero */
 };
 
 int srv_service_new(const struct srv_config *cfg, struct srv_service **out, char *err,
@@ -237,6 +183,12 @@ void srv_service_renew(struct srv_service *s, const char *id, const unsigned cha
 void srv_service_device_get(struct srv_service *s, const char *bearer, const char *id,
 			    struct srv_response *resp);
 const struct srv_config *srv_service_config(struct srv_service *s);
+/* GET /healthz: 200 while the registry answers, 503 + Retry-After when the
+ * database is unreachable or its schema is too old. */
+void srv_service_health(struct srv_service *s, struct srv_response *resp);
+/* The registry of a configuration: registry.url, else the SQLite db_file.
+ * Borrowed from cfg. */
+const char *srv_service_registry_url(const struct srv_config *cfg);
 
 /* ---- http (http.c) ---- */
 struct srv_http;

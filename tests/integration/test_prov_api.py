@@ -95,7 +95,8 @@ def test_register_and_errors():
             st, _ = prov.request("GET", "/v1/devices/dev-a1", token=tok)
             check(st == 401, f"admin lookup with a claim token: {st}")
             st, doc = prov.request("GET", "/healthz")
-            check(st == 200 and doc == {"status": "ok"}, f"healthz {st} {doc}")
+            check(st == 200 and doc["status"] == "ok" and doc["registry"]["state"] == "ok"
+                  and doc["registry"]["schema"] >= 2, f"healthz {st} {doc}")
 
             # renewal: mutual TLS with the current certificate, new CSR (new key)
             st, doc = prov.request("POST", "/v1/devices/dev-a1/renew", {"csr": csr})

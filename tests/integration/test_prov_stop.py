@@ -13,6 +13,8 @@ for its signalfd; a helper that inherits that mask never sees the agent's
 SIGTERM). A reload keeps the waiting helper; one that removes provisioning
 stops it while the agent runs on."""
 # ctest-timeout: 120
+# registry: sqlite only (the trigger above lives in the SQLite file; the registry backend is
+# not what this tests)
 import os
 import signal
 import sqlite3
