@@ -767,7 +767,7 @@ void edge_commands_connected(struct edge_commands *c)
 	if (rc)
 		EDGE_WARN(MOD, "cannot subscribe %s: %s", c->sub_topic, strerror(-rc));
 	else
-		EDGE_DEBUG(MOD, "subscribed %s", c->sub_topic);
+		EDGE_DEBUG(MOD, "subscribing %s (the uplink logs the SUBACK)", c->sub_topic);
 }
 
 void edge_commands_stats(const struct edge_commands *c, struct edge_commands_stats *out)

@@ -149,9 +149,12 @@ static void on_connected(void *arg)
 {
 	struct edge_agent *a = arg;
 
-	publish_status(a);
+	/* Subscribe before announcing "online": a platform (or a test) that
+	 * sends a command as soon as it sees the status must find the
+	 * subscription in place (the broker handles our packets in order). */
 	if (a->commands)
 		edge_commands_connected(a->commands);
+	publish_status(a);
 }
 
 static void on_message(void *arg, const struct edge_mqtt_message *msg)

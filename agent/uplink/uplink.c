@@ -69,6 +69,12 @@ struct edge_uplink {
 
 	struct edge_uplink_stats stats;
 	char lib_error[200]; /* last error libmosquitto logged */
+	/* subscriptions waiting for their SUBACK, by message id (logged then) */
+	struct {
+		int mid;
+		char topic[192];
+	} subs[4];
+	size_t sub_next;
 };
 
 #define describe(rc, buf, len) describe_u(u, rc, buf, len)
@@ -328,6 +334,27 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 	free(corr);
 }
 
+/* The SUBACK: from here on the broker routes the topic to us. */
+static void on_subscribe(struct mosquitto *m, void *arg, int mid, int qos_count,
+			 const int *granted, const mosquitto_property *props)
+{
+	struct edge_uplink *u = arg;
+
+	(void)m;
+	(void)props;
+	for (size_t i = 0; i < sizeof(u->subs) / sizeof(u->subs[0]); i++) {
+		if (u->subs[i].mid != mid || !mid)
+			continue;
+		if (qos_count > 0 && granted[0] >= 0x80)
+			EDGE_WARN(MOD, "broker refused the subscription %s: %s", u->subs[i].topic,
+				  mosquitto_reason_string(granted[0]));
+		else
+			EDGE_DEBUG(MOD, "subscribed %s", u->subs[i].topic);
+		u->subs[i].mid = 0;
+		return;
+	}
+}
+
 /* Decimal text of v >= 0 into buf (24 bytes); cheaper than snprintf, which
  * ran twice per published message. */
 static const char *i64_text(int64_t v, char *buf)
@@ -565,6 +592,7 @@ static int client_setup(struct edge_uplink *u)
 	mosquitto_disconnect_v5_callback_set(u->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(u->mosq, on_publish);
 	mosquitto_message_v5_callback_set(u->mosq, on_message);
+	mosquitto_subscribe_v5_callback_set(u->mosq, on_subscribe);
 	mosquitto_log_callback_set(u->mosq, on_log);
 	u->lib_error[0] = '\0';
 	rc = mosquitto_tls_set(u->mosq, c->mqtt.tls.ca_file, NULL, cert, key, NULL);
@@ -892,11 +920,17 @@ int edge_uplink_publish(struct edge_uplink *u, const char *topic, const void *pa
 
 int edge_uplink_subscribe(struct edge_uplink *u, const char *topic, int qos)
 {
+	size_t slot;
+	int mid = 0;
+
 	if (u->state != ST_CONNECTED || !u->mosq)
 		return -ENOTCONN;
-	return mosquitto_subscribe_v5(u->mosq, NULL, topic, qos, 0, NULL) == MOSQ_ERR_SUCCESS
-		   ? 0
-		   : -EIO;
+	slot = u->sub_next++ % (sizeof(u->subs) / sizeof(u->subs[0]));
+	if (mosquitto_subscribe_v5(u->mosq, &mid, topic, qos, 0, NULL) != MOSQ_ERR_SUCCESS)
+		return -EIO;
+	u->subs[slot].mid = mid;
+	snprintf(u->subs[slot].topic, sizeof(u->subs[slot].topic), "%s", topic);
+	return 0;
 }
 
 bool edge_uplink_connected(const struct edge_uplink *u)

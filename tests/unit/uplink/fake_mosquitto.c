@@ -378,6 +378,15 @@ void mosquitto_message_v5_callback_set(struct mosquitto *m,
 	m->on_message = cb;
 }
 
+/* SUBACKs are not modelled: the uplink only logs them. */
+void mosquitto_subscribe_v5_callback_set(struct mosquitto *m,
+					 void (*cb)(struct mosquitto *, void *, int, int,
+						    const int *, const mosquitto_property *))
+{
+	(void)m;
+	(void)cb;
+}
+
 void mosquitto_log_callback_set(struct mosquitto *m,
 				void (*cb)(struct mosquitto *, void *, int, const char *))
 {
