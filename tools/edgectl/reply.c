@@ -24,9 +24,14 @@ static double num(const cJSON *o, const char *k, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* The numbers come from the agent's JSON: any double, 1e999 included.
+ * Beyond 1e12 s (some 31,700 years) a duration or a date means nothing, and
+ * the conversions to integers would be undefined: they are clamped there. */
+#define SECONDS_MAX 1e12
+
 static void duration(double s, char *out, size_t len)
 {
-	uint64_t t = s > 0 ? (uint64_t)s : 0;
+	uint64_t t = s > 0 ? (uint64_t)(s < SECONDS_MAX ? s : SECONDS_MAX) : 0;
 
 	if (t >= 86400)
 		snprintf(out, len, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "min", t / 86400,
@@ -40,10 +45,21 @@ static void duration(double s, char *out, size_t len)
 		snprintf(out, len, "%" PRIu64 "s", t);
 }
 
+/* Epoch milliseconds as UTC text, with the date or the time of day only;
+ * "?" for a date gmtime cannot give. */
+static void stamp_ms(double ms, bool date, char *out, size_t len)
+{
+	double s = ms / 1000;
+	time_t t = (time_t)(s > SECONDS_MAX ? SECONDS_MAX : s < -SECONDS_MAX ? -SECONDS_MAX : s);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || (date ? strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm)
+					: strftime(out, len, "%H:%M:%S", &tm)) == 0)
+		snprintf(out, len, "?");
+}
+
 static void when(double ms, char *out, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
 	double now = (double)time(NULL) * 1000, ago = (now - ms) / 1000;
 	char rel[48], stamp[32];
 
@@ -51,8 +67,7 @@ static void when(double ms, char *out, size_t len)
 		snprintf(out, len, "never");
 		return;
 	}
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	stamp_ms(ms, true, stamp, sizeof(stamp));
 	if (ago > -2 && ago < 1) { /* clocks of a few ms apart */
 		snprintf(out, len, "%s; just now", stamp);
 		return;
@@ -114,7 +129,7 @@ static void print_status(const cJSON *resp, FILE *out)
 			!en  ? "-"
 			: ok ? "\u25cf"
 			     : "\u00d7",
-			s->string,
+			s->string ? s->string : "?", /* "sensors" may be an array */
 			!en  ? "disabled"
 			: ok ? "healthy"
 			     : "failing",
@@ -198,13 +213,10 @@ int edgectl_tail_line(const char *line, bool json, FILE *out, FILE *err)
 	} else if (json || !o) {
 		fprintf(out, "%s\n", line);
 	} else {
-		time_t t = (time_t)(num(o, "timestamp", 0) / 1000);
-		struct tm tm;
 		char stamp[32];
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
 
-		gmtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+		stamp_ms(num(o, "timestamp", 0), false, stamp, sizeof(stamp));
 		fprintf(out, "%s  %-10s %-18s %14.10g %s\n", stamp, str(o, "sensor", "?"),
 			str(o, "metric", "?"), cJSON_IsNumber(v) ? v->valuedouble : 0,
 			str(o, "unit", ""));
