@@ -3,8 +3,9 @@
 #define EDGE_FUZZ_UTIL_H
 /*
  * Small helpers shared by the fuzz targets that need files: a private
- * scratch directory (on tmpfs when /dev/shm is there, so the fsyncs of
- * atomic replaces cost nothing) removed at exit, and whole-file writes.
+ * scratch directory (under $EDGE_FUZZ_TMPDIR, else on tmpfs when /dev/shm
+ * is there, so the fsyncs of atomic replaces cost nothing) removed at exit,
+ * and whole-file writes.
  * Everything aborts on failure: a target that cannot set itself up must
  * not report a clean run.
  */
@@ -34,8 +35,10 @@ static void fuzz_rm_dir(void)
 /* The scratch directory (created on the first call). */
 static inline const char *fuzz_tmpdir(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+	const char *base = getenv("EDGE_FUZZ_TMPDIR");
 
+	if (!base || !*base)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
 	if (fuzz_dir[0])
 		return fuzz_dir;
 	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/edge-fuzz-XXXXXX", base && *base ? base : "/tmp");
