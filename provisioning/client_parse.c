@@ -42,6 +42,23 @@ static bool host_ok(const char *h)
 	return true;
 }
 
+/* Certificates only: at least one PEM block and every block a CERTIFICATE.
+ * A CSR or key block beside them would be what the helper's "certificate
+ * for our key" check looks at (edge_id_pubkey_fingerprint() takes a CSR
+ * first), while TLS presents the certificate. */
+static bool only_certificates(const char *pem)
+{
+	static const char begin[] = "-----BEGIN ", cert[] = "-----BEGIN CERTIFICATE-----";
+	const char *p = strstr(pem, begin);
+
+	if (!p)
+		return false;
+	for (; p; p = strstr(p + 1, begin))
+		if (strncmp(p, cert, sizeof(cert) - 1) != 0)
+			return false;
+	return true;
+}
+
 int edge_prov_parse_response(const char *body, size_t len, struct edge_prov_response *out,
 			     const char **why)
 {
@@ -57,13 +74,12 @@ int edge_prov_parse_response(const char *body, size_t len, struct edge_prov_resp
 	*why = "deviceId missing or invalid";
 	if (dup_str(root, "deviceId", 64, &out->device_id) || !edge_id_serial_valid(out->device_id))
 		goto out;
-	*why = "certificate missing or not PEM";
+	*why = "certificate missing or not PEM certificates";
 	if (dup_str(root, "certificate", PEM_MAX, &out->certificate) ||
-	    !strstr(out->certificate, "-----BEGIN CERTIFICATE-----"))
+	    !only_certificates(out->certificate))
 		goto out;
-	*why = "caChain missing or not PEM";
-	if (dup_str(root, "caChain", PEM_MAX, &out->ca_chain) ||
-	    !strstr(out->ca_chain, "-----BEGIN CERTIFICATE-----"))
+	*why = "caChain missing or not PEM certificates";
+	if (dup_str(root, "caChain", PEM_MAX, &out->ca_chain) || !only_certificates(out->ca_chain))
 		goto out;
 	*why = "mqtt.host/port missing or invalid";
 	mqtt = cJSON_GetObjectItemCaseSensitive(root, "mqtt");

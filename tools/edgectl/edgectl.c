@@ -5,23 +5,22 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/config.h"
 #include "agent/ctl.h"
+#include "reply.h"
 
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
 #define DEFAULT_SOCKET "/var/lib/edge-agent/edgectl.sock"
 
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_DENIED = 4 };
+enum { EXIT_FAILED = EDGECTL_EXIT_FAILED, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_DENIED = 4 };
 
 static int timeout_ms = 30000;
 
@@ -155,10 +154,11 @@ static int read_line(int fd, struct reader *r, char **line, int wait_ms)
 	}
 }
 
-static cJSON *request(int fd, struct reader *r, cJSON *req)
+/* Sends req (consumed) and returns the answer line (caller frees), or
+ * NULL after saying why. */
+static char *request(int fd, struct reader *r, cJSON *req)
 {
 	char *text = cJSON_PrintUnformatted(req), *line = NULL;
-	cJSON *resp = NULL;
 	int rc;
 
 	cJSON_Delete(req);
@@ -175,148 +175,7 @@ static cJSON *request(int fd, struct reader *r, cJSON *req)
 					 : strerror(-rc));
 		return NULL;
 	}
-	resp = cJSON_Parse(line);
-	free(line);
-	if (!resp)
-		fprintf(stderr, "edgectl: unreadable answer from the agent\n");
-	return resp;
-}
-
-static const char *str(const cJSON *o, const char *k, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static double num(const cJSON *o, const char *k, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-static void duration(double s, char *out, size_t len)
-{
-	uint64_t t = s > 0 ? (uint64_t)s : 0;
-
-	if (t >= 86400)
-		snprintf(out, len, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "min", t / 86400,
-			 t % 86400 / 3600, t % 3600 / 60);
-	else if (t >= 3600)
-		snprintf(out, len, "%" PRIu64 "h %" PRIu64 "min %" PRIu64 "s", t / 3600,
-			 t % 3600 / 60, t % 60);
-	else if (t >= 60)
-		snprintf(out, len, "%" PRIu64 "min %" PRIu64 "s", t / 60, t % 60);
-	else
-		snprintf(out, len, "%" PRIu64 "s", t);
-}
-
-static void when(double ms, char *out, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	double now = (double)time(NULL) * 1000, ago = (now - ms) / 1000;
-	char rel[48], stamp[32];
-
-	if (ms <= 0) {
-		snprintf(out, len, "never");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	if (ago > -2 && ago < 1) { /* clocks of a few ms apart */
-		snprintf(out, len, "%s; just now", stamp);
-		return;
-	}
-	duration(ago < 0 ? -ago : ago, rel, sizeof(rel));
-	snprintf(out, len, "%s; %s %s", stamp, rel, ago < 0 ? "left" : "ago");
-}
-
-static void print_status(const cJSON *resp)
-{
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "status");
-	const cJSON *sensors = cJSON_GetObjectItemCaseSensitive(st, "sensors");
-	const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(st, "alerts");
-	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(resp, "alerts");
-	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(st, "memory");
-	const cJSON *s;
-	bool connected = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "connected"));
-	bool healthy = connected;
-	char buf[96];
-
-	cJSON_ArrayForEach (s, sensors)
-		healthy &= !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "healthy")) ||
-			   cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "enabled"));
-	printf("%s edge-agent %s - device %s\n", healthy ? "\u25cf" : "\u00d7",
-	       str(st, "version", "?"), str(st, "deviceId", "?"));
-	printf("      Active: %s (%s) since ", connected ? "online" : "offline",
-	       connected ? "connected" : "broker unreachable");
-	duration(num(st, "uptimeS", 0), buf, sizeof(buf));
-	printf("%s; pid %.0f\n", buf, num(resp, "pid", 0));
-	printf("      Config: %s\n", str(resp, "config", "?"));
-	printf("       Board: %s, boot %s, firmware %s\n", str(st, "board", "?"),
-	       str(st, "boot", "?"), str(st, "firmware", "?"));
-	printf("      Broker: %s:%.0f, reconnects %.0f\n", str(resp, "broker", "?"),
-	       num(resp, "port", 0), num(st, "reconnects", 0));
-	when(num(st, "lastPublishMs", 0), buf, sizeof(buf));
-	printf("Last publish: %s\n", buf);
-	printf("     Backlog: %.0f message(s), %.1f KiB; dropped %.0f (cap %.0f, errors %.0f)\n",
-	       num(st, "backlog", 0), num(st, "backlogBytes", 0) / 1024, num(st, "dropped", 0),
-	       num(st, "droppedCap", 0), num(st, "droppedError", 0));
-	printf("     Records: %.0f built, %.0f incomplete\n", num(st, "records", 0),
-	       num(st, "recordsIncomplete", 0));
-	printf("      Alerts: %.0f active, %.0f total\n", num(alerts, "active", 0),
-	       num(alerts, "total", 0));
-	cJSON_ArrayForEach (s, rules)
-		printf("              %-16s %-8s %s (%s = %g)\n", str(s, "rule", "?"),
-		       str(s, "state", "?"), str(s, "severity", "?"), str(s, "metric", "?"),
-		       num(s, "value", 0));
-	when(num(st, "certExpiresMs", 0), buf, sizeof(buf));
-	printf(" Certificate: %s\n", num(st, "certExpiresMs", 0) > 0 ? buf : "unknown");
-	printf("     Sensors:\n");
-	cJSON_ArrayForEach (s, sensors) {
-		bool en = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "enabled"));
-		bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy"));
-
-		when(num(s, "lastReadingMs", 0), buf, sizeof(buf));
-		printf("              %s %-12s %-9s %.0f readings, %.0f errors, last %s%s%s\n",
-		       !en  ? "-"
-		       : ok ? "\u25cf"
-			    : "\u00d7",
-		       s->string,
-		       !en  ? "disabled"
-		       : ok ? "healthy"
-			    : "failing",
-		       num(s, "readings", 0), num(s, "errors", 0), buf,
-		       str(s, "error", NULL) ? ": " : "", str(s, "error", ""));
-	}
-	printf("      Memory: rss %.1f MiB, pss %.1f MiB\n", num(mem, "rssKb", 0) / 1024,
-	       num(mem, "pssKb", 0) / 1024);
-	printf("  Last error: %s\n", *str(st, "lastError", "") ? str(st, "lastError", "") : "-");
-}
-
-static int print_result(const cJSON *resp, bool json)
-{
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(resp, "result");
-	const char *status = str(res, "status", "error");
-	char *text;
-
-	if (json) {
-		text = cJSON_PrintUnformatted(res);
-		printf("%s\n", text ? text : "null");
-		free(text);
-	} else {
-		const cJSON *data = cJSON_GetObjectItemCaseSensitive(res, "data");
-
-		printf("%s: %s\n", status, str(res, "message", ""));
-		if (data && !cJSON_IsNull(data) && cJSON_GetArraySize(data)) {
-			text = cJSON_Print(data);
-			printf("%s\n", text ? text : "");
-			free(text);
-		}
-	}
-	return strcmp(status, "ok") == 0 ? 0 : EXIT_FAILED;
+	return line;
 }
 
 static int tail(int fd, struct reader *r, bool json, long count)
@@ -324,43 +183,14 @@ static int tail(int fd, struct reader *r, bool json, long count)
 	for (long n = 0; count <= 0 || n < count;) {
 		char *line = NULL;
 		int rc = read_line(fd, r, &line, -1);
-		cJSON *o;
 
 		if (rc) {
 			fprintf(stderr, "edgectl: %s\n",
 				rc == -EPIPE ? "the agent closed the connection" : strerror(-rc));
 			return EXIT_FAILED;
 		}
-		o = cJSON_Parse(line);
-		if (cJSON_GetObjectItemCaseSensitive(o, "dropped")) {
-			/* the agent's note that this client was too slow: not a reading */
-			if (json)
-				printf("%s\n", line);
-			else
-				fprintf(stderr, "edgectl: %.0f reading(s) dropped (output too slow)\n",
-					num(o, "dropped", 0));
-			fflush(stdout);
-			cJSON_Delete(o);
-			free(line);
-			continue;
-		} else if (json || !o) {
-			printf("%s\n", line);
-		} else {
-			time_t t = (time_t)(num(o, "timestamp", 0) / 1000);
-			struct tm tm;
-			char stamp[32];
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
-
-			gmtime_r(&t, &tm);
-			strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-			printf("%s  %-10s %-18s %14.10g %s\n", stamp, str(o, "sensor", "?"),
-			       str(o, "metric", "?"), cJSON_IsNumber(v) ? v->valuedouble : 0,
-			       str(o, "unit", ""));
-		}
-		fflush(stdout);
-		cJSON_Delete(o);
+		n += edgectl_tail_line(line, json, stdout, stderr);
 		free(line);
-		n++;
 	}
 	return 0;
 }
@@ -411,7 +241,8 @@ int main(int argc, char **argv)
 	bool json = false;
 	long count = 0;
 	struct reader r = {0};
-	cJSON *req, *resp;
+	cJSON *req;
+	char *answer;
 	int c, fd, rc;
 
 	while ((c = getopt_long(argc, argv, "s:c:jn:t:h", opts, NULL)) != -1) {
@@ -492,28 +323,15 @@ int main(int argc, char **argv)
 		cJSON_Delete(req);
 		return -fd;
 	}
-	resp = request(fd, &r, req);
-	if (!resp) {
+	answer = request(fd, &r, req);
+	if (!answer) {
 		rc = EXIT_FAILED;
-	} else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
-		fprintf(stderr, "edgectl: %s\n", str(resp, "error", "the agent refused"));
-		rc = EXIT_FAILED;
-	} else if (strcmp(verb, "status") == 0) {
-		if (json) {
-			char *t = cJSON_PrintUnformatted(resp);
-
-			printf("%s\n", t ? t : "");
-			free(t);
-		} else {
-			print_status(resp);
-		}
-		rc = 0;
-	} else if (strcmp(verb, "tail") == 0) {
-		rc = tail(fd, &r, json, count);
 	} else {
-		rc = print_result(resp, json);
+		rc = edgectl_answer(verb, answer, json, stdout, stderr);
+		if (rc == EDGECTL_TAIL_FOLLOWS)
+			rc = tail(fd, &r, json, count);
 	}
-	cJSON_Delete(resp);
+	free(answer);
 	free(r.buf);
 	close(fd);
 	return rc;

@@ -14,11 +14,13 @@
 #include "edge/provision.h"
 
 #define PEM "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
+#define CSR "-----BEGIN CERTIFICATE REQUEST-----\\nMIIB\\n-----END CERTIFICATE REQUEST-----\\n"
+#define KEY "-----BEGIN EC PRIVATE KEY-----\\nMHc\\n-----END EC PRIVATE KEY-----\\n"
 
 static void test_parse_ok(void **state)
 {
 	const char *body =
-	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" PEM "\",\"caChain\":\"" PEM "\","
+	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" PEM "\",\"caChain\":\"" PEM PEM "\","
 	    "\"notAfter\":1800000000,\"mqtt\":{\"host\":\"broker.example\",\"port\":8883},"
 	    "\"topics\":{\"data\":\"health/device_data\"},"
 	    "\"realtimePlatform\":{\"name\":\"health-data\",\"claim\":\"health-data-realtime\","
@@ -55,6 +57,14 @@ static void test_parse_rejects(void **state)
 	    "\",\"mqtt\":{\"host\":\"h;rm -rf\",\"port\":1}}",
 	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" PEM "\",\"caChain\":\"" PEM
 	    "\",\"mqtt\":{\"host\":\"h\",\"port\":1},\"realtimePlatform\":{\"name\":5}}",
+	    /* a CSR of the device key before a certificate for another key
+	     * (tests/fuzz/prov_answer): the fingerprint check saw the CSR */
+	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" CSR PEM "\",\"caChain\":\"" PEM
+	    "\",\"mqtt\":{\"host\":\"h\",\"port\":1}}",
+	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" PEM KEY "\",\"caChain\":\"" PEM
+	    "\",\"mqtt\":{\"host\":\"h\",\"port\":1}}",
+	    "{\"deviceId\":\"GW-1\",\"certificate\":\"" PEM "\",\"caChain\":\"" PEM CSR
+	    "\",\"mqtt\":{\"host\":\"h\",\"port\":1}}",
 	};
 	struct edge_prov_response r;
 	const char *why;
