@@ -14,6 +14,7 @@
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "agent/ctl.h"
+#include "agent/ingress.h"
 #include "agent/sampler.h"
 #include "agent/store.h"
 #include "agent/uplink.h"
@@ -45,6 +46,7 @@ struct edge_agent {
 	struct edge_alerts *alerts;
 	struct edge_commands *commands;
 	struct edge_ctl *ctl;
+	struct edge_ingress *ingress; /* CoAP nodes; NULL when it could not start */
 	struct edge_agent_prov *prov; /* provisioning, or NULL */
 	char boot[24];
 	/* The version of what is booted: the agent's own until OTA installs

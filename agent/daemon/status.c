@@ -159,6 +159,8 @@ char *edge_status_json(struct edge_agent *a, bool online, const char *reason)
 		cJSON_AddNumberToObject(mem, "pssKb", (double)pss);
 	}
 	add_control(a, root);
+	if (a->ingress)
+		cJSON_AddItemToObject(root, "ingress", edge_ingress_status(a->ingress));
 out:
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);

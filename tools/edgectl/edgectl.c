@@ -35,6 +35,8 @@ static void usage(FILE *out)
 		"  cmd ACTION [PARAMS-JSON]   run a command with the same handlers as MQTT,\n"
 		"                             e.g. cmd config.set '{\"log_level\":\"debug\"}'\n"
 		"  flush                      publish the backlog now; show backlog figures\n"
+		"  nodes [reload]             CoAP nodes: last seen, accepted, refused,\n"
+		"                             rate-limited; reload re-reads their keys\n"
 		"  tail                       live readings until Ctrl-C\n\n"
 		"Options:\n"
 		"  -s, --socket PATH   agent socket (default: from the config, else %s)\n"
@@ -319,6 +321,40 @@ static int print_result(const cJSON *resp, bool json)
 	return strcmp(status, "ok") == 0 ? 0 : EXIT_FAILED;
 }
 
+static int print_nodes(const cJSON *resp, bool json)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(resp, "result");
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(res, "nodes"), *n;
+	const char *status = str(res, "status", "error");
+	char buf[96];
+
+	if (json || !nodes) {
+		char *text = json ? cJSON_PrintUnformatted(res) : NULL;
+
+		if (json)
+			printf("%s\n", text ? text : "null");
+		else
+			printf("%s: %s\n", status, str(res, "message", ""));
+		free(text);
+		return strcmp(status, "ok") == 0 ? 0 : EXIT_FAILED;
+	}
+	printf("Keys: %s%s%s\n", str(res, "keysFile", "?"), *str(res, "keysError", "") ? " - " : "",
+	       str(res, "keysError", ""));
+	printf("%-24s %-8s %-8s %9s %9s %9s %9s  %s\n", "NODE", "STATE", "SESSION", "ACCEPTED",
+	       "REFUSED", "RATE-LIM", "READINGS", "LAST SEEN");
+	cJSON_ArrayForEach (n, nodes) {
+		bool revoked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "revoked"));
+		bool session = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "session"));
+
+		when(num(n, "lastSeenMs", 0), buf, sizeof(buf));
+		printf("%-24s %-8s %-8s %9.0f %9.0f %9.0f %9.0f  %s\n", str(n, "id", "?"),
+		       revoked ? "revoked" : "ok", session ? "open" : "-", num(n, "accepted", 0),
+		       num(n, "refused", 0), num(n, "rateLimited", 0), num(n, "readings", 0), buf);
+	}
+	printf("%d node(s)\n", cJSON_GetArraySize(nodes));
+	return 0;
+}
+
 static int tail(int fd, struct reader *r, bool json, long count)
 {
 	for (long n = 0; count <= 0 || n < count;) {
@@ -457,6 +493,15 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		cJSON_AddStringToObject(req, "op", verb);
+	} else if (strcmp(verb, "nodes") == 0) {
+		if (argc - optind > 1 || (optind < argc && strcmp(argv[optind], "reload") &&
+					  strcmp(argv[optind], "list"))) {
+			fprintf(stderr, "edgectl: usage: edgectl nodes [list|reload]\n");
+			cJSON_Delete(req);
+			return EXIT_USAGE;
+		}
+		cJSON_AddStringToObject(req, "op", "nodes");
+		cJSON_AddStringToObject(req, "action", optind < argc ? argv[optind] : "list");
 	} else if (strcmp(verb, "cmd") == 0) {
 		cJSON *params = NULL;
 
@@ -510,6 +555,8 @@ int main(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(verb, "tail") == 0) {
 		rc = tail(fd, &r, json, count);
+	} else if (strcmp(verb, "nodes") == 0) {
+		rc = print_nodes(resp, json);
 	} else {
 		rc = print_result(resp, json);
 	}
