@@ -6,21 +6,19 @@
  * - a peer with a wrong key completes the cookie exchange, then its
  *   Finished fails to decrypt and DTLS drops it silently: the half-open
  *   session stays ~30 s, and once libcoap's handshake cap is reached every
- *   new peer is ignored. Here: a handshake has handshake_timeout_ms, at
- *   most max_handshakes run at once (the oldest is dropped), libcoap's own
- *   cap is set well above ours, and from half of ours new peers first get
- *   a stateless HelloVerifyRequest of ours (a spoofed ClientHello then
- *   costs nothing: libcoap allocates only for peers that returned a cookie);
+ *   new peer is ignored. Here: a handshake has handshake_timeout_ms; beyond
+ *   max_handshakes at once, those older than a second are dropped, oldest
+ *   first (a real node finishes in a few round trips); libcoap's own cap is
+ *   set well above ours so that it never is the one that refuses;
  * - libcoap's idle-session cap frees the oldest session without a word,
  *   handshakes in progress included: ours closes the least recently active
  *   established session with a close_notify, and never a handshake;
  * - a node that reboots and reconnects from the same source port sends a
  *   ClientHello into its old, established session, which ignores it: the
  *   node is locked out until the old session times out (and each retry
- *   keeps it alive). Here: a ClientHello on an established session is
- *   answered with our cookie; when it comes back with the cookie (so the
- *   source address is real, not spoofed), the old session is closed and
- *   libcoap takes the handshake from there.
+ *   keeps it alive). Here: a ClientHello (epoch 0) for an established
+ *   session closes that session first, so libcoap starts a new one with
+ *   its usual cookie exchange.
  *
  * libcoap reads one datagram per endpoint and pass, so looking at the head
  * of the socket's queue (MSG_PEEK) just before each pass sees exactly what
@@ -29,22 +27,19 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <mbedtls/md.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "edge/time.h"
 #include "ingress_priv.h"
 
-#define COOKIE_LEN	 16
-#define COOKIE_ROTATE_MS 30000
-#define VALIDATE_MS	 10000 /* re-check the table against libcoap's sessions */
-#define VICTIMS_MAX	 64
+#define VALIDATE_MS	10000 /* re-check the table against libcoap's sessions */
+#define HS_EVICT_MIN_MS 1000  /* over the cap, younger handshakes are left to finish */
+#define VICTIMS_MAX	64
 
 /* ---- the session table --------------------------------------------------- */
 
@@ -227,7 +222,7 @@ struct victim {
 /* Picks the k entries of state st with the smallest key (created_ms for
  * handshakes, last_ms for sessions). */
 static size_t pick_oldest(struct edge_ingress *in, enum sess_state st, size_t k, bool by_created,
-			  struct victim *v, size_t nv)
+			  uint64_t now, struct victim *v, size_t nv)
 {
 	size_t n = 0;
 	bool *taken = calloc(in->n_sess ? in->n_sess : 1, sizeof(*taken));
@@ -242,6 +237,8 @@ static size_t pick_oldest(struct edge_ingress *in, enum sess_state st, size_t k,
 			uint64_t key = by_created ? e->created_ms : e->last_ms;
 
 			if (taken[i] || e->st != st)
+				continue;
+			if (by_created && now - e->created_ms < HS_EVICT_MIN_MS)
 				continue;
 			if (best == SIZE_MAX ||
 			    key < (by_created ? in->sess[best].created_ms : in->sess[best].last_ms))
@@ -261,14 +258,8 @@ static size_t pick_oldest(struct edge_ingress *in, enum sess_state st, size_t k,
 void ingress_guard_sweep(struct edge_ingress *in, uint64_t now)
 {
 	struct victim v[VICTIMS_MAX];
-	size_t nv = 0, n_timeout = 0, n_hs_cap = 0, n_idle = 0, hs = 0, est = 0;
+	size_t nv = 0, n_timeout = 0, n_hs_cap = 0, hs = 0, est = 0;
 
-	if (now - in->cookie_key_ms >= COOKIE_ROTATE_MS) {
-		memcpy(in->cookie_key[1], in->cookie_key[0], sizeof(in->cookie_key[0]));
-		if (getrandom(in->cookie_key[0], sizeof(in->cookie_key[0]), GRND_NONBLOCK) ==
-		    (ssize_t)sizeof(in->cookie_key[0]))
-			in->cookie_key_ms = now;
-	}
 	for (size_t i = 0; i < in->n_sess; i++) {
 		const struct sess *e = &in->sess[i];
 
@@ -286,10 +277,10 @@ void ingress_guard_sweep(struct edge_ingress *in, uint64_t now)
 	}
 	if (hs > in->set.max_handshakes)
 		nv += n_hs_cap =
-		    pick_oldest(in, SESS_HELLO, hs - in->set.max_handshakes, true, v, nv);
+		    pick_oldest(in, SESS_HELLO, hs - in->set.max_handshakes, true, now, v, nv);
 	if (est > in->set.max_sessions)
-		nv += n_idle =
-		    pick_oldest(in, SESS_ESTABLISHED, est - in->set.max_sessions, false, v, nv);
+		nv += pick_oldest(in, SESS_ESTABLISHED, est - in->set.max_sessions, false, now, v,
+				  nv);
 	for (size_t i = 0; i < nv; i++) {
 		bool idle = i >= n_timeout + n_hs_cap;
 		char where[80];
@@ -329,84 +320,20 @@ void ingress_guard_sweep(struct edge_ingress *in, uint64_t now)
 	}
 }
 
-/* ---- stateless cookies ------------------------------------------------------ */
-
-static void cookie_for(const uint8_t key[32], const coap_address_t *a, const uint8_t *random,
-		       uint8_t out[COOKIE_LEN])
-{
-	uint8_t msg[18 + 32], mac[32];
-	size_t n = 0;
-
-	if (a->addr.sa.sa_family == AF_INET6) {
-		memcpy(msg, &a->addr.sin6.sin6_addr, 16);
-		memcpy(msg + 16, &a->addr.sin6.sin6_port, 2);
-	} else {
-		memset(msg, 0, 12);
-		memcpy(msg + 12, &a->addr.sin.sin_addr, 4);
-		memcpy(msg + 16, &a->addr.sin.sin_port, 2);
-	}
-	n = 18;
-	memcpy(msg + n, random, 32);
-	n += 32;
-	mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, 32, msg, n, mac);
-	memcpy(out, mac, COOKIE_LEN);
-}
-
-static bool cookie_ok(const struct edge_ingress *in, const coap_address_t *a, const uint8_t *random,
-		      const uint8_t *cookie, size_t len)
-{
-	uint8_t want[COOKIE_LEN];
-
-	if (len != COOKIE_LEN)
-		return false;
-	for (int k = 0; k < 2; k++) {
-		cookie_for(in->cookie_key[k], a, random, want);
-		if (memcmp(want, cookie, COOKIE_LEN) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* RFC 6347 4.2.1: a HelloVerifyRequest in the ClientHello's record sequence
- * number and message_seq, version DTLS 1.0 as the RFC recommends. */
-static void send_hvr(struct edge_ingress *in, const uint8_t *ch, const coap_address_t *a,
-		     const uint8_t *random)
-{
-	uint8_t out[13 + 12 + 3 + COOKIE_LEN];
-	size_t body = 3 + COOKIE_LEN;
-
-	memset(out, 0, sizeof(out));
-	out[0] = 22; /* handshake */
-	out[1] = 0xfe;
-	out[2] = 0xff;
-	memcpy(out + 5, ch + 5, 6); /* record sequence number */
-	out[12] = (uint8_t)(12 + body);
-	out[13] = 3; /* hello_verify_request */
-	out[16] = (uint8_t)body;
-	memcpy(out + 17, ch + 17, 2); /* message_seq */
-	out[24] = (uint8_t)body;
-	out[25] = 0xfe;
-	out[26] = 0xff;
-	out[27] = COOKIE_LEN;
-	cookie_for(in->cookie_key[0], a, random, out + 28);
-	if (sendto(in->dtls_fd, out, sizeof(out), MSG_DONTWAIT, &a->addr.sa, a->size) < 0)
-		EDGE_DEBUG(MOD, "HelloVerifyRequest: %s", strerror(errno));
-	in->st.cookies_sent++;
-}
+/* ---- same-port reboots ------------------------------------------------------ */
 
 bool ingress_guard_inspect(struct edge_ingress *in)
 {
-	uint8_t buf[600];
+	uint8_t buf[32];
 	struct sockaddr_storage ss;
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct msghdr mh = {
 	    .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov, .msg_iovlen = 1};
 	coap_address_t a;
-	const uint8_t *body, *random, *cookie;
-	size_t hs = 0, off, sid, clen, frag_len, msg_len;
-	struct sess *e = NULL;
-	coap_session_t *s = NULL;
-	bool reboot, pressure;
+	coap_session_t *s;
+	struct sess *e;
+	char node[EDGE_NODE_ID_MAX + 1], where[80];
+	int ifindex;
 	ssize_t n;
 
 	if (in->dtls_fd < 0)
@@ -414,68 +341,32 @@ bool ingress_guard_inspect(struct edge_ingress *in)
 	n = recvmsg(in->dtls_fd, &mh, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0)
 		return false;
-	/* record: type 22, epoch 0; handshake: client_hello (1) */
-	if (n < 13 + 12 + 2 + 32 + 1 || buf[0] != 22 || buf[3] || buf[4] || buf[13] != 1)
-		return true;
-	msg_len = (size_t)buf[14] << 16 | (size_t)buf[15] << 8 | buf[16];
-	frag_len = (size_t)buf[22] << 16 | (size_t)buf[23] << 8 | buf[24];
-	if (buf[19] || buf[20] || buf[21] || frag_len != msg_len)
-		return true; /* a fragmented ClientHello: libcoap's business */
-	body = buf + 25;
-	random = body + 2;
-	off = 2 + 32;
-	sid = body[off];
-	off += 1 + sid;
-	if (25 + off + 1 > (size_t)n)
-		return true;
-	clen = body[off];
-	cookie = body + off + 1;
-	if (25 + off + 1 + clen > (size_t)n)
+	/* record: handshake (22), epoch 0; message: client_hello (1) */
+	if (n < 14 || buf[0] != 22 || buf[3] || buf[4] || buf[13] != 1)
 		return true;
 	coap_address_init(&a);
 	memcpy(&a.addr, &ss, mh.msg_namelen < sizeof(a.addr) ? mh.msg_namelen : sizeof(a.addr));
 	a.size = mh.msg_namelen;
-	for (size_t i = 0; i < in->n_sess; i++) {
-		if (in->sess[i].st == SESS_HELLO)
-			hs++;
-		if (!e && coap_address_equals(&in->sess[i].addr, &a))
-			e = &in->sess[i];
-	}
-	reboot = e && e->st == SESS_ESTABLISHED;
-	pressure = !e && hs >= (in->set.max_handshakes + 1) / 2;
-	if (reboot) {
-		s = coap_session_get_by_peer(in->ctx, &a, e->ifindex);
-		if (!s || coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED) {
-			if (!s)
-				sess_del(in, e);
-			return true;
-		}
-	}
-	if (!reboot && !pressure)
+	e = ingress_sess_find(in, &a);
+	if (!e || e->st != SESS_ESTABLISHED)
+		return true; /* a new peer or a handshake in progress: libcoap's */
+	s = coap_session_get_by_peer(in->ctx, &a, e->ifindex);
+	if (!s || coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED) {
+		if (!s)
+			sess_del(in, e);
 		return true;
-	if (cookie_ok(in, &a, random, cookie, clen)) {
-		char where[80];
-
-		in->st.cookies_ok++;
-		if (reboot) {
-			char node[EDGE_NODE_ID_MAX + 1];
-
-			snprintf(node, sizeof(node), "%s", e->node);
-			close_peer(in, &a, e->ifindex, false);
-			in->st.reassociations++;
-			ingress_addr_str(&a, where, sizeof(where));
-			EDGE_NOTICE(MOD,
-				    "node %s reconnects from %s, the port of its open session "
-				    "(rebooted?): old session closed",
-				    node, where);
-		}
-		return true; /* libcoap takes the handshake from here */
 	}
-	send_hvr(in, buf, &a, random);
-	/* the datagram is answered: take it off the queue (a UDP read takes
-	 * the whole datagram whatever the buffer) */
-	if (recv(in->dtls_fd, buf, 1, MSG_DONTWAIT) < 0)
-		EDGE_DEBUG(MOD, "dropping a ClientHello: %s", strerror(errno));
+	/* a ClientHello in epoch 0 never belongs to an established session:
+	 * the node started over (rebooted) from the same port */
+	snprintf(node, sizeof(node), "%s", e->node);
+	ifindex = e->ifindex;
+	close_peer(in, &a, ifindex, false);
+	in->st.reassociations++;
+	ingress_addr_str(&a, where, sizeof(where));
+	EDGE_NOTICE(MOD,
+		    "node %s starts a new handshake from %s, the port of its open session "
+		    "(rebooted?): old session closed",
+		    node, where);
 	return true;
 }
 

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "edge/time.h"
 #include "ingress_priv.h"
@@ -489,8 +488,8 @@ static int start(struct edge_ingress *in)
 	if (rc)
 		goto err;
 	if (ingress_guard_find_socket(in))
-		EDGE_WARN(MOD, "coaps:// socket not found: no stateless cookies, a node rebooting "
-			       "onto its old port waits for its old session to time out");
+		EDGE_WARN(MOD, "coaps:// socket not found: a node rebooting onto its old port "
+			       "waits for its old session to time out");
 	if (edge_ingress_reload_keys(in, err, sizeof(err)))
 		EDGE_ERR(MOD, "node keys: %s; every handshake is refused until a reload works",
 			 err);
@@ -522,12 +521,6 @@ int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ing
 	in->rl_hs = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 10);
 	in->rl_store = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 3);
 	in->rl_lib = (struct edge_ratelimit)EDGE_RATELIMIT_INIT(60000, 10);
-	if (getrandom(in->cookie_key, sizeof(in->cookie_key), 0) !=
-	    (ssize_t)sizeof(in->cookie_key)) {
-		free(in);
-		return -EIO;
-	}
-	in->cookie_key_ms = edge_now_ms();
 	rc = ingress_settings_from(&in->set, deps->cfg);
 	if (rc) {
 		EDGE_ERR(MOD, "ingress.coap.plain_port: must differ from ingress.coap.port");
@@ -553,7 +546,6 @@ void edge_ingress_free(struct edge_ingress *in)
 	free(in->nodes);
 	free(in->sess);
 	edge_node_keys_free(&in->keys);
-	explicit_bzero(in->cookie_key, sizeof(in->cookie_key));
 	free(in);
 }
 
@@ -687,7 +679,6 @@ struct cJSON *edge_ingress_status(const struct edge_ingress *in)
 		cJSON_AddNumberToObject(h, "unknownIdentity", (double)s->unknown_identity);
 		cJSON_AddNumberToObject(h, "timedOut", (double)s->handshake_timeouts);
 		cJSON_AddNumberToObject(h, "evicted", (double)s->evicted_handshakes);
-		cJSON_AddNumberToObject(h, "cookiesSent", (double)s->cookies_sent);
 		cJSON_AddNumberToObject(h, "reassociations", (double)s->reassociations);
 	}
 	cJSON_AddNumberToObject(o, "evictedIdle", (double)s->evicted_idle);

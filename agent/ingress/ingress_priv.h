@@ -4,7 +4,7 @@
 /*
  * Private to agent/ingress: the state shared by ingress.c (lifecycle, loop,
  * keys, status), handler.c (POST /v1/readings) and guard.c (the session
- * table, handshake caps, stateless cookies, same-port reboots).
+ * table, handshake caps, same-port reboots).
  */
 #include <coap3/coap.h>
 #include <stdbool.h>
@@ -85,7 +85,7 @@ struct ingress_stats {
 	uint64_t records, records_incomplete;
 	uint64_t by_code[32]; /* refusals by code, indexed by code_slot() */
 	uint64_t handshakes, handshake_errors, unknown_identity, handshake_timeouts;
-	uint64_t evicted_handshakes, evicted_idle, reassociations, cookies_sent, cookies_ok;
+	uint64_t evicted_handshakes, evicted_idle, reassociations;
 	uint64_t keys_reloads, keys_errors, store_errors;
 };
 
@@ -104,8 +104,6 @@ struct edge_ingress {
 	size_t n_nodes;
 	struct sess *sess;
 	size_t n_sess, cap_sess;
-	uint8_t cookie_key[2][32]; /* current and previous */
-	uint64_t cookie_key_ms;
 	uint64_t validate_ms; /* last check of the table against libcoap */
 	struct ingress_stats st;
 	char keys_error[256];
