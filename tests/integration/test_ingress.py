@@ -525,6 +525,34 @@ def test_keys_edgectl_factory():
         print("    factory keys 0600, edgectl nodes, revoke + reload -> 4.03, 0644 refused, SIGHUP")
 
 
+def test_fleet_exporter_nodes():
+    """The gateway's status carries the ingress counters; the fleet exporter turns them
+    into nodes per gateway and refusals (what the Grafana panels show)."""
+    from test_fleet_prometheus import Exporter, sample
+    with et.Harness("ingress-fleet") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/#"])
+        keys = write_keys(h, [("node-01", KEY1), ("node-02", "node02-secret-key-0123456789abcd")])
+        exp = Exporter(h, b)
+        port = free_udp_port()
+        cfg = h.agent_config(b, log_level="info", status={"interval_s": 5},
+                             ingress={"coap": {"port": port, "keys_file": keys}})
+        a = h.start_agent(cfg)
+        a.wait_log("/v1/readings for")
+        a.coap_port = port
+        et.check(coap(h, coaps_uri(a), [{"n": "heartRate", "v": 60}]).code == "2.04", "node-01")
+        et.check(coap(h, coaps_uri(a), [{"n": "heartRate", "v": 61}], ident="node-02",
+                      key="node02-secret-key-0123456789abcd").code == "2.04", "node-02")
+        et.check(coap(h, coaps_uri(a), [{"n": "nope", "v": 1}]).code == "4.00", "refusal")
+        fams = exp.wait(lambda f: sample(f, "edge_device_ingress_nodes_active",
+                                         device_id="sim-0001") == 2 and
+                        sample(f, "edge_device_ingress_refused_total", device_id="sim-0001") == 1,
+                        "nodes per gateway and refusals", timeout=20)
+        et.check(sample(fams, "edge_device_ingress_nodes", device_id="sim-0001") == 2 and
+                 sample(fams, "edge_device_ingress_accepted_total", device_id="sim-0001") == 2,
+                 "ingress families")
+        print("    exporter: edge_device_ingress_nodes_active 2, refused_total 1 for sim-0001")
+
+
 if __name__ == "__main__":
     et.main([test_json_and_cbor_packs, test_refusals, test_rate_limit, test_retransmitted_con,
-             test_block1_upload, test_keys_edgectl_factory])
+             test_block1_upload, test_keys_edgectl_factory, test_fleet_exporter_nodes])
