@@ -349,6 +349,12 @@ def test_refusals():
         for code in ("4.00", "4.01", "4.03", "4.05", "4.08", "4.13", "4.15"):
             et.check(st["answers"].get(code, 0) >= 1, f"answers[{code}] not counted: {st}")
         et.check(st["perNode"]["node-01"]["refused"] >= 15, f"per-node refusals {st}")
+        # libcoap's own log lines come through the agent's log, in its format
+        log = a.log_text()
+        et.check(re.search(r"^\S+ (warning|info|notice)\s+libcoap: ", log, re.M),
+                 "no libcoap line in the agent's log")
+        et.check(not re.search(r"^\w{3} \d\d \d\d:\d\d:\d\d\.\d{3} (WARN|INFO|DEBG|ERR|NOTE)",
+                               log, re.M), "libcoap wrote its own log format")
         for k, v in results.items():
             print(f"    {k:28s} {v}")
 

@@ -108,5 +108,31 @@ def test_same_port_reboot():
               f"(bound {BOUND_REBOOT_MS} ms)")
 
 
+def test_session_cap():
+    """Over max_sessions the least recently active sessions are closed (close_notify,
+    counted), never a handshake, and new nodes still get in."""
+    with et.Harness("ingress-cap") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/#"])
+        keys, nodes = keys_for(h, 12, "nodes.json")
+        a = ti.start_ingress_agent(h, b, keys, max_sessions=5)
+        port = str(a.coap_port)
+        hold = subprocess.Popen([ti.LOAD, "--port", port, "--keys", subset(h, nodes[:8], "h.json"),
+                                 "--seconds", "60", "hold"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        line = hold.stdout.readline()
+        et.check(line.startswith("held "), f"hold: {line!r}")
+        time.sleep(1)
+        st = ti.ingress_status(h, a)
+        et.check(st["sessions"] == 5 and st["evictedIdle"] == 3, f"cap 5 with 8 nodes: {st}")
+        res = ti.load("--port", port, "--keys", subset(h, nodes[10:11], "n.json"), "post")
+        et.check(res.get("codes") == {"2.04": 1}, f"a new node over the cap: {res}")
+        st = ti.ingress_status(h, a)
+        et.check(st["sessions"] <= 5 and st["evictedIdle"] >= 3, f"after: {st}")
+        hold.stdin.close()
+        hold.wait(30)
+        print(f"    8 sessions with a cap of 5: {st['evictedIdle']} closed (least recently "
+              f"active), a new node answered in {res['first_answer_ms']:.1f} ms")
+
+
 if __name__ == "__main__":
-    et.main([test_storm_and_held_sessions, test_same_port_reboot])
+    et.main([test_storm_and_held_sessions, test_same_port_reboot, test_session_cap])
