@@ -37,7 +37,7 @@ struct peer {
 	uint16_t local_port;
 	bool connected, failed, waiting, held;
 	int sent, answered;
-	uint64_t t_start, t_hs, t_sent;
+	uint64_t t_start, t_hs, t_sent, t_first;
 	double *rtt;
 	size_t n_rtt;
 	unsigned codes[256];
@@ -46,12 +46,18 @@ struct peer {
 };
 
 static struct {
-	const char *host, *keys, *id, *key_text, *key_hex, *format, *mode;
+	const char *host, *keys, *id, *key_text, *key_hex, *format, *mode, *method, *path;
 	uint16_t port;
 	int nodes, count, local_port;
 	double seconds;
 	bool wrong_key, no_close, verbose;
-} opt = {.host = "127.0.0.1", .port = 5684, .format = "json", .count = 1, .seconds = 10};
+} opt = {.host = "127.0.0.1",
+	 .port = 5684,
+	 .format = "json",
+	 .method = "post",
+	 .path = "v1/readings",
+	 .count = 1,
+	 .seconds = 10};
 
 static struct peer *peers;
 static size_t n_peers;
@@ -168,17 +174,26 @@ static size_t pack_for(const struct peer *p, int seq, uint8_t *out, size_t max)
 
 static int send_post(struct peer *p)
 {
-	coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+	coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON,
+					strcmp(opt.method, "put") ? COAP_REQUEST_CODE_POST
+								  : COAP_REQUEST_CODE_PUT,
 					coap_new_message_id(p->s), coap_session_max_pdu_size(p->s));
 	uint8_t body[512], buf[4];
 	size_t len = pack_for(p, p->sent, body, sizeof(body)), toklen;
+	const char *seg = opt.path;
 
 	if (!pdu)
 		return -1;
 	coap_session_new_token(p->s, &toklen, p->tok);
 	coap_add_token(pdu, toklen, p->tok);
-	coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"v1");
-	coap_add_option(pdu, COAP_OPTION_URI_PATH, 8, (const uint8_t *)"readings");
+	while (*seg) {
+		size_t n = strcspn(seg, "/");
+
+		coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
+		seg += n;
+		if (*seg == '/')
+			seg++;
+	}
 	coap_add_option(
 	    pdu, COAP_OPTION_CONTENT_FORMAT,
 	    coap_encode_var_safe(buf, sizeof(buf), strcmp(opt.format, "cbor") ? 110 : 112), buf);
@@ -211,7 +226,8 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	if (!p || !p->waiting)
 		return COAP_RESPONSE_OK;
 	p->waiting = false;
-	p->answered++;
+	if (!p->answered++)
+		p->t_first = now_us();
 	p->codes[code]++;
 	if (p->rtt)
 		p->rtt[p->n_rtt++] = (double)(now_us() - p->t_sent) / 1000.0;
@@ -412,8 +428,7 @@ static int run_post(bool hold)
 					(double)(peers[0].t_hs - peers[0].t_start) / 1000.0);
 	if (n_peers == 1 && n_all)
 		cJSON_AddNumberToObject(o, "first_answer_ms",
-					(double)(peers[0].t_sent - peers[0].t_start) / 1000.0 +
-					    peers[0].rtt[0]);
+					(double)(peers[0].t_first - peers[0].t_start) / 1000.0);
 	print(o);
 	free(all);
 	for (size_t i = 0; i < n_peers; i++)
@@ -499,6 +514,7 @@ static void usage(void)
 		"(--key-text K | --key-hex H))\n"
 		"                      [--format json|cbor] [--count N] [--seconds S] "
 		"[--local-port P] [--no-close] [-v]\n"
+		"                      [--method post|put] [--path v1/readings]\n"
 		"                      post|hold|storm|handshakes\n");
 }
 
@@ -517,6 +533,8 @@ int main(int argc, char **argv)
 					   {"local-port", required_argument, NULL, 'l'},
 					   {"no-close", no_argument, NULL, 'N'},
 					   {"verbose", no_argument, NULL, 'v'},
+					   {"method", required_argument, NULL, 'm'},
+					   {"path", required_argument, NULL, 'P'},
 					   {NULL, 0, NULL, 0}};
 	struct rlimit rl;
 	int c, rc;
@@ -561,6 +579,12 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			opt.verbose = true;
+			break;
+		case 'm':
+			opt.method = optarg;
+			break;
+		case 'P':
+			opt.path = optarg;
 			break;
 		default:
 			usage();

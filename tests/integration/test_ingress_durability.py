@@ -85,9 +85,7 @@ def test_full_disk_503():
             r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": 300}])
             et.check(r.code == "2.04", f"after space came back: {r}")
             acked.append(300)
-            marks = sub.subacks
-            b.start()
-            sub.wait_resubscribed(marks)
+            et.restart_broker_paused(b, a, [sub])  # the subscriber is back before the agent
             sub.wait("sensors/node-01/heart_rate", len(acked), timeout=60)
             time.sleep(2)
             vals = sorted(json.loads(m[1])["value"] for m in
