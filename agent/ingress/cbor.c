@@ -35,7 +35,7 @@ static double half(uint16_t h)
 	if (exp == 0)
 		v = ldexp(mant, -24);
 	else if (exp == 31)
-		v = mant ? NAN : INFINITY;
+		v = mant ? (double)NAN : (double)INFINITY;
 	else
 		v = ldexp(mant + 1024, exp - 25);
 	return h & 0x8000 ? -v : v;

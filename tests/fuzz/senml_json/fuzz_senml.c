@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target: the SenML CBOR decoder of the CoAP ingress and the
- * mapping of what it accepts (agent/ingress/senml.c). */
+/* libFuzzer target: a SenML decoder of the CoAP ingress (SENML_FORMAT: JSON
+ * or CBOR, set by the target's CMakeLists) and the mapping of what it
+ * accepts (agent/ingress/senml.c). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc, n;
 
 	diag[0] = '\0';
-	rc = edge_senml_decode(EDGE_SENML_CBOR, data, size, &pack, diag, sizeof(diag));
+	rc = edge_senml_decode(SENML_FORMAT, data, size, &pack, diag, sizeof(diag));
 	if (rc) {
 		/* every refusal explains itself and leaves no records */
 		if (rc != -EINVAL || !diag[0] || pack.n)
