@@ -7,9 +7,11 @@
  *   Finished fails to decrypt and DTLS drops it silently: the half-open
  *   session stays ~30 s, and once libcoap's handshake cap is reached every
  *   new peer is ignored. Here: a handshake has handshake_timeout_ms; beyond
- *   max_handshakes at once, those older than a second are dropped, oldest
- *   first (a real node finishes in a few round trips); libcoap's own cap is
- *   set well above ours so that it never is the one that refuses;
+ *   max_handshakes at once, those that have gone quiet for a second (a
+ *   wrong-key peer waits for a Finished that never comes) are dropped,
+ *   oldest first, while handshakes still in progress are left to finish;
+ *   libcoap's own cap is set well above ours so that it never is the one
+ *   that refuses;
  * - libcoap's idle-session cap frees the oldest session without a word,
  *   handshakes in progress included: ours closes the least recently active
  *   established session with a close_notify, and never a handshake;
@@ -37,9 +39,9 @@
 #include "edge/time.h"
 #include "ingress_priv.h"
 
-#define VALIDATE_MS	10000 /* re-check the table against libcoap's sessions */
-#define HS_EVICT_MIN_MS 1000  /* over the cap, younger handshakes are left to finish */
-#define VICTIMS_MAX	64
+#define VALIDATE_MS 10000 /* re-check the table against libcoap's sessions */
+#define HS_QUIET_MS 1000  /* over the cap, only handshakes quiet this long are dropped */
+#define VICTIMS_MAX 64
 
 /* ---- the session table --------------------------------------------------- */
 
@@ -79,14 +81,6 @@ static void sess_del(struct edge_ingress *in, struct sess *e)
 	if (i >= in->n_sess)
 		return;
 	in->sess[i] = in->sess[--in->n_sess];
-}
-
-void ingress_sess_touch(struct edge_ingress *in, const coap_address_t *a, uint64_t now)
-{
-	struct sess *e = ingress_sess_find(in, a);
-
-	if (e)
-		e->last_ms = now;
 }
 
 size_t ingress_sess_count(const struct edge_ingress *in, enum sess_state st)
@@ -238,7 +232,7 @@ static size_t pick_oldest(struct edge_ingress *in, enum sess_state st, size_t k,
 
 			if (taken[i] || e->st != st)
 				continue;
-			if (by_created && now - e->created_ms < HS_EVICT_MIN_MS)
+			if (by_created && now - e->last_ms < HS_QUIET_MS)
 				continue;
 			if (best == SIZE_MAX ||
 			    key < (by_created ? in->sess[best].created_ms : in->sess[best].last_ms))
@@ -341,13 +335,15 @@ bool ingress_guard_inspect(struct edge_ingress *in)
 	n = recvmsg(in->dtls_fd, &mh, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0)
 		return false;
-	/* record: handshake (22), epoch 0; message: client_hello (1) */
-	if (n < 14 || buf[0] != 22 || buf[3] || buf[4] || buf[13] != 1)
-		return true;
 	coap_address_init(&a);
 	memcpy(&a.addr, &ss, mh.msg_namelen < sizeof(a.addr) ? mh.msg_namelen : sizeof(a.addr));
 	a.size = mh.msg_namelen;
 	e = ingress_sess_find(in, &a);
+	if (e)
+		e->last_ms = edge_now_ms(); /* activity: handshakes that go quiet are dropped */
+	/* record: handshake (22), epoch 0; message: client_hello (1) */
+	if (n < 14 || buf[0] != 22 || buf[3] || buf[4] || buf[13] != 1)
+		return true;
 	if (!e || e->st != SESS_ESTABLISHED)
 		return true; /* a new peer or a handshake in progress: libcoap's */
 	s = coap_session_get_by_peer(in->ctx, &a, e->ifindex);

@@ -432,7 +432,6 @@ void ingress_handle_post(coap_resource_t *r, coap_session_t *s, const coap_pdu_t
 		return;
 	}
 	n->last_seen_ms = edge_wall_ms();
-	ingress_sess_touch(in, from, now);
 	l = live_of(in, n);
 	if (!l) {
 		set_answer(&a, C(5, 3), "out of memory");

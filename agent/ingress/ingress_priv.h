@@ -137,7 +137,6 @@ int ingress_guard_event(struct edge_ingress *in, coap_session_t *s, coap_event_t
 bool ingress_guard_inspect(struct edge_ingress *in);
 void ingress_guard_sweep(struct edge_ingress *in, uint64_t now);
 struct sess *ingress_sess_find(struct edge_ingress *in, const coap_address_t *a);
-void ingress_sess_touch(struct edge_ingress *in, const coap_address_t *a, uint64_t now);
 size_t ingress_sess_count(const struct edge_ingress *in, enum sess_state st);
 /* Closes the sessions of a node (key changed or removed). */
 void ingress_sess_close_node(struct edge_ingress *in, const char *node);

@@ -7,6 +7,7 @@ payload (a one-record SenML JSON pack), same run:
 
   (a) the real agent: POST /v1/readings -> decode -> outbox append + COMMIT
       (store.synchronous normal, then full) -> 2.04, with mosquitto draining the outbox
+      (and once with the broker down: the module and the store alone)
   (b) coap-server-openssl (libcoap's example server): PUT /example_data -> 2.04, no
       storage: the limit
 
@@ -89,7 +90,7 @@ def main():
             cfg = h.agent_config(b, state_dir=h.path(f"state-{sync}"), log_level="notice",
                                  store={"synchronous": sync},
                                  ingress={"coap": {"port": port, "keys_file": keys,
-                                                   "rate_per_min": 600000, "burst": 100000,
+                                                   "rate_per_min": 600000, "burst": 10000,
                                                    "max_sessions": 2048,
                                                    "max_handshakes": 64}})
             a = h.start_agent(cfg, name=f"agent-{sync}")
@@ -102,6 +103,14 @@ def main():
                 results[(sync, nodes_n)] = (agent, base)
                 log(f"sync={sync} nodes={nodes_n}: agent {agent:.0f}/s, baseline {base:.0f}/s")
             if sync == "normal":
+                # the module alone: no publishing next to it (the outbox only grows)
+                b.stop()
+                time.sleep(1)
+                agent = best(lambda: lockstep(port, keys, 1))
+                base = best(lambda: lockstep(bport + 1, keys, 1, base_extra))
+                results[("normal, broker down", 1)] = (agent, base)
+                log(f"broker down, nodes=1: agent {agent:.0f}/s, baseline {base:.0f}/s")
+                b.start()
                 hs_agent = best(lambda: handshakes(port, keys))
                 hs_base = best(lambda: handshakes(bport + 1, keys, base_extra))
                 log(f"handshakes/s: agent {hs_agent:.0f}, baseline {hs_base:.0f}")
@@ -130,8 +139,8 @@ def main():
     print("|---|---|---|---|---|")
     for (sync, n), (agent, base) in results.items():
         ratio = agent / base if base else 0
-        target = ">= 0.5 (NORMAL)" if sync == "normal" else "-"
-        ok = "" if sync != "normal" else (" ok" if ratio >= 0.5 else " MISS")
+        target = ">= 0.5 (NORMAL)" if sync.startswith("normal") else "-"
+        ok = "" if not sync.startswith("normal") else (" ok" if ratio >= 0.5 else " MISS")
         mode = "lock-step, 1 node" if n == 1 else f"{n} nodes, each lock-step"
         print(f"| acknowledged readings/s, {mode}, synchronous={sync} | {agent:.0f} | "
               f"{base:.0f} | {ratio:.2f} | {target}{ok} |")
