@@ -564,6 +564,18 @@ static const struct numeric_family {
      "Edge alerts firing on the device, as last reported."},
     {EDGE_FLEET_F_RECORDS_INCOMPLETE, RAW, "edge_device_records_incomplete_total", "counter",
      "Health records the device could not build (a vital missing in its window)."},
+    {EDGE_FLEET_F_INGRESS_NODES, RAW, "edge_device_ingress_nodes", "gauge",
+     "CoAP nodes the gateway has keys for."},
+    {EDGE_FLEET_F_INGRESS_ACTIVE, RAW, "edge_device_ingress_nodes_active", "gauge",
+     "CoAP nodes heard from within the gateway's session timeout."},
+    {EDGE_FLEET_F_INGRESS_SESSIONS, RAW, "edge_device_ingress_sessions", "gauge",
+     "Established DTLS sessions of CoAP nodes."},
+    {EDGE_FLEET_F_INGRESS_ACCEPTED, RAW, "edge_device_ingress_accepted_total", "counter",
+     "SenML packs from CoAP nodes committed and answered 2.04."},
+    {EDGE_FLEET_F_INGRESS_REFUSED, RAW, "edge_device_ingress_refused_total", "counter",
+     "Requests from CoAP nodes refused (4.xx, 5.xx; rate limits apart)."},
+    {EDGE_FLEET_F_INGRESS_RATE_LIMITED, RAW, "edge_device_ingress_rate_limited_total", "counter",
+     "Requests from CoAP nodes answered 4.29 (rate limit)."},
 };
 
 static void put_scaled(struct edge_fleet_buf *b, int64_t v, enum scale s)

@@ -205,7 +205,7 @@ static cJSON *parse_json(const void *payload, size_t len, int *err)
 
 int edge_fleet_status_parse(const void *payload, size_t len, struct edge_fleet_status *st)
 {
-	const cJSON *alerts, *mem, *sensors;
+	const cJSON *alerts, *mem, *sensors, *ingress;
 	cJSON *root;
 	char state[16] = "";
 	int err = 0;
@@ -244,6 +244,15 @@ int edge_fleet_status_parse(const void *payload, size_t len, struct edge_fleet_s
 	mem = get_obj(root, "memory", &st->skipped);
 	get_num(mem, "rssKb", true, st, EDGE_FLEET_F_RSS_KB);
 	get_num(mem, "pssKb", true, st, EDGE_FLEET_F_PSS_KB);
+
+	/* a gateway with CoAP nodes (agent/ingress) */
+	ingress = get_obj(root, "ingress", &st->skipped);
+	get_num(ingress, "nodes", true, st, EDGE_FLEET_F_INGRESS_NODES);
+	get_num(ingress, "nodesActive", true, st, EDGE_FLEET_F_INGRESS_ACTIVE);
+	get_num(ingress, "sessions", true, st, EDGE_FLEET_F_INGRESS_SESSIONS);
+	get_num(ingress, "accepted", true, st, EDGE_FLEET_F_INGRESS_ACCEPTED);
+	get_num(ingress, "refused", true, st, EDGE_FLEET_F_INGRESS_REFUSED);
+	get_num(ingress, "rateLimited", true, st, EDGE_FLEET_F_INGRESS_RATE_LIMITED);
 
 	sensors = get_obj(root, "sensors", &st->skipped);
 	if (sensors)

@@ -155,7 +155,8 @@ static void handle_line(struct client *cl, char *line, size_t len)
 	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
 
 	if (!cJSON_IsString(op)) {
-		reply_error(cl, "expected {\"op\": \"status\"|\"cmd\"|\"flush\"|\"tail\"}");
+		reply_error(cl,
+			    "expected {\"op\": \"status\"|\"cmd\"|\"flush\"|\"nodes\"|\"tail\"}");
 	} else if (strcmp(op->valuestring, "status") == 0) {
 		op_status(cl);
 	} else if (strcmp(op->valuestring, "cmd") == 0 || strcmp(op->valuestring, "flush") == 0) {
@@ -176,6 +177,16 @@ static void handle_line(struct client *cl, char *line, size_t len)
 			reply_result(cl, h->command ? h->command(h->arg, action, ptext) : NULL);
 		}
 		free(ptext);
+	} else if (strcmp(op->valuestring, "nodes") == 0) {
+		const cJSON *act = cJSON_GetObjectItemCaseSensitive(req, "action");
+		char *res = h->nodes
+				? h->nodes(h->arg, cJSON_IsString(act) ? act->valuestring : NULL)
+				: NULL;
+
+		if (res)
+			reply_result(cl, res);
+		else
+			reply_error(cl, "no CoAP ingress running in this agent");
 	} else if (strcmp(op->valuestring, "tail") == 0) {
 		cJSON *o = cJSON_CreateObject();
 

@@ -14,6 +14,7 @@
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "agent/ctl.h"
+#include "agent/ingress.h"
 #include "agent/sampler.h"
 #include "agent/store.h"
 #include "agent/uplink.h"
@@ -48,6 +49,7 @@ struct edge_agent {
 	struct edge_ctl *ctl;
 	struct edge_provision *prov; /* provisioning, or NULL */
 	struct edge_hwdog *hwdog;     /* hardware watchdog feeder (hwdog.h) */
+	struct edge_ingress *ingress; /* CoAP nodes; NULL when it could not start */
 	char boot[24];
 	/* The version of what is booted: the agent's own until OTA installs
 	 * slots with versions of their own. */

@@ -373,6 +373,8 @@ static void reload(struct edge_agent *a)
 		edge_alerts_configure(a->alerts, &a->cfg);
 	if (a->commands)
 		edge_commands_reconfigure(a->commands, a->sampler);
+	if (a->ingress)
+		edge_ingress_reconfigure(a->ingress, &a->cfg);
 	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
 	edge_notify("READY=1");
 }
@@ -412,6 +414,37 @@ static char *hook_ctl_command(void *arg, const char *action, const char *params_
 	return edge_commands_run_local(a->commands, action, params_json);
 }
 
+/* edgectl nodes [reload]: the CoAP ingress answers (NULL: not running). */
+static char *hook_ctl_nodes(void *arg, const char *action)
+{
+	struct edge_agent *a = arg;
+
+	return a->ingress ? edge_ingress_ctl(a->ingress, action) : NULL;
+}
+
+/* A node's committed reading, for edgectl tail (sensor = the node id). */
+static void on_node_reading(void *arg, const char *node, enum edge_channel ch, int32_t value,
+			    uint64_t ts_ms)
+{
+	struct edge_agent *a = arg;
+	char v[32];
+
+	if (a->ctl && edge_record_format_value(ch, value, v, sizeof(v)) > 0)
+		edge_ctl_reading(a->ctl, node, edge_channel_name(ch), v, edge_channel_unit(ch),
+				 ts_ms);
+}
+
+/* The CoAP ingress, after the store and loop (and ctl, for tail). A failure
+ * is logged and the agent runs without CoAP nodes. */
+static void start_ingress(struct edge_agent *a)
+{
+	const struct edge_ingress_deps deps = {.loop = a->loop, .store = a->store, .cfg = &a->cfg};
+	const struct edge_ingress_hooks hooks = {.reading = on_node_reading, .arg = a};
+
+	if (edge_ingress_new(&deps, &hooks, &a->ingress))
+		a->ingress = NULL;
+}
+
 /* Alerts, commands and the edgectl socket, after the uplink and sampler
  * exist. A failing control socket is logged and the agent runs without it. */
 static int start_control(struct edge_agent *a)
@@ -427,8 +460,10 @@ static int start_control(struct edge_agent *a)
 	};
 	const struct edge_commands_hooks hooks = {
 	    .reload = hook_reload, .stop = hook_stop, .status_json = hook_status_json, .arg = a};
-	const struct edge_ctl_hooks ctl_hooks = {
-	    .status = hook_ctl_status, .command = hook_ctl_command, .arg = a};
+	const struct edge_ctl_hooks ctl_hooks = {.status = hook_ctl_status,
+						 .command = hook_ctl_command,
+						 .nodes = hook_ctl_nodes,
+						 .arg = a};
 	char path[EDGE_PATH_MAX + 32];
 	int rc;
 
@@ -598,6 +633,7 @@ static int run(struct edge_agent *a)
 	rc = start_control(a);
 	if (rc)
 		EDGE_ERR(MOD, "commands, alerts and edgectl are unavailable: %s", strerror(-rc));
+	start_ingress(a);
 	edge_loop_prepare_add(a->loop, drain_check, a);
 	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
 			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
@@ -633,6 +669,8 @@ static int run(struct edge_agent *a)
 	edge_provision_free(a->prov); /* bounded: a waiting helper is stopped, then killed */
 	a->prov = NULL;
 out_uplink:
+	edge_ingress_free(a->ingress);
+	a->ingress = NULL;
 	stop_control(a);
 	edge_uplink_free(a->uplink);
 out_sampler:

@@ -161,6 +161,8 @@ char *edge_status_json(struct edge_agent *a, bool online, const char *reason)
 	}
 	add_control(a, root);
 	edge_hwdog_status_json(a->hwdog, root);
+	if (a->ingress)
+		cJSON_AddItemToObject(root, "ingress", edge_ingress_status(a->ingress));
 out:
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);

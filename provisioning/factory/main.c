@@ -5,6 +5,10 @@
  * the device key (0600), its CSR, serial, board, claim token (0600),
  * provisioning URL and CA bundle, and an agent config fragment; a manifest
  * (CSV and/or JSON, no secrets) lists the batch.
+ *
+ * edge-factory nodes: identities and DTLS-PSK keys of constrained CoAP nodes
+ * (DESIGN 5.6): the gateway's keys file (0600) and a bundle per node to
+ * flash.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +50,10 @@ static void usage(FILE *f)
 	    "agent-config.json); default: the bundle directory itself.\n"
 	    "--agent-state-dir: the agent's state_dir in agent-config.json\n"
 	    "(default /var/lib/edge-agent); the issued certificate lands there.\n"
-	    "An existing identity is never replaced without --force.\n");
+	    "An existing identity is never replaced without --force.\n"
+	    "\n"
+	    "edge-factory nodes ...: keys of constrained CoAP nodes (edge-factory nodes "
+	    "--help).\n");
 }
 
 __attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...)
@@ -296,6 +304,385 @@ static int write_manifest(const struct opts *o, const struct row *rows, size_t n
 	return rc;
 }
 
+/* ---- edge-factory nodes ------------------------------------------------- */
+
+struct nodes_opts {
+	const char *out, *keys_file, *id, *prefix, *revoke, *gateway;
+	long count, start, width, bits, port;
+	bool text_keys, force;
+};
+
+static void nodes_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edge-factory nodes --out DIR (--id ID | --count N --prefix P [--start K] "
+		"[--width W])\n"
+		"                          [--keys-file FILE] [--key-bits 128|256] [--text-keys]\n"
+		"                          [--gateway HOST] [--port 5684] [--force]\n"
+		"       edge-factory nodes --keys-file FILE --revoke ID\n"
+		"\n"
+		"Adds nodes to the gateway's keys file (default DIR/nodes.json, mode 0600, the\n"
+		"agent's ingress.coap.keys_file) and writes DIR/<id>/ for each node to flash:\n"
+		"  node.json (id, psk_hex, uri; 0600)  psk.hex (0600)  [psk.txt (0600)]\n"
+		"The PSK identity is the node id (1-64 of A-Z a-z 0-9 . _ -). Keys are random,\n"
+		"--key-bits long (default 128); --text-keys makes 32 printable characters\n"
+		"(about 190 bits) for nodes and tools that take the key as text\n"
+		"(coap-client-openssl -k). An existing node is never re-keyed without --force.\n"
+		"--revoke marks a node revoked (the agent answers it 4.03 after a reload).\n");
+}
+
+static int random_bytes(uint8_t *out, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = getrandom(out + got, n - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* 32 characters of [0-9A-Za-z], each uniform (rejection sampling). */
+static int random_text(char *out, size_t n)
+{
+	static const char set[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t b[32];
+		int rc = random_bytes(b, sizeof(b));
+
+		if (rc)
+			return rc;
+		for (size_t j = 0; j < sizeof(b) && i < n; j++)
+			if (b[j] < 248) /* 4 * 62 */
+				out[i++] = set[b[j] % 62];
+		explicit_bzero(b, sizeof(b));
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void to_hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int nodes_parse(int argc, char **argv, struct nodes_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->start = 1;
+	o->width = 4;
+	o->bits = 128;
+	o->port = 5684;
+	o->gateway = "gateway.local";
+	for (int i = 1; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char **s = NULL;
+		long *n = NULL;
+
+		if (strcmp(k, "--force") == 0) {
+			o->force = true;
+			continue;
+		}
+		if (strcmp(k, "--text-keys") == 0) {
+			o->text_keys = true;
+			continue;
+		}
+		if (strcmp(k, "--out") == 0)
+			s = &o->out;
+		else if (strcmp(k, "--keys-file") == 0)
+			s = &o->keys_file;
+		else if (strcmp(k, "--id") == 0)
+			s = &o->id;
+		else if (strcmp(k, "--prefix") == 0)
+			s = &o->prefix;
+		else if (strcmp(k, "--revoke") == 0)
+			s = &o->revoke;
+		else if (strcmp(k, "--gateway") == 0)
+			s = &o->gateway;
+		else if (strcmp(k, "--count") == 0)
+			n = &o->count;
+		else if (strcmp(k, "--start") == 0)
+			n = &o->start;
+		else if (strcmp(k, "--width") == 0)
+			n = &o->width;
+		else if (strcmp(k, "--key-bits") == 0)
+			n = &o->bits;
+		else if (strcmp(k, "--port") == 0)
+			n = &o->port;
+		else
+			return die("nodes: unknown option %s (see edge-factory nodes --help)", k);
+		if (!v)
+			return die("%s needs a value", k);
+		i++;
+		if (s) {
+			*s = v;
+		} else {
+			char *end;
+
+			*n = strtol(v, &end, 10);
+			if (*end || *n < 0 || *n > 100000)
+				return die("%s: \"%s\" is not a count", k, v);
+		}
+	}
+	if (o->revoke) {
+		if (!o->keys_file)
+			return die("--revoke needs --keys-file");
+		return 0;
+	}
+	if (!o->out)
+		return die("nodes: --out DIR is required");
+	if (!o->id == !o->prefix)
+		return die("nodes: give either --id ID or --count N --prefix P");
+	if (o->prefix && o->count < 1)
+		return die("--prefix needs --count N (N >= 1)");
+	if (o->bits != 128 && o->bits != 256)
+		return die("--key-bits: 128 or 256");
+	if (o->port < 1 || o->port > 65535)
+		return die("--port: 1-65535");
+	return 0;
+}
+
+/* The keys file as a cJSON tree ({"nodes":[]} when it does not exist). */
+static cJSON *keys_read(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	int rc = edge_file_read(path, 4u << 20, &buf, &len);
+	cJSON *root;
+
+	if (rc == -ENOENT) {
+		root = cJSON_CreateObject();
+		cJSON_AddArrayToObject(root, "nodes");
+		return root;
+	}
+	if (rc) {
+		die("%s: %s", path, strerror(-rc));
+		return NULL;
+	}
+	root = cJSON_ParseWithLength(buf, len);
+	explicit_bzero(buf, len);
+	free(buf);
+	if (!root || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "nodes"))) {
+		die("%s: not a keys file ({\"nodes\": [...]})", path);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+static cJSON *keys_find(cJSON *root, const char *id)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach (it, cJSON_GetObjectItemCaseSensitive(root, "nodes")) {
+		const cJSON *i = cJSON_GetObjectItemCaseSensitive(it, "id");
+
+		if (cJSON_IsString(i) && strcmp(i->valuestring, id) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+static int keys_write(const char *path, cJSON *root)
+{
+	char *text = cJSON_Print(root);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = edge_file_write_atomic(path, text, strlen(text), 0600);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static int node_bundle(const struct nodes_opts *o, const char *id, const char *psk_hex,
+		       const char *text)
+{
+	char dir[PATH_MAX], line[256];
+	cJSON *b = cJSON_CreateObject();
+	char *json;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", o->out, id);
+	rc = edge_mkdir_p(dir, 0700);
+	if (rc)
+		return rc;
+	cJSON_AddStringToObject(b, "id", id);
+	cJSON_AddStringToObject(b, "psk_hex", psk_hex);
+	if (text)
+		cJSON_AddStringToObject(b, "psk_text", text);
+	snprintf(line, sizeof(line), "coaps://%s:%ld/v1/readings", o->gateway, o->port);
+	cJSON_AddStringToObject(b, "uri", line);
+	cJSON_AddStringToObject(b, "content_formats", "110 (SenML JSON) or 112 (SenML CBOR)");
+	json = cJSON_Print(b);
+	cJSON_Delete(b);
+	if (!json)
+		return -ENOMEM;
+	rc = write_text(dir, "node.json", json, 0600);
+	explicit_bzero(json, strlen(json));
+	free(json);
+	snprintf(line, sizeof(line), "%s\n", psk_hex);
+	rc = rc ?: write_text(dir, "psk.hex", line, 0600);
+	if (text) {
+		snprintf(line, sizeof(line), "%s\n", text);
+		rc = rc ?: write_text(dir, "psk.txt", line, 0600);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+static bool node_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+static int nodes_main(int argc, char **argv)
+{
+	char keys_path[PATH_MAX], id[80];
+	struct nodes_opts o;
+	cJSON *root, *arr;
+	size_t n;
+	int rc, ret = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			nodes_usage(stdout);
+			return 0;
+		}
+	if (nodes_parse(argc, argv, &o))
+		return 2;
+	if (o.keys_file)
+		snprintf(keys_path, sizeof(keys_path), "%s", o.keys_file);
+	else
+		snprintf(keys_path, sizeof(keys_path), "%s/nodes.json", o.out);
+	root = keys_read(keys_path);
+	if (!root)
+		return 1;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+	if (o.revoke) {
+		cJSON *e = keys_find(root, o.revoke);
+
+		if (!e) {
+			ret = die("%s: no node %s", keys_path, o.revoke);
+			goto out;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(e, "revoked");
+		cJSON_AddBoolToObject(e, "revoked", true);
+		rc = keys_write(keys_path, root);
+		if (rc) {
+			ret = die("%s: %s", keys_path, strerror(-rc));
+			goto out;
+		}
+		printf("node %s revoked in %s (reload the agent: edgectl nodes reload)\n", o.revoke,
+		       keys_path);
+		ret = 0;
+		goto out;
+	}
+	n = o.id ? 1 : (size_t)o.count;
+	/* check every id before writing anything */
+	for (size_t i = 0; i < n; i++) {
+		if (o.id)
+			snprintf(id, sizeof(id), "%s", o.id);
+		else
+			snprintf(id, sizeof(id), "%s%0*ld", o.prefix, (int)o.width,
+				 o.start + (long)i);
+		if (!node_id_ok(id)) {
+			ret = die("node id %s: 1-64 characters of A-Z a-z 0-9 . _ -", id);
+			goto out;
+		}
+		if (!o.force && keys_find(root, id)) {
+			ret = die("%s already has node %s: refusing to re-key it (use --force)",
+				  keys_path, id);
+			goto out;
+		}
+	}
+	if ((rc = edge_mkdir_p(o.out, 0700)) != 0) {
+		ret = die("--out %s: %s", o.out, strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[32];
+		char hex[65], text[33], *t = NULL;
+		size_t klen = (size_t)o.bits / 8;
+		cJSON *e;
+
+		if (o.id)
+			snprintf(id, sizeof(id), "%s", o.id);
+		else
+			snprintf(id, sizeof(id), "%s%0*ld", o.prefix, (int)o.width,
+				 o.start + (long)i);
+		if (o.text_keys) {
+			rc = random_text(text, 32);
+			memcpy(key, text, 32);
+			klen = 32;
+			t = text;
+		} else {
+			rc = random_bytes(key, klen);
+		}
+		if (rc) {
+			ret = die("random: %s", strerror(-rc));
+			goto out;
+		}
+		to_hex(key, klen, hex);
+		e = keys_find(root, id);
+		if (e)
+			cJSON_Delete(cJSON_DetachItemViaPointer(arr, e));
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "id", id);
+		cJSON_AddStringToObject(e, "psk_hex", hex);
+		cJSON_AddBoolToObject(e, "revoked", false);
+		cJSON_AddItemToArray(arr, e);
+		rc = node_bundle(&o, id, hex, t);
+		explicit_bzero(key, sizeof(key));
+		explicit_bzero(hex, sizeof(hex));
+		explicit_bzero(text, sizeof(text));
+		if (rc) {
+			ret = die("bundle %s: %s", id, strerror(-rc));
+			goto out;
+		}
+	}
+	rc = keys_write(keys_path, root);
+	if (rc) {
+		ret = die("%s: %s", keys_path, strerror(-rc));
+		goto out;
+	}
+	printf("%zu node(s) in %s; bundles in %s (keys file mode 0600: copy it to the gateway "
+	       "as root)\n",
+	       n, keys_path, o.out);
+	ret = 0;
+out:
+	/* the tree holds keys: wipe them */
+	{
+		cJSON *it;
+
+		cJSON_ArrayForEach (it, arr) {
+			cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "psk_hex");
+
+			if (cJSON_IsString(k))
+				explicit_bzero(k->valuestring, strlen(k->valuestring));
+		}
+	}
+	cJSON_Delete(root);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	char *token = NULL, *ca_pem = NULL;
@@ -305,6 +692,8 @@ int main(int argc, char **argv)
 	size_t n, len;
 	int rc, ret = 1;
 
+	if (argc > 1 && strcmp(argv[1], "nodes") == 0)
+		return nodes_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);

@@ -217,7 +217,9 @@ def status_payload(device_id, **over):
           "sensors": {"vitals": {"enabled": True, "healthy": True, "errors": 0,
                                  "lastReadingMs": now - 500}},
           "alerts": {"active": 0, "total": 3}, "certExpiresMs": now + 365 * 86400 * 1000,
-          "memory": {"rssKb": 2100, "pssKb": 1800}, "recordsIncomplete": 0}
+          "memory": {"rssKb": 2100, "pssKb": 1800}, "recordsIncomplete": 0,
+          "ingress": {"nodes": 3, "nodesActive": 2, "sessions": 2, "accepted": 10,
+                      "refused": 1, "rateLimited": 0}}
     st.update(over)
     return st
 

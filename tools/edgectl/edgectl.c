@@ -34,6 +34,8 @@ static void usage(FILE *out)
 		"  cmd ACTION [PARAMS-JSON]   run a command with the same handlers as MQTT,\n"
 		"                             e.g. cmd config.set '{\"log_level\":\"debug\"}'\n"
 		"  flush                      publish the backlog now; show backlog figures\n"
+		"  nodes [reload]             CoAP nodes: last seen, accepted, refused,\n"
+		"                             rate-limited; reload re-reads their keys\n"
 		"  tail                       live readings until Ctrl-C\n\n"
 		"Options:\n"
 		"  -s, --socket PATH   agent socket (default: from the config, else %s)\n"
@@ -288,6 +290,15 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		cJSON_AddStringToObject(req, "op", verb);
+	} else if (strcmp(verb, "nodes") == 0) {
+		if (argc - optind > 1 || (optind < argc && strcmp(argv[optind], "reload") &&
+					  strcmp(argv[optind], "list"))) {
+			fprintf(stderr, "edgectl: usage: edgectl nodes [list|reload]\n");
+			cJSON_Delete(req);
+			return EXIT_USAGE;
+		}
+		cJSON_AddStringToObject(req, "op", "nodes");
+		cJSON_AddStringToObject(req, "action", optind < argc ? argv[optind] : "list");
 	} else if (strcmp(verb, "cmd") == 0) {
 		cJSON *params = NULL;
 
@@ -326,6 +337,14 @@ int main(int argc, char **argv)
 	answer = request(fd, &r, req);
 	if (!answer) {
 		rc = EXIT_FAILED;
+	} else if (strcmp(verb, "nodes") == 0) {
+		cJSON *resp = cJSON_Parse(answer);
+
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok")))
+			rc = edgectl_answer(verb, answer, json, stdout, stderr);
+		else
+			rc = edgectl_print_nodes(resp, json, stdout);
+		cJSON_Delete(resp);
 	} else {
 		rc = edgectl_answer(verb, answer, json, stdout, stderr);
 		if (rc == EDGECTL_TAIL_FOLLOWS)

@@ -10,9 +10,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #define EDGECTL_EXIT_FAILED 1
 /* edgectl_answer() of a tail request that the agent accepted. */
 #define EDGECTL_TAIL_FOLLOWS (-1)
+
+/* The table of `edgectl nodes` (or the result as JSON) from an answer whose
+ * "ok" is true. Returns edgectl's exit status. */
+int edgectl_print_nodes(const cJSON *resp, bool json, FILE *out);
 
 /* The answer line to a request of verb ("status", "cmd", "flush", "tail"):
  * prints the status summary, the command result or the refusal. Returns

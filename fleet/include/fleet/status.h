@@ -30,18 +30,24 @@ enum edge_fleet_state {
 
 /* Numeric status fields; bit (1u << field) in `present` when parsed. */
 enum edge_fleet_field {
-	EDGE_FLEET_F_TIMESTAMP_MS,	 /* "timestamp" */
-	EDGE_FLEET_F_UPTIME_S,		 /* "uptimeS" */
-	EDGE_FLEET_F_BACKLOG,		 /* "backlog" */
-	EDGE_FLEET_F_DROPPED,		 /* "dropped" */
-	EDGE_FLEET_F_RECONNECTS,	 /* "reconnects" */
-	EDGE_FLEET_F_LAST_PUBLISH_MS,	 /* "lastPublishMs" */
-	EDGE_FLEET_F_ALERTS_ACTIVE,	 /* "alerts.active" */
-	EDGE_FLEET_F_ALERTS_TOTAL,	 /* "alerts.total" */
-	EDGE_FLEET_F_CERT_EXPIRES_MS,	 /* "certExpiresMs" */
-	EDGE_FLEET_F_RSS_KB,		 /* "memory.rssKb" */
-	EDGE_FLEET_F_PSS_KB,		 /* "memory.pssKb" */
-	EDGE_FLEET_F_RECORDS_INCOMPLETE, /* "recordsIncomplete" */
+	EDGE_FLEET_F_TIMESTAMP_MS,	   /* "timestamp" */
+	EDGE_FLEET_F_UPTIME_S,		   /* "uptimeS" */
+	EDGE_FLEET_F_BACKLOG,		   /* "backlog" */
+	EDGE_FLEET_F_DROPPED,		   /* "dropped" */
+	EDGE_FLEET_F_RECONNECTS,	   /* "reconnects" */
+	EDGE_FLEET_F_LAST_PUBLISH_MS,	   /* "lastPublishMs" */
+	EDGE_FLEET_F_ALERTS_ACTIVE,	   /* "alerts.active" */
+	EDGE_FLEET_F_ALERTS_TOTAL,	   /* "alerts.total" */
+	EDGE_FLEET_F_CERT_EXPIRES_MS,	   /* "certExpiresMs" */
+	EDGE_FLEET_F_RSS_KB,		   /* "memory.rssKb" */
+	EDGE_FLEET_F_PSS_KB,		   /* "memory.pssKb" */
+	EDGE_FLEET_F_RECORDS_INCOMPLETE,   /* "recordsIncomplete" */
+	EDGE_FLEET_F_INGRESS_NODES,	   /* "ingress.nodes": CoAP nodes in the keys file */
+	EDGE_FLEET_F_INGRESS_ACTIVE,	   /* "ingress.nodesActive" */
+	EDGE_FLEET_F_INGRESS_SESSIONS,	   /* "ingress.sessions" */
+	EDGE_FLEET_F_INGRESS_ACCEPTED,	   /* "ingress.accepted" */
+	EDGE_FLEET_F_INGRESS_REFUSED,	   /* "ingress.refused" */
+	EDGE_FLEET_F_INGRESS_RATE_LIMITED, /* "ingress.rateLimited" */
 	EDGE_FLEET_F_COUNT
 };
 

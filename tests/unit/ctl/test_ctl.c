@@ -278,7 +278,7 @@ static void status_and_commands_through_the_hooks(void **state)
 	ask(f, c, "{\"op\":\"reboot\"}\n", "{\"ok\":false,\"error\":\"unknown op\"}");
 	ask(f, c, "this is not json\n",
 	    "{\"ok\":false,\"error\":\"expected {\\\"op\\\": "
-	    "\\\"status\\\"|\\\"cmd\\\"|\\\"flush\\\"|\\\"tail\\\"}\"}");
+	    "\\\"status\\\"|\\\"cmd\\\"|\\\"flush\\\"|\\\"nodes\\\"|\\\"tail\\\"}\"}");
 	assert_int_equal(f->command_calls, 2);
 	status_answered(f, c);
 	cli_close(c);

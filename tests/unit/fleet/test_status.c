@@ -25,7 +25,8 @@ static const char example[] =
     "\"lastError\":\"\",\"sensors\":{\"vitals\":{\"healthy\":true,\"errors\":0,"
     "\"lastReadingMs\":1763761999500}},\"alerts\":{\"active\":0,\"total\":3},"
     "\"certExpiresMs\":1795298000000,\"memory\":{\"rssKb\":2100,\"pssKb\":1800},"
-    "\"recordsIncomplete\":0}";
+    "\"recordsIncomplete\":0,\"ingress\":{\"nodes\":3,\"nodesActive\":2,\"sessions\":2,"
+    "\"accepted\":10,\"refused\":1,\"rateLimited\":4}}";
 
 static int parse(const char *json, struct edge_fleet_status *st)
 {
@@ -48,6 +49,8 @@ static void test_contract_example(void **state)
 	assert_int_equal(st.num[EDGE_FLEET_F_BACKLOG], 10);
 	assert_int_equal(st.num[EDGE_FLEET_F_ALERTS_TOTAL], 3);
 	assert_int_equal(st.num[EDGE_FLEET_F_CERT_EXPIRES_MS], 1795298000000LL);
+	assert_int_equal(st.num[EDGE_FLEET_F_INGRESS_ACTIVE], 2);
+	assert_int_equal(st.num[EDGE_FLEET_F_INGRESS_RATE_LIMITED], 4);
 	assert_int_equal(st.num[EDGE_FLEET_F_RSS_KB], 2100);
 	assert_int_equal(st.num[EDGE_FLEET_F_PSS_KB], 1800);
 	assert_int_equal(st.n_sensors, 1);

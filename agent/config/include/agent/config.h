@@ -123,6 +123,24 @@ struct edge_config {
 		uint32_t timeout_s;
 		char device[64]; /* "" = the board's "watchdog" */
 	} watchdog;
+	struct {
+		struct {
+			bool enabled; /* the "ingress.coap" object is present */
+			char address[64];
+			uint32_t port;
+			char plain_address[64];
+			uint32_t plain_port; /* 0 = no plain coap:// */
+			char keys_file[EDGE_PATH_MAX];
+			uint32_t max_age_s;
+			uint32_t freshness_ms;
+			uint32_t rate_per_min;
+			uint32_t burst;
+			uint32_t max_sessions;
+			uint32_t max_handshakes;
+			uint32_t handshake_timeout_ms;
+			uint32_t session_timeout_s;
+		} coap;
+	} ingress;
 	struct edge_alert_rule alerts[EDGE_ALERTS_MAX];
 	uint32_t n_alerts;
 	struct edge_sensor_override sensors[EDGE_SENSOR_OVERRIDES_MAX];

@@ -9,6 +9,7 @@
  *   {"op":"status"}                          -> {"ok":true,"status":{...},"alerts":[...]}
  *   {"op":"cmd","action":A,"params":{...}}   -> {"ok":true,"result":{...}}
  *   {"op":"flush"}                           -> {"ok":true,"result":{...}}  (= cmd flush)
+ *   {"op":"nodes","action":"list"|"reload"}  -> {"ok":true,"result":{...}}  (CoAP nodes)
  *   {"op":"tail"}                            -> {"ok":true,"tail":true}, then one line
  *        per reading {"sensor","metric","value","unit","timestamp"} until the client goes
  * Errors: {"ok":false,"error":"..."}.
@@ -42,6 +43,10 @@ struct edge_ctl_hooks {
 	/* Runs a command locally (trusted by the socket's permissions);
 	 * params_json may be NULL. Returns the result JSON, freed here. */
 	char *(*command)(void *arg, const char *action, const char *params_json);
+	/* Optional: lists the CoAP nodes or reloads their keys (action "list",
+	 * NULL, or "reload"); the result JSON is freed here. NULL answers
+	 * "no CoAP ingress". */
+	char *(*nodes)(void *arg, const char *action);
 	void *arg;
 };
 

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""CoAP ingress benchmark (issue 12). Not a test: prints one Markdown table and exits 0
+even when a target is missed (marked MISS).
+
+Same client (edge-coap-load: libcoap's client API, DTLS-PSK, one session per node), same
+payload (a one-record SenML JSON pack), same run:
+
+  (a) the real agent: POST /v1/readings -> decode -> outbox append + COMMIT
+      (store.synchronous normal, then full) -> 2.04, with mosquitto draining the outbox
+      (and once with the broker down: the module and the store alone)
+  (b) coap-server-openssl (libcoap's example server): PUT /example_data -> 2.04, no
+      storage: the limit
+
+lock-step (1 node) and concurrent (BENCH_NODES nodes, each lock-step), handshakes/s
+(a fresh session, handshake + one request, in a loop), and the agent's RSS with 1,
+200 and 1000 sessions held (per held session = (RSS_N - RSS_0) / N).
+
+Environment: EDGE_BUILD_DIR (the build to use), BENCH_COUNT (2000 requests per node
+lock-step), BENCH_NODES (16), BENCH_SECONDS (5, handshakes), BENCH_REPEAT (3: best of).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../../tests/lib"))
+sys.path.insert(0, os.path.join(HERE, "../../tests/integration"))
+import edgetest as et  # noqa: E402
+import test_ingress as ti  # noqa: E402
+
+COUNT = int(os.environ.get("BENCH_COUNT", "2000"))
+NODES = int(os.environ.get("BENCH_NODES", "16"))
+SECS = float(os.environ.get("BENCH_SECONDS", "5"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+KEY = "bench-secret-key-0123456789abcde"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def best(fn):
+    return max(fn() for _ in range(REPEAT))
+
+
+def lockstep(port, keys, nodes, extra=()):
+    res = ti.load("--port", str(port), "--keys", keys, "--nodes", str(nodes), "--count",
+                  str(COUNT if nodes == 1 else max(COUNT // nodes, 100)), "--seconds", "120",
+                  *extra, "post", timeout=300)
+    ok = res["codes"].get("2.04", 0) + res["codes"].get("2.01", 0)
+    if ok != res["answered"]:
+        log(f"not all answered 2.04: {res['codes']}")
+    return res["per_s"]
+
+
+def handshakes(port, keys, extra=()):
+    return ti.load("--port", str(port), "--keys", keys, "--nodes", "1", "--seconds", str(SECS),
+                   *extra, "handshakes", timeout=120)["per_s"]
+
+
+def main():
+    rows = []
+    with et.Harness("bench-coap") as h:
+        h.make_pki()
+        b = h.start_broker()
+        nodes = [(f"node-{i:04d}", KEY) for i in range(1000)]
+        keys = ti.write_keys(h, nodes)
+        # the baseline: libcoap's example server, no storage
+        bport = ti.free_udp_port()
+        while ti.free_udp_port() == bport + 1:
+            pass
+        srv = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(bport),
+                                "-k", KEY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        h.procs.append(srv)
+        time.sleep(0.5)
+        base_extra = ("--method", "put", "--path", "example_data")
+        results = {}
+        for sync in ("normal", "full"):
+            port = ti.free_udp_port()
+            cfg = h.agent_config(b, state_dir=h.path(f"state-{sync}"), log_level="notice",
+                                 store={"synchronous": sync},
+                                 ingress={"coap": {"port": port, "keys_file": keys,
+                                                   "rate_per_min": 600000, "burst": 10000,
+                                                   "max_sessions": 2048,
+                                                   "max_handshakes": 64}})
+            a = h.start_agent(cfg, name=f"agent-{sync}")
+            a.wait_log("/v1/readings for")
+            a.sock = h.path(f"state-{sync}", "edgectl.sock")
+            log(f"agent (synchronous={sync}) on UDP {port}, baseline on UDP {bport + 1}")
+            for nodes_n in (1, NODES):
+                agent = best(lambda: lockstep(port, keys, nodes_n))
+                base = best(lambda: lockstep(bport + 1, keys, nodes_n, base_extra))
+                results[(sync, nodes_n)] = (agent, base)
+                log(f"sync={sync} nodes={nodes_n}: agent {agent:.0f}/s, baseline {base:.0f}/s")
+            if sync == "normal":
+                # the module alone: no publishing next to it (the outbox only grows)
+                b.stop()
+                time.sleep(1)
+                agent = best(lambda: lockstep(port, keys, 1))
+                base = best(lambda: lockstep(bport + 1, keys, 1, base_extra))
+                results[("normal, broker down", 1)] = (agent, base)
+                log(f"broker down, nodes=1: agent {agent:.0f}/s, baseline {base:.0f}/s")
+                b.start()
+                hs_agent = best(lambda: handshakes(port, keys))
+                hs_base = best(lambda: handshakes(bport + 1, keys, base_extra))
+                log(f"handshakes/s: agent {hs_agent:.0f}, baseline {hs_base:.0f}")
+                # memory per held session
+                time.sleep(1)
+                r0 = rss_kb(a.proc.pid)
+                mem = []
+                for n in (1, 200, 1000):
+                    hold = subprocess.Popen([ti.LOAD, "--port", str(port), "--keys", keys,
+                                             "--nodes", str(n), "--seconds", "300", "hold"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            text=True)
+                    line = hold.stdout.readline().strip()
+                    time.sleep(1)
+                    r = rss_kb(a.proc.pid)
+                    st = ti.ingress_status(h, a)
+                    mem.append((n, line, r, st["sessions"]))
+                    log(f"{line}: agent RSS {r} KiB ({st['sessions']} sessions)")
+                    hold.stdin.close()
+                    hold.wait(60)
+                    time.sleep(1)
+            a.stop()
+        srv.terminate()
+
+    print("| measure | edge-agent ingress | coap-server-openssl (no storage) | ratio | target |")
+    print("|---|---|---|---|---|")
+    for (sync, n), (agent, base) in results.items():
+        ratio = agent / base if base else 0
+        target = ">= 0.5 (NORMAL)" if sync.startswith("normal") else "-"
+        ok = "" if not sync.startswith("normal") else (" ok" if ratio >= 0.5 else " MISS")
+        mode = "lock-step, 1 node" if n == 1 else f"{n} nodes, each lock-step"
+        print(f"| acknowledged readings/s, {mode}, synchronous={sync} | {agent:.0f} | "
+              f"{base:.0f} | {ratio:.2f} | {target}{ok} |")
+    print(f"| handshakes/s (handshake + one request, sequential) | {hs_agent:.0f} | "
+          f"{hs_base:.0f} | {hs_agent / hs_base:.2f} | - |")
+    for n, line, r, sessions in mem:
+        per = (r - r0) / n
+        print(f"| agent RSS with {n} session(s) held ({line}; {sessions} open) | {r} KiB "
+              f"(+{r - r0} KiB, {per:.1f} KiB/session) | - | - | bounded by "
+              f"max_sessions |")
+    print(f"\nagent RSS with no session: {r0} KiB; {REPEAT} runs each, best shown; "
+          f"{COUNT} requests per lock-step run.")
+
+
+if __name__ == "__main__":
+    main()

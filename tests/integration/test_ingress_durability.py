@@ -1,0 +1,109 @@
+"""CoAP ingress durability (issue 12): an ACK means durable. A pack answered 2.04 and
+the agent SIGKILLed right after is delivered after the restart; with the outbox on a
+full filesystem the agent answers 5.03 (Max-Age 30) and everything it acknowledged
+is delivered, nothing it refused is."""
+# ctest-timeout: 300
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import edgetest as et
+import test_ingress as ti
+
+
+def test_ack_then_sigkill():
+    with et.Harness("ingress-kill") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/node-01/#"])
+        keys = ti.write_keys(h, [("node-01", ti.KEY1)])
+        b.stop()  # nothing can be published before the kill: only the outbox has it
+        a = ti.start_ingress_agent(h, b, keys)
+        acked = []
+        for v in (101, 102, 103):
+            r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": v}])
+            et.check(r.code == "2.04", f"pack {v}: {r}")
+            acked.append(v)
+        a.proc.send_signal(signal.SIGKILL)  # right after the last 2.04
+        a.proc.wait(10)
+        marks = sub.subacks
+        b.start()
+        sub.wait_resubscribed(marks)
+        a2 = h.start_agent(a.cfg, name="agent2")
+        got = sub.wait("sensors/node-01/heart_rate", 3, timeout=30)
+        vals = sorted(json.loads(m[1])["value"] for m in got)
+        et.check(vals[:3] == acked, f"after SIGKILL and restart: {vals}")
+        a2.stop()
+        print(f"    3 packs acknowledged, agent SIGKILLed, all 3 delivered after the restart")
+
+
+def test_full_disk_503():
+    with et.Harness("ingress-full") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/node-01/#"])
+        keys = ti.write_keys(h, [("node-01", ti.KEY1)])
+        state = h.path("tmpfs")
+        os.makedirs(state)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", state],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise et.TestFailure(f"CANNOT RUN: mounting a tmpfs needs root: {r.stderr.strip()}")
+        try:
+            b.stop()  # keep everything in the outbox while the disk fills
+            a = ti.start_ingress_agent(h, b, keys, state_dir=state, rate_per_min=600000,
+                                       burst=10000)
+            a.sock = os.path.join(state, "edgectl.sock")
+            r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": 1}])
+            et.check(r.code == "2.04", f"before the disk is full: {r}")
+            with open(os.path.join(state, "filler"), "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            acked, refused, max_age = [1], [], None
+            # 2..299 one reading each (distinct values); the WAL may hold a few more
+            # before a write fails, so keep going until refusals are steady
+            for v in range(2, 300):
+                r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": v}])
+                if r.code == "2.04":
+                    acked.append(v)
+                elif r.code == "5.03":
+                    refused.append(v)
+                    m = re.search(r"Max-Age:(\d+)", r.out)
+                    max_age = int(m.group(1)) if m else None
+                    et.check("outbox" in r.out, f"5.03 without a diagnostic: {r}")
+                else:
+                    raise et.TestFailure(f"pack {v}: unexpected answer {r}")
+                if len(refused) >= 5:
+                    break
+            et.check(len(refused) >= 5, f"no 5.03 on a full disk: acked {len(acked)}")
+            et.check(max_age == 30, f"5.03 Max-Age {max_age}")
+            et.check(a.alive(), "agent died on a full disk")
+            os.unlink(os.path.join(state, "filler"))
+            r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": 300}])
+            et.check(r.code == "2.04", f"after space came back: {r}")
+            acked.append(300)
+            et.restart_broker_paused(b, a, [sub])  # the subscriber is back before the agent
+            sub.wait("sensors/node-01/heart_rate", len(acked), timeout=60)
+            time.sleep(2)
+            vals = sorted(json.loads(m[1])["value"] for m in
+                          sub.snapshot("sensors/node-01/heart_rate"))
+            et.check(sorted(set(vals)) == sorted(acked),
+                     f"delivered {len(set(vals))}, acknowledged {len(acked)}; refused and "
+                     f"delivered: {sorted(set(vals) & set(refused))}, acknowledged and lost: "
+                     f"{sorted(set(acked) - set(vals))}")
+            st = ti.ingress_status(h, a)
+            et.check(st["storeErrors"] == len(refused) and st["answers"].get("5.03") ==
+                     len(refused), f"counters {st}")
+            a.stop()
+            print(f"    full tmpfs: {len(acked) - 2} more packs acknowledged before the first "
+                  f"5.03, {len(refused)} answered 5.03 (Max-Age 30); every acknowledged one "
+                  f"delivered, no refused one")
+        finally:
+            subprocess.run(["umount", "-l", state])
+
+
+if __name__ == "__main__":
+    et.main([test_ack_then_sigkill, test_full_disk_503])
