@@ -68,8 +68,66 @@ __attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...)
 	return 1;
 }
 
+/* One command-line option: a flag, a text or a count (0 to 1000000). */
+struct optdef {
+	const char *name;
+	bool *flag;
+	const char **text;
+	long *count;
+};
+
+static int parse_opts(int argc, char **argv, const struct optdef *defs, size_t n)
+{
+	for (int i = 1; i < argc; i++) {
+		const struct optdef *d = NULL;
+		const char *k = argv[i], *v;
+		char *end;
+
+		for (size_t j = 0; j < n && !d; j++)
+			if (strcmp(defs[j].name, k) == 0)
+				d = &defs[j];
+		if (!d)
+			return die("unknown option %s (see --help)", k);
+		if (d->flag) {
+			*d->flag = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return die("%s needs a value", k);
+		v = argv[++i];
+		if (d->text) {
+			*d->text = v;
+			continue;
+		}
+		*d->count = strtol(v, &end, 10);
+		if (*end || *d->count < 0 || *d->count > 1000000)
+			return die("%s: \"%s\" is not a count", k, v);
+	}
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
+	const struct optdef defs[] = {
+	    {"--force", &o->force, NULL, NULL},
+	    {"--serial", NULL, &o->serial, NULL},
+	    {"--prefix", NULL, &o->prefix, NULL},
+	    {"--out", NULL, &o->out, NULL},
+	    {"--board", NULL, &o->board, NULL},
+	    {"--model", NULL, &o->model, NULL},
+	    {"--token", NULL, &o->token, NULL},
+	    {"--token-file", NULL, &o->token_file, NULL},
+	    {"--url", NULL, &o->url, NULL},
+	    {"--ca", NULL, &o->ca, NULL},
+	    {"--platform", NULL, &o->platform, NULL},
+	    {"--install-dir", NULL, &o->install_dir, NULL},
+	    {"--manifest", NULL, &o->manifest, NULL},
+	    {"--agent-state-dir", NULL, &o->agent_state_dir, NULL},
+	    {"--count", NULL, NULL, &o->count},
+	    {"--start", NULL, NULL, &o->start},
+	    {"--width", NULL, NULL, &o->width},
+	};
+
 	memset(o, 0, sizeof(*o));
 	o->start = 1;
 	o->width = 4;
@@ -78,62 +136,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->platform = "health-data";
 	o->manifest = "both";
 	o->agent_state_dir = "/var/lib/edge-agent";
-	for (int i = 1; i < argc; i++) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char **s = NULL;
-		long *n = NULL;
-
-		if (strcmp(k, "--force") == 0) {
-			o->force = true;
-			continue;
-		}
-		if (strcmp(k, "--serial") == 0)
-			s = &o->serial;
-		else if (strcmp(k, "--prefix") == 0)
-			s = &o->prefix;
-		else if (strcmp(k, "--out") == 0)
-			s = &o->out;
-		else if (strcmp(k, "--board") == 0)
-			s = &o->board;
-		else if (strcmp(k, "--model") == 0)
-			s = &o->model;
-		else if (strcmp(k, "--token") == 0)
-			s = &o->token;
-		else if (strcmp(k, "--token-file") == 0)
-			s = &o->token_file;
-		else if (strcmp(k, "--url") == 0)
-			s = &o->url;
-		else if (strcmp(k, "--ca") == 0)
-			s = &o->ca;
-		else if (strcmp(k, "--platform") == 0)
-			s = &o->platform;
-		else if (strcmp(k, "--install-dir") == 0)
-			s = &o->install_dir;
-		else if (strcmp(k, "--manifest") == 0)
-			s = &o->manifest;
-		else if (strcmp(k, "--agent-state-dir") == 0)
-			s = &o->agent_state_dir;
-		else if (strcmp(k, "--count") == 0)
-			n = &o->count;
-		else if (strcmp(k, "--start") == 0)
-			n = &o->start;
-		else if (strcmp(k, "--width") == 0)
-			n = &o->width;
-		else
-			return die("unknown option %s (see --help)", k);
-		if (!v)
-			return die("%s needs a value", k);
-		i++;
-		if (s) {
-			*s = v;
-		} else {
-			char *end;
-
-			*n = strtol(v, &end, 10);
-			if (*end || *n < 0 || *n > 1000000)
-				return die("%s: \"%s\" is not a count", k, v);
-		}
-	}
+	if (parse_opts(argc, argv, defs, sizeof(defs) / sizeof(defs[0])))
+		return 1;
 	if (!o->out || !o->url || !o->ca || (!o->token == !o->token_file))
 		return die("--out, --url, --ca and one of --token/--token-file are required");
 	if (!o->serial == !o->prefix)
@@ -376,62 +380,24 @@ static void to_hex(const uint8_t *b, size_t n, char *out)
 
 static int nodes_parse(int argc, char **argv, struct nodes_opts *o)
 {
+	const struct optdef defs[] = {
+	    {"--force", &o->force, NULL, NULL},	  {"--text-keys", &o->text_keys, NULL, NULL},
+	    {"--out", NULL, &o->out, NULL},	  {"--keys-file", NULL, &o->keys_file, NULL},
+	    {"--id", NULL, &o->id, NULL},	  {"--prefix", NULL, &o->prefix, NULL},
+	    {"--revoke", NULL, &o->revoke, NULL}, {"--gateway", NULL, &o->gateway, NULL},
+	    {"--count", NULL, NULL, &o->count},	  {"--start", NULL, NULL, &o->start},
+	    {"--width", NULL, NULL, &o->width},	  {"--key-bits", NULL, NULL, &o->bits},
+	    {"--port", NULL, NULL, &o->port},
+	};
+
 	memset(o, 0, sizeof(*o));
 	o->start = 1;
 	o->width = 4;
 	o->bits = 128;
 	o->port = 5684;
 	o->gateway = "gateway.local";
-	for (int i = 1; i < argc; i++) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char **s = NULL;
-		long *n = NULL;
-
-		if (strcmp(k, "--force") == 0) {
-			o->force = true;
-			continue;
-		}
-		if (strcmp(k, "--text-keys") == 0) {
-			o->text_keys = true;
-			continue;
-		}
-		if (strcmp(k, "--out") == 0)
-			s = &o->out;
-		else if (strcmp(k, "--keys-file") == 0)
-			s = &o->keys_file;
-		else if (strcmp(k, "--id") == 0)
-			s = &o->id;
-		else if (strcmp(k, "--prefix") == 0)
-			s = &o->prefix;
-		else if (strcmp(k, "--revoke") == 0)
-			s = &o->revoke;
-		else if (strcmp(k, "--gateway") == 0)
-			s = &o->gateway;
-		else if (strcmp(k, "--count") == 0)
-			n = &o->count;
-		else if (strcmp(k, "--start") == 0)
-			n = &o->start;
-		else if (strcmp(k, "--width") == 0)
-			n = &o->width;
-		else if (strcmp(k, "--key-bits") == 0)
-			n = &o->bits;
-		else if (strcmp(k, "--port") == 0)
-			n = &o->port;
-		else
-			return die("nodes: unknown option %s (see edge-factory nodes --help)", k);
-		if (!v)
-			return die("%s needs a value", k);
-		i++;
-		if (s) {
-			*s = v;
-		} else {
-			char *end;
-
-			*n = strtol(v, &end, 10);
-			if (*end || *n < 0 || *n > 100000)
-				return die("%s: \"%s\" is not a count", k, v);
-		}
-	}
+	if (parse_opts(argc, argv, defs, sizeof(defs) / sizeof(defs[0])))
+		return 1;
 	if (o->revoke) {
 		if (!o->keys_file)
 			return die("--revoke needs --keys-file");
