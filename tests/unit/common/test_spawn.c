@@ -295,6 +295,17 @@ static void link_of(int fd, char *out, size_t len)
 }
 
 /* Only 0, 1, 2 and the keep-list cross exec; close-on-exec or not. */
+/* qemu-user keeps descriptors of its own open in every process it runs and
+ * reports a failed exec of posix_spawn's child differently: those two cases
+ * run on a real kernel only (the native stages of the test command). */
+static bool under_emulator(const char *what)
+{
+	if (!getenv("EDGE_UNDER_EMULATOR"))
+		return false;
+	print_message("SKIPPED under qemu-user: %s (checked on the native build)\n", what);
+	return true;
+}
+
 static void child_sees_only_named_fds(void **state)
 {
 	const char *argv[] = {self_exe, "--list-fds", NULL};
@@ -304,6 +315,10 @@ static void child_sees_only_named_fds(void **state)
 	struct edge_spawn_opts o = {0};
 	struct run r;
 
+	if (under_emulator("the descriptors a child sees")) {
+		skip();
+		return;
+	}
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(pa, sizeof(pa), "%s/a", dir);
@@ -536,6 +551,10 @@ static void start_errors(void **state)
 	int keep = -1;
 	struct run r;
 
+	if (under_emulator("exec failures of posix_spawn")) {
+		skip();
+		return;
+	}
 	(void)state;
 	run_init(&r);
 	assert_int_equal(start(&r, missing, NULL), -ENOENT);

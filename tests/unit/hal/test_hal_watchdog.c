@@ -140,6 +140,11 @@ static void test_expiry_ends_the_process(void)
 	int pipefd[2], status = 0;
 	pid_t pid;
 
+	if (getenv("EDGE_UNDER_EMULATOR")) {
+		printf("SKIPPED under qemu-user: a forked child ending on the sim reset "
+		       "(checked on the native build)\n");
+		return;
+	}
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/watchdog-wdt2.json", dir);
 	CHECK_EQ(pipe(pipefd), 0);
