@@ -148,4 +148,3 @@ int edge_board_sensor_retry(struct edge_board_rt *rt, size_t i)
 	s->error = bring_up(rt, s);
 	return s->error;
 }
-

@@ -12,9 +12,9 @@
 #include "agent/commands.h"
 #include "agent/devctl.h"
 #include "edge/file.h"
+#include "edge/jws.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "edge/jws.h"
 
 #define MOD	       "commands"
 #define DEDUP_NAME     "commands.dedup.json"
@@ -286,8 +286,8 @@ static enum edge_cmd_status enable(struct ctx *x, bool on)
 		say(x, "params.name: the sensor's name is required");
 		return EDGE_CMD_ERROR;
 	}
-	rc = x->c->d.sampler ? edge_sampler_enable(x->c->d.sampler, name->valuestring, on)
-			      : -ENOENT;
+	rc =
+	    x->c->d.sampler ? edge_sampler_enable(x->c->d.sampler, name->valuestring, on) : -ENOENT;
 	if (rc) {
 		say(x, "no sensor named \"%.40s\" on board %s", name->valuestring,
 		    x->c->d.board->name);
@@ -389,8 +389,7 @@ static enum edge_cmd_status do_identify(struct ctx *x)
 	cJSON_AddStringToObject(x->data, "backend", edge_devctl_led_backend(c->devctl));
 	cJSON_AddStringToObject(x->data, "chip", c->d.board->status_led_chip);
 	cJSON_AddNumberToObject(x->data, "line", c->d.board->status_led_line);
-	cJSON_AddNumberToObject(x->data, "ledToggles",
-				(double)edge_devctl_led_toggles(c->devctl));
+	cJSON_AddNumberToObject(x->data, "ledToggles", (double)edge_devctl_led_toggles(c->devctl));
 	cJSON_AddNumberToObject(x->data, "level", edge_devctl_led_level(c->devctl));
 	say(x, "blinking the status LED for %g s", s);
 	return EDGE_CMD_OK;
@@ -422,8 +421,8 @@ static int schedule(struct edge_commands *c, enum after what)
 	int rc = 0;
 
 	if (!c->after_timer)
-		rc = edge_loop_timer_add(c->d.loop, AFTER_DELAY_MS, 0, after_cb, c,
-					 &c->after_timer);
+		rc =
+		    edge_loop_timer_add(c->d.loop, AFTER_DELAY_MS, 0, after_cb, c, &c->after_timer);
 	else
 		edge_loop_timer_set(c->d.loop, c->after_timer, AFTER_DELAY_MS, 0);
 	if (!rc)
@@ -701,8 +700,8 @@ static void apply_config(struct edge_commands *c)
 	edge_dedup_set_limits(c->dedup, cfg->commands.dedup_max,
 			      cfg->commands.dedup_ttl_s * 1000ull);
 	load_key(c);
-	edge_topic_format(c->sub_topic, sizeof(c->sub_topic), cfg->topics.commands,
-			  cfg->device_id, NULL, NULL, "+");
+	edge_topic_format(c->sub_topic, sizeof(c->sub_topic), cfg->topics.commands, cfg->device_id,
+			  NULL, NULL, "+");
 }
 
 void edge_commands_reconfigure(struct edge_commands *c, struct edge_sampler *sampler)
@@ -711,8 +710,8 @@ void edge_commands_reconfigure(struct edge_commands *c, struct edge_sampler *sam
 	apply_config(c);
 }
 
-int edge_commands_new(const struct edge_commands_deps *deps, const struct edge_commands_hooks *hooks,
-		      struct edge_commands **out)
+int edge_commands_new(const struct edge_commands_deps *deps,
+		      const struct edge_commands_hooks *hooks, struct edge_commands **out)
 {
 	struct edge_commands *c = calloc(1, sizeof(*c));
 	const struct edge_config *cfg = deps->cfg;

@@ -439,8 +439,8 @@ void edge_ctl_reading(struct edge_ctl *ctl, const char *sensor, const char *metr
 			return;
 		if (cl->dropped) {
 			char note[48];
-			int m = snprintf(note, sizeof(note), "{\"dropped\":%" PRIu64 "}",
-					 cl->dropped);
+			int m =
+			    snprintf(note, sizeof(note), "{\"dropped\":%" PRIu64 "}", cl->dropped);
 
 			/* Only together with the reading after it: a note alone would
 			 * be followed by another note instead of the reading. */

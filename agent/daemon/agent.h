@@ -47,7 +47,7 @@ struct edge_agent {
 	struct edge_alerts *alerts;
 	struct edge_commands *commands;
 	struct edge_ctl *ctl;
-	struct edge_provision *prov; /* provisioning, or NULL */
+	struct edge_provision *prov;  /* provisioning, or NULL */
 	struct edge_hwdog *hwdog;     /* hardware watchdog feeder (hwdog.h) */
 	struct edge_ingress *ingress; /* CoAP nodes; NULL when it could not start */
 	char boot[24];

@@ -480,7 +480,8 @@ static int start_control(struct edge_agent *a)
 		struct edge_ctl_cfg cc = {
 		    .path = path, .group = a->cfg.ctl.group, .max_clients = a->cfg.ctl.max_clients};
 
-		if (edge_ctl_default_path(a->cfg.ctl.socket, a->cfg.state_dir, path, sizeof(path)) ||
+		if (edge_ctl_default_path(a->cfg.ctl.socket, a->cfg.state_dir, path,
+					  sizeof(path)) ||
 		    edge_ctl_new(a->loop, &cc, &ctl_hooks, &a->ctl))
 			a->ctl = NULL; /* logged; the agent runs without local control */
 	}

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "hwdog.h"
 #include "edge/log.h"
 #include "edge/prov_identity.h"
 #include "edge/time.h"
+#include "hwdog.h"
 
 #define MOD "status"
 
@@ -46,9 +46,8 @@ static int64_t cert_expiry(struct edge_cert_cache *c, const char *path)
 	    st.st_mtim.tv_nsec != c->mtime.tv_nsec) {
 		snprintf(c->path, sizeof(c->path), "%s", path);
 		c->mtime = st.st_mtim;
-		c->not_after_ms = edge_id_cert_file_not_after(path, &not_after_s)
-				      ? -EINVAL
-				      : not_after_s * 1000;
+		c->not_after_ms =
+		    edge_id_cert_file_not_after(path, &not_after_s) ? -EINVAL : not_after_s * 1000;
 		if (c->not_after_ms < 0)
 			EDGE_WARN(MOD, "client certificate %s: cannot read its expiry", path);
 	}

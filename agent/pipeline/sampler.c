@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/sampler.h"
 #include "edge/log.h"
 #include "edge/sensor.h"
 #include "edge/time.h"
-#include "agent/sampler.h"
 
 #define MOD	       "sampler"
 #define RETRY_MS       30000

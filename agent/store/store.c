@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/store.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "agent/store.h"
 
 #define MOD		 "store"
 #define SEQ_RESERVE_STEP 100000

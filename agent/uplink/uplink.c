@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/uplink.h"
 #include "edge/backoff.h"
 #include "edge/file.h"
 #include "edge/log.h"
 #include "edge/time.h"
-#include "agent/uplink.h"
 #include "session.h"
 
 #define MOD "uplink"
@@ -335,8 +335,8 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 }
 
 /* The SUBACK: from here on the broker routes the topic to us. */
-static void on_subscribe(struct mosquitto *m, void *arg, int mid, int qos_count,
-			 const int *granted, const mosquitto_property *props)
+static void on_subscribe(struct mosquitto *m, void *arg, int mid, int qos_count, const int *granted,
+			 const mosquitto_property *props)
 {
 	struct edge_uplink *u = arg;
 
@@ -653,8 +653,7 @@ static void connect_with_session(struct edge_uplink *u)
 	int rc;
 
 	rc = edge_uplink_connect_session(u->mosq, c->mqtt.host, c->mqtt.port, c->mqtt.keepalive_s,
-					 c->mqtt.session_expiry_s, BLOCKING_CONNECT_MS,
-					 &timed_out);
+					 c->mqtt.session_expiry_s, BLOCKING_CONNECT_MS, &timed_out);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		if (timed_out)
 			snprintf(why, sizeof(why), "TCP connect took longer than %u ms",

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/store.h"
 #include "edge/file.h"
 #include "edge/time.h"
-#include "agent/store.h"
 #include "workload.h"
 
 #define BATCH_MAX 20000

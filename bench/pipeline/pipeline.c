@@ -27,14 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "benchutil.h"
 #include "agent/config.h"
+#include "agent/store.h"
+#include "agent/uplink.h"
+#include "benchutil.h"
 #include "edge/log.h"
 #include "edge/loop.h"
 #include "edge/time.h"
 #include "memstat.h"
-#include "agent/store.h"
-#include "agent/uplink.h"
 #include "workload.h"
 
 #define BATCH_LIMIT 4096

@@ -243,18 +243,18 @@ int edgectl_print_nodes(const cJSON *resp, bool json, FILE *out)
 		free(text);
 		return strcmp(status, "ok") == 0 ? 0 : EDGECTL_EXIT_FAILED;
 	}
-	fprintf(out, "Keys: %s%s%s\n", str(res, "keysFile", "?"), *str(res, "keysError", "") ? " - " : "",
-	       str(res, "keysError", ""));
-	fprintf(out, "%-24s %-8s %-8s %9s %9s %9s %9s  %s\n", "NODE", "STATE", "SESSION", "ACCEPTED",
-	       "REFUSED", "RATE-LIM", "READINGS", "LAST SEEN");
+	fprintf(out, "Keys: %s%s%s\n", str(res, "keysFile", "?"),
+		*str(res, "keysError", "") ? " - " : "", str(res, "keysError", ""));
+	fprintf(out, "%-24s %-8s %-8s %9s %9s %9s %9s  %s\n", "NODE", "STATE", "SESSION",
+		"ACCEPTED", "REFUSED", "RATE-LIM", "READINGS", "LAST SEEN");
 	cJSON_ArrayForEach (n, nodes) {
 		bool revoked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "revoked"));
 		bool session = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "session"));
 
 		when(num(n, "lastSeenMs", 0), buf, sizeof(buf));
 		fprintf(out, "%-24s %-8s %-8s %9.0f %9.0f %9.0f %9.0f  %s\n", str(n, "id", "?"),
-		       revoked ? "revoked" : "ok", session ? "open" : "-", num(n, "accepted", 0),
-		       num(n, "refused", 0), num(n, "rateLimited", 0), num(n, "readings", 0), buf);
+			revoked ? "revoked" : "ok", session ? "open" : "-", num(n, "accepted", 0),
+			num(n, "refused", 0), num(n, "rateLimited", 0), num(n, "readings", 0), buf);
 	}
 	fprintf(out, "%d node(s)\n", cJSON_GetArraySize(nodes));
 	return 0;

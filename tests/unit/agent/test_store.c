@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "edge/log.h"
 #include "agent/store.h"
+#include "edge/log.h"
 
 static char dir[64];
 

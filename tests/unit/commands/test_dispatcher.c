@@ -239,8 +239,8 @@ static void make(struct fx *f)
 static void write_public_key(struct fx *f, mbedtls_pk_context *pk)
 {
 	unsigned char pem[1024];
-	int n = snprintf(f->cfg.commands.signing_key_file,
-			 sizeof(f->cfg.commands.signing_key_file), "%.200s/platform.pub.pem", f->dir);
+	int n = snprintf(f->cfg.commands.signing_key_file, sizeof(f->cfg.commands.signing_key_file),
+			 "%.200s/platform.pub.pem", f->dir);
 
 	assert_true(n > 0 && (size_t)n < sizeof(f->cfg.commands.signing_key_file));
 	assert_int_equal(mbedtls_pk_write_pubkey_pem(pk, pem, sizeof(pem)), 0);
@@ -451,8 +451,8 @@ static void require_signed_refuses_unsigned_high_risk_actions(void **state)
 	assert_non_null(strstr(last()->payload, "restart needs a signed command"));
 	deliver(f, "reboot", "{\"id\":\"b1\",\"params\":{\"confirm\":true}}", NULL, NULL, 0);
 	ANSWER(last()->payload, "rejected", "b1");
-	deliver(f, "config.set", "{\"id\":\"c1\",\"params\":{\"log_level\":\"debug\"}}", NULL,
-		NULL, 0);
+	deliver(f, "config.set", "{\"id\":\"c1\",\"params\":{\"log_level\":\"debug\"}}", NULL, NULL,
+		0);
 	ANSWER(last()->payload, "rejected", "c1");
 	assert_int_equal(stats(f).rejected, 3);
 	assert_int_equal(stats(f).executed, 0);

@@ -213,7 +213,8 @@ static size_t count_topic(struct fx *f, const char *topic)
 	return n;
 }
 
-#define SIM_BUS "\"hal\":\"sim\",\"buses\":[{\"name\":\"i2c0\",\"type\":\"i2c\",\"path\":\"sim:i2c0\"}]"
+#define SIM_BUS                                                                                    \
+	"\"hal\":\"sim\",\"buses\":[{\"name\":\"i2c0\",\"type\":\"i2c\",\"path\":\"sim:i2c0\"}]"
 
 /* ---- tests ---------------------------------------------------------------- */
 
@@ -290,8 +291,8 @@ static void observer_sees_every_accepted_reading(void **state)
 		const struct reading *r = &f->readings[i];
 
 		assert_string_equal(r->sensor, "vitals");
-		assert_true(edge_record_reading("dev-1", r->ch, r->value, r->ts, want,
-						sizeof(want)) > 0);
+		assert_true(
+		    edge_record_reading("dev-1", r->ch, r->value, r->ts, want, sizeof(want)) > 0);
 		assert_string_equal(f->msgs[i].payload, want);
 	}
 	assert_int_equal(f->readings[20].ts, edge_wall_ms());

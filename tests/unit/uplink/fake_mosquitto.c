@@ -474,9 +474,9 @@ int mosquitto_connect_bind_v5(struct mosquitto *m, const char *host, int port, i
 	fake.connect_bind_calls++;
 	if (properties && fake.protocol != MQTT_PROTOCOL_V5)
 		return MOSQ_ERR_NOT_SUPPORTED;
-	fake.has_session_expiry = mosquitto_property_read_int32(
-				      properties, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-				      &fake.session_expiry, false) != NULL;
+	fake.has_session_expiry =
+	    mosquitto_property_read_int32(properties, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+					  &fake.session_expiry, false) != NULL;
 	return open_socket(m, host, port, keepalive);
 }
 
@@ -695,7 +695,7 @@ const char *mosquitto_connack_string(int connack_code)
 	};
 
 	return connack_code >= 0 && connack_code <= 5 ? texts[connack_code]
-						       : "Connection Refused: unknown reason.";
+						      : "Connection Refused: unknown reason.";
 }
 
 const char *mosquitto_reason_string(int reason_code)

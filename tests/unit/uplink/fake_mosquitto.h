@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FAKE_PUBS_MAX 512
-#define FAKE_SUBS_MAX 8
+#define FAKE_PUBS_MAX	512
+#define FAKE_SUBS_MAX	8
 #define FAKE_WRITES_MAX 64
 
 struct fake_pub {
@@ -35,13 +35,13 @@ struct fake_pub {
 	int qos;
 	bool retain;
 	int mid;
-	int client;	/* 1 for the first client made, 2 for the next, ... */
-	int n_props;	/* properties passed, whatever they were */
-	char seq[24];	/* user property "seq", "" when absent */
-	char boot[24];	/* user property "boot", "" when absent */
+	int client;    /* 1 for the first client made, 2 for the next, ... */
+	int n_props;   /* properties passed, whatever they were */
+	char seq[24];  /* user property "seq", "" when absent */
+	char boot[24]; /* user property "boot", "" when absent */
 	unsigned char corr[128];
-	int corr_len;	/* Correlation Data length, -1 when absent */
-	int step;	/* position in the order of calls (fake.step) */
+	int corr_len; /* Correlation Data length, -1 when absent */
+	int step;     /* position in the order of calls (fake.step) */
 };
 
 struct fake_broker {

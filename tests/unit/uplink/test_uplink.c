@@ -124,7 +124,8 @@ static int teardown(void **state)
 /* Makes the uplink with f->cfg as the test left it. */
 static void make(struct fx *f)
 {
-	struct edge_uplink_hooks hooks = {.connected = on_connected, .message = on_message, .arg = f};
+	struct edge_uplink_hooks hooks = {
+	    .connected = on_connected, .message = on_message, .arg = f};
 
 	assert_int_equal(
 	    edge_uplink_new(f->loop, f->store, &f->cfg, WILL_TOPIC, WILL_PAYLOAD, &hooks, &f->u),
@@ -536,9 +537,9 @@ static void publish_with_correlation_v5(void **state)
 	make(f);
 	assert_int_equal(edge_uplink_publish(f->u, "a/b", "x", 1, 1, false, "c", 1), -ENOTCONN);
 	connect_ok(f);
-	assert_int_equal(edge_uplink_publish(f->u, "replies/42", "{\"ok\":1}", 8, 1, false,
-					     "\x01\x02\x03", 3),
-			 0);
+	assert_int_equal(
+	    edge_uplink_publish(f->u, "replies/42", "{\"ok\":1}", 8, 1, false, "\x01\x02\x03", 3),
+	    0);
 	assert_int_equal(fake.n_pubs, 1);
 	assert_string_equal(fake_pub_at(0)->topic, "replies/42");
 	assert_string_equal(fake_pub_at(0)->payload, "{\"ok\":1}");

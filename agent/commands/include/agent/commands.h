@@ -27,8 +27,8 @@ struct edge_commands;
  * rewrites them in place, then calls edge_commands_reconfigure()). */
 struct edge_commands_deps {
 	struct edge_loop *loop;
-	struct edge_store *store;   /* flush; checkpoint before a reboot */
-	struct edge_uplink *uplink; /* subscribe, answers, link figures */
+	struct edge_store *store;     /* flush; checkpoint before a reboot */
+	struct edge_uplink *uplink;   /* subscribe, answers, link figures */
 	struct edge_sampler *sampler; /* may be NULL; replaced by reconfigure */
 	const struct edge_config *cfg;
 	const struct edge_board *board;
@@ -62,8 +62,8 @@ struct edge_commands_stats {
 
 /* Opens the dedup store in cfg->state_dir and the device control (LED,
  * reboot) of board. Caller frees with edge_commands_free(). */
-int edge_commands_new(const struct edge_commands_deps *deps, const struct edge_commands_hooks *hooks,
-		      struct edge_commands **out);
+int edge_commands_new(const struct edge_commands_deps *deps,
+		      const struct edge_commands_hooks *hooks, struct edge_commands **out);
 void edge_commands_free(struct edge_commands *c);
 /* After a reload (cfg and board rewritten in place): limits, signing key,
  * subscription topic and the new sampler (may be NULL). */

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 #include "agent/config.h"
-#include "edge/board.h"
-#include "edge/loop.h"
 #include "agent/record.h"
 #include "agent/store.h"
+#include "edge/board.h"
+#include "edge/loop.h"
 
 struct edge_sampler;
 

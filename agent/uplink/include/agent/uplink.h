@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "agent/config.h"
-#include "edge/loop.h"
 #include "agent/store.h"
+#include "edge/loop.h"
 
 struct edge_uplink;
 
