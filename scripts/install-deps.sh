@@ -49,6 +49,9 @@ missing=()
 for p in "${want[@]}"; do
   name=${p%%:*}; arch=${p#*:}; [ "$arch" = "$p" ] && arch=""
   q=$name; [ -n "$arch" ] && q="$name:$arch"
+  # libpq-dev is not co-installable across architectures: the arm64 one (cross
+  # builds) replaces the native one, which must then come back.
+  [ -z "$arch" ] && [ "$name" = libpq-dev ] && q="$name:$(dpkg --print-architecture)"
   if ! dpkg-query -W -f='${Status}' "$q" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi
