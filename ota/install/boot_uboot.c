@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* edge-ota-install boot-uboot: not built yet (placeholder; see install.h). */
+#include "install.h"
+
+static int run(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return inst_fail("internal", "boot-uboot is not implemented in this build");
+}
+
+const struct inst_cmd inst_boot_uboot = {"boot-uboot", "(not implemented yet)", run};

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* edge-ota-install swupdate: not built yet (placeholder; see install.h). */
+#include "install.h"
+
+static int run(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return inst_fail("internal", "swupdate is not implemented in this build");
+}
+
+const struct inst_cmd inst_swupdate = {"swupdate", "(not implemented yet)", run};
