@@ -10,8 +10,8 @@
  *                 loses its turn after N boots
  *
  * The script and this file read a malformed variable the same way (order ->
- * "A B", counter -> 0 here, the script's default there; see boot.cmd), so
- * what we write never depends on a value U-Boot would read differently.
+ * "A B", counter -> SCRIPT_TRIES), so a counter we copy through unchanged is
+ * the one U-Boot would have used.
  *
  * Only this helper links libubootenv; the daemon never maps it.
  */
@@ -27,6 +27,8 @@
 #include "install.h"
 
 #define DEFAULT_TRIES 3
+/* What boot.cmd puts in place of a missing or malformed counter (edge_tries). */
+#define SCRIPT_TRIES 3
 /* The boot script decrements with setexpr, which reads hexadecimal: one digit
  * reads the same in both bases. */
 #define MAX_TRIES 9
@@ -66,7 +68,7 @@ static int parse_left(const char *v)
 {
 	if (v && v[0] >= '0' && v[0] <= '9' && v[1] == '\0')
 		return v[0] - '0';
-	return 0;
+	return SCRIPT_TRIES;
 }
 
 static void format_order(const char order[2], char out[4])
