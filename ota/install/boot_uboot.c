@@ -237,11 +237,12 @@ static int op_write(const char *op, char slot, int tries, const char *config, co
 			st.left[o] = tries;
 	}
 
+	/* libuboot_env_store returns a byte count when a write comes up short. */
 	int rc = store_state(ctx, &st);
 	env_close(ctx);
-	if (rc < 0)
+	if (rc != 0)
 		return inst_fail("io", "cannot write the U-Boot environment of %s (%s)", config,
-				 strerror(-rc));
+				 rc < 0 ? strerror(-rc) : "short write");
 
 	/* Read back through a fresh open, as U-Boot will: a write that did not
 	 * land (a read-only device, a wrong offset) must not report done. */
