@@ -11,6 +11,7 @@ want=(
   mosquitto mosquitto-clients libcoap3-bin openssl sqlite3 nginx prometheus
   python3-paho-mqtt curl ca-certificates procps iproute2 util-linux dbus-daemon libssl-dev libgnutls28-dev
   postgresql libnginx-mod-stream
+  libubootenv-dev libubootenv-tool u-boot-qemu qemu-system-arm u-boot-tools e2fsprogs
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1
