@@ -282,7 +282,7 @@ static const struct edge_cfg_key config_keys[] = {
      .desc = "slot A: a partition or a file"},
     {"ota.bundle.slots.B", EDGE_CFG_STRING, 0, F(ota.bundle.slots.b),
      .desc = "slot B: a partition or a file"},
-    {"ota.bundle.tries", EDGE_CFG_UINT, 0, F(ota.bundle.tries), .min = 1, .max = 10, .def = "3",
+    {"ota.bundle.tries", EDGE_CFG_UINT, 0, F(ota.bundle.tries), .min = 1, .max = 9, .def = "3",
      .desc = "boots the boot loader gives a new slot before falling back"},
     {"ota.bundle.uboot_env_config", EDGE_CFG_STRING, 0, F(ota.bundle.uboot_env_config),
      .def = "/etc/fw_env.config", .desc = "libubootenv's configuration (uboot)"},

@@ -53,11 +53,12 @@ enum step {
 	S_HEALTH,   /* ota.health_cmd */
 	S_ROLLBACK, /* boot-X mark-bad target after a failed trial */
 	S_CANCEL,   /* boot-X mark-bad target after a cancelled install */
+	S_GOODBOOT, /* boot-X commit booted: a healthy ordinary start */
 };
 
 static const char *const step_names[] = {"none",    "booted", "download", "verify",
 					  "mark-bad", "install", "trial",    "commit",
-					  "health",   "rollback", "cancel"};
+					  "health",   "rollback", "cancel",  "good-boot"};
 
 enum tjob { T_NONE, T_RESPAWN, T_RESTART, T_RESUME };
 
@@ -94,6 +95,10 @@ struct edge_ota {
 	struct edge_timer *health_timer;
 	uint64_t trial_mono_ms;
 	struct edge_ota_health trial_base;
+	/* Boot loaders that spend a try on every boot (U-Boot's BOOT_x_LEFT,
+	 * RAUC): the booted slot is marked good again after each healthy
+	 * window, or ordinary reboots would use its tries up. */
+	bool good_boot_pending;
 
 	uint64_t last_report_ms;
 	unsigned last_report_pct;
@@ -710,13 +715,25 @@ static void health_tick(void *arg)
 	char why[160] = "";
 	int rc;
 
-	if (o->r.state != EDGE_OTA_TRIAL || o->child)
+	if ((o->r.state != EDGE_OTA_TRIAL && !o->good_boot_pending) || o->child)
 		return;
 	if (edge_now_ms() - o->trial_mono_ms < window)
 		return;
-	edge_loop_timer_set(o->loop, o->health_timer, UINT64_MAX, 0);
 	if (o->h.health)
 		o->h.health(o->h.arg, &h);
+	if (o->r.state != EDGE_OTA_TRIAL) {
+		/* an ordinary start: mark the booted slot good once healthy */
+		if (!h.connected || h.status_published <= o->trial_base.status_published ||
+		    h.records <= o->trial_base.records)
+			return; /* not yet; the boot loader's tries still count */
+		edge_loop_timer_set(o->loop, o->health_timer, UINT64_MAX, 0);
+		o->good_boot_pending = false;
+		rc = boot_step(o, S_GOODBOOT, "commit", o->booted);
+		if (rc)
+			EDGE_ERR(MOD, "cannot mark slot %s good: %s", o->booted, strerror(-rc));
+		return;
+	}
+	edge_loop_timer_set(o->loop, o->health_timer, UINT64_MAX, 0);
 	if (!h.connected)
 		snprintf(why, sizeof(why), "MQTT not connected at the end of the health window");
 	else if (h.status_published <= o->trial_base.status_published)
@@ -744,7 +761,18 @@ static void health_tick(void *arg)
 	commit(o);
 }
 
+static void arm_health(struct edge_ota *o);
+
 static void begin_trial(struct edge_ota *o)
+{
+	arm_health(o);
+	EDGE_NOTICE(MOD, "trial of %s on slot %s (start %u of at most %u): commit after %u s of "
+			 "health",
+		    o->r.m.version, o->r.target_slot, o->r.trial_starts,
+		    o->cfg->ota.max_trial_starts, o->cfg->ota.health_window_s);
+}
+
+static void arm_health(struct edge_ota *o)
 {
 	int rc;
 
@@ -762,10 +790,6 @@ static void begin_trial(struct edge_ota *o)
 	} else {
 		edge_loop_timer_set(o->loop, o->health_timer, HEALTH_TICK_MS, HEALTH_TICK_MS);
 	}
-	EDGE_NOTICE(MOD, "trial of %s on slot %s (start %u of at most %u): commit after %u s of "
-			 "health",
-		    o->r.m.version, o->r.target_slot, o->r.trial_starts,
-		    o->cfg->ota.max_trial_starts, o->cfg->ota.health_window_s);
 }
 
 static void begin_install(struct edge_ota *o)
@@ -860,9 +884,18 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 		if (o->after_booted == S_INSTALL) {
 			o->after_booted = S_NONE;
 			begin_install(o);
-		} else {
-			o->after_booted = S_NONE;
-			resume(o);
+			return;
+		}
+		o->after_booted = S_NONE;
+		resume(o);
+		if (!busy_state(o->r.state) && !rollback_pending(&o->r) && !o->child) {
+			const char *inst = default_installer(o);
+			enum bootk k = inst ? boot_kind(o, inst) : BK_SERVICE;
+
+			if (k == BK_UBOOT || k == BK_RAUC) {
+				o->good_boot_pending = true;
+				arm_health(o);
+			}
 		}
 		return;
 	case S_FETCH:
@@ -954,6 +987,13 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 		return;
 	case S_CANCEL:
 		finish(o, EDGE_OTA_FAILED, "failure", "cancelled by the operator");
+		return;
+	case S_GOODBOOT:
+		if (ok)
+			EDGE_INFO(MOD, "slot %s marked good for the boot loader", o->booted);
+		else
+			EDGE_ERR(MOD, "marking slot %s good failed: %s %s", o->booted, o->err_kind,
+				 o->err_text);
 		return;
 	default:
 		return;
