@@ -37,13 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <mbedtls/sha256.h>
-
 #include "edge/backoff.h"
 #include "edge/ota/progress.h"
 #include "edge/spawn.h"
 #include "edge/time.h"
+#include "sha256.h"
+#include <curl/curl.h>
 
 #define PROG	     "edge-ota-fetch"
 #define REHASH_CHUNK (256u * 1024)
@@ -51,10 +50,11 @@
  * than the 16 KiB default so a pwrite() and a hash update cover several TLS
  * records (fewer system calls at loopback speed); fixed, so memory does not
  * depend on the image size. */
-#define RECV_BUFFER   (128L * 1024)
-#define VALIDATOR_MAX 200 /* keeps "validator V" well inside EDGE_OTA_LINE_MAX */
-#define POLL_MAX_MS   1000
-#define MAX_REDIRS    5L
+#define RECV_BUFFER	(128L * 1024)
+#define WRITEBACK_CHUNK (1024u * 1024)
+#define VALIDATOR_MAX	200 /* keeps "validator V" well inside EDGE_OTA_LINE_MAX */
+#define POLL_MAX_MS	1000
+#define MAX_REDIRS	5L
 
 struct opts {
 	const char *url, *out, *ca_file;
@@ -93,7 +93,7 @@ struct fetch {
 	int stop_sig;
 	uint64_t off;	  /* bytes in the part, written and hashed */
 	uint64_t durable; /* the last offset reported with "ckpt" */
-	mbedtls_sha256_context sha;
+	struct fetch_sha256 *sha;
 	CURL *easy;
 	CURLM *multi;
 	char curl_err[CURL_ERROR_SIZE];
@@ -118,6 +118,7 @@ struct fetch {
 
 	/* pacing of ckpt and progress lines */
 	uint64_t last_ckpt_ms, last_progress_ms, last_progress_bytes, progress_step;
+	uint64_t flushed; /* writeback started up to here (sync_file_range) */
 };
 
 /* ---- output --------------------------------------------------------------- */
@@ -236,10 +237,11 @@ static bool start_over(struct fetch *f, const char *reason)
 		fail(f, write_kind(errno), "truncate %s: %s", f->o.out, strerror(errno));
 		return false;
 	}
-	mbedtls_sha256_free(&f->sha);
-	mbedtls_sha256_init(&f->sha);
-	mbedtls_sha256_starts_ret(&f->sha, 0);
-	f->off = f->durable = 0;
+	if (fetch_sha256_reset(f->sha) != 0) {
+		fail(f, "internal", "SHA-256 reset failed");
+		return false;
+	}
+	f->off = f->durable = f->flushed = 0;
 	f->last_progress_bytes = 0;
 	emit("restart %s", reason);
 	logmsg("starting over from byte 0 (%s)", reason);
@@ -276,8 +278,11 @@ static bool open_part(struct fetch *f)
 		fail(f, "io", "stat %s: %s", f->o.out, strerror(errno));
 		return false;
 	}
-	mbedtls_sha256_init(&f->sha);
-	mbedtls_sha256_starts_ret(&f->sha, 0);
+	f->sha = fetch_sha256_new();
+	if (!f->sha) {
+		fail(f, "internal", "SHA-256 context: out of memory");
+		return false;
+	}
 	if ((uint64_t)st.st_size < f->o.offset) {
 		logmsg("%s has %lld bytes, fewer than the checkpoint %" PRIu64, f->o.out,
 		       (long long)st.st_size, f->o.offset);
@@ -310,12 +315,15 @@ static bool open_part(struct fetch *f)
 			     n < 0 ? strerror(errno) : "unexpected end of file");
 			return false;
 		}
-		mbedtls_sha256_update_ret(&f->sha, (const unsigned char *)buf, (size_t)n);
+		if (fetch_sha256_update(f->sha, buf, (size_t)n) != 0) {
+			fail(f, "internal", "SHA-256 update failed");
+			return false;
+		}
 		pos += (uint64_t)n;
 		if ((pos & (16u * 1024 * 1024 - 1)) < (uint64_t)n && stop_requested(f))
 			return false;
 	}
-	f->off = f->durable = f->o.offset;
+	f->off = f->durable = f->flushed = f->o.offset;
 	if (f->o.offset)
 		logmsg("resuming at %" PRIu64 " of %" PRIu64 " bytes", f->o.offset, f->o.size);
 	return true;
@@ -332,7 +340,10 @@ static void finish(struct fetch *f)
 		fail(f, write_kind(errno), "fdatasync %s: %s", f->o.out, strerror(errno));
 		return;
 	}
-	mbedtls_sha256_finish_ret(&f->sha, got);
+	if (fetch_sha256_finish(f->sha, got) != 0) {
+		fail(f, "internal", "SHA-256 finish failed");
+		return;
+	}
 	hex(got, sizeof(got), got_hex);
 	if (memcmp(got, f->o.sha256, sizeof(got)) != 0) {
 		if (ftruncate(f->fd, 0) < 0 || fdatasync(f->fd) < 0)
@@ -383,9 +394,21 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		     strerror(err));
 		return CURL_WRITEFUNC_ERROR;
 	}
-	mbedtls_sha256_update_ret(&f->sha, (const unsigned char *)data, len);
+	if (fetch_sha256_update(f->sha, data, len) != 0) {
+		fail(f, "internal", "SHA-256 update failed");
+		return CURL_WRITEFUNC_ERROR;
+	}
 	f->off += len;
 	f->got += len;
+	if (f->off - f->flushed >= WRITEBACK_CHUNK) {
+		/* Start the writeback of what came so far without waiting for
+		 * it, so the checkpoint's fdatasync finds little left to do and
+		 * the transfer does not stall on it. Advisory: errors surface
+		 * at the fdatasync. */
+		(void)sync_file_range(f->fd, (off_t)f->flushed, (off_t)(f->off - f->flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		f->flushed = f->off;
+	}
 	now = edge_now_ms();
 	if (f->off - f->durable >= f->o.ckpt_bytes || now - f->last_ckpt_ms >= f->o.ckpt_ms) {
 		if (!checkpoint(f))
@@ -1066,7 +1089,7 @@ int main(int argc, char **argv)
 	if (f.easy)
 		curl_easy_cleanup(f.easy);
 	curl_global_cleanup();
-	mbedtls_sha256_free(&f.sha);
+	fetch_sha256_free(f.sha);
 	if (f.fd >= 0 && close(f.fd) < 0 && rc == 0) {
 		fail(NULL, "io", "close %s: %s", f.o.out, strerror(errno));
 		rc = 1;
