@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -137,65 +136,68 @@ def main():
     sizes = [int(s) * MiB for s in a.sizes.split(",")]
     res = {}
     with Harness("bench-ota") as h:
-        ng = Nginx(h).start()
-        out_dir = h.path("out")
-        os.makedirs(out_dir)
-        fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", out_dir], stdout=subprocess.PIPE,
-                            text=True).stdout.strip() or "?"
-        for size in sizes:
-            name = f"img{size // MiB}.bin"
-            sha = make_file(os.path.join(ng.www, name), size)
-            url = ng.url(name)
-            out = os.path.join(out_dir, name)
-            r = res[size] = {"curl": [], "curl+sync": [], "fetch": [], "fetch-mbed": [],
-                             "ratio": [], "ratio_sync": [], "ratio_mbed": [], "hwm": [],
-                             "pss": [], "anon": [], "resume": [], "full": []}
-            runs = {
-                "curl": lambda: r["curl"].append(run_curl(url, ng.ca, out, False)),
-                "curl+sync": lambda: r["curl+sync"].append(run_curl(url, ng.ca, out, True)),
-                "fetch": lambda: r["fetch"].append(fetch_once(FETCH)),
-                "fetch-mbed": lambda: r["fetch-mbed"].append(fetch_once(MBED)),
-            }
+        ng = Nginx(h)
+        try:
+            ng.start()
+            out_dir = h.path("out")
+            os.makedirs(out_dir)
+            fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", out_dir], stdout=subprocess.PIPE,
+                                text=True).stdout.strip() or "?"
+            for size in sizes:
+                name = f"img{size // MiB}.bin"
+                sha = make_file(os.path.join(ng.www, name), size)
+                url = ng.url(name)
+                out = os.path.join(out_dir, name)
+                r = res[size] = {"curl": [], "curl+sync": [], "fetch": [], "fetch-mbed": [],
+                                 "ratio": [], "ratio_sync": [], "ratio_mbed": [], "hwm": [],
+                                 "pss": [], "anon": [], "resume": [], "full": []}
+                runs = {
+                    "curl": lambda: r["curl"].append(run_curl(url, ng.ca, out, False)),
+                    "curl+sync": lambda: r["curl+sync"].append(run_curl(url, ng.ca, out, True)),
+                    "fetch": lambda: r["fetch"].append(fetch_once(FETCH)),
+                    "fetch-mbed": lambda: r["fetch-mbed"].append(fetch_once(MBED)),
+                }
 
-            def fetch_once(binary):
-                took, mem, _ = run_fetch(binary, url, ng.ca, out, size, sha)
-                if binary == FETCH:
-                    r["hwm"].append(mem.hwm)
-                    r["pss"].append(mem.pss)
-                    r["anon"].append(mem.anon)
-                return took
+                def fetch_once(binary):
+                    took, mem, _ = run_fetch(binary, url, ng.ca, out, size, sha)
+                    if binary == FETCH:
+                        r["hwm"].append(mem.hwm)
+                        r["pss"].append(mem.pss)
+                        r["anon"].append(mem.anon)
+                    return took
 
-            order = list(runs)
-            run_curl(url, ng.ca, out, False)  # warm-up: the file into nginx's page cache
-            for i in range(a.rounds):
-                rot = order[i % len(order):] + order[:i % len(order)]
-                for k in rot:
-                    runs[k]()
-                r["ratio"].append(r["curl"][-1] / r["fetch"][-1])
-                r["ratio_sync"].append(r["curl+sync"][-1] / r["fetch"][-1])
-                r["ratio_mbed"].append(r["curl"][-1] / r["fetch-mbed"][-1])
-                log(f"{size // MiB} MiB round {i + 1}: " + ", ".join(
-                    f"{k} {r[k][-1]:.3f} s" for k in rot) + f"; fetch/curl {r['ratio'][-1]:.2f}")
+                order = list(runs)
+                run_curl(url, ng.ca, out, False)  # warm-up: the file into nginx's page cache
+                for i in range(a.rounds):
+                    rot = order[i % len(order):] + order[:i % len(order)]
+                    for k in rot:
+                        runs[k]()
+                    r["ratio"].append(r["curl"][-1] / r["fetch"][-1])
+                    r["ratio_sync"].append(r["curl+sync"][-1] / r["fetch"][-1])
+                    r["ratio_mbed"].append(r["curl"][-1] / r["fetch-mbed"][-1])
+                    log(f"{size // MiB} MiB round {i + 1}: " + ", ".join(
+                        f"{k} {r[k][-1]:.3f} s" for k in rot) + f"; fetch/curl {r['ratio'][-1]:.2f}")
 
-            # resume after a cut at 90 %: the part holds a 4 MiB-aligned 90 % prefix
-            ckpt = (size * 9 // 10) // (4 * MiB) * (4 * MiB)
-            etag = nginx_etag(os.path.join(ng.www, name))
-            for i in range(a.resume_rounds):
-                full, _, _ = run_fetch(FETCH, url, ng.ca, out, size, sha)
-                with open(out, "r+b") as f:  # the first ckpt bytes are the image's
-                    f.truncate(ckpt)
-                    os.fdatasync(f.fileno())
-                took, _, lines = run_fetch(FETCH, url, ng.ca, out, size, sha,
-                                           ["--offset", str(ckpt), "--validator", etag],
-                                           fresh=False)
-                if any(ln.startswith("restart") for ln in lines):
-                    raise SystemExit(f"the resume started over: {lines}")
-                r["full"].append(full)
-                r["resume"].append(took)
-                log(f"{size // MiB} MiB resume from {ckpt}: {took:.3f} s (full {full:.3f} s)")
-            os.unlink(out)
-            os.unlink(os.path.join(ng.www, name))
-        ng.stop()
+                # resume after a cut at 90 %: the part holds a 4 MiB-aligned 90 % prefix
+                ckpt = (size * 9 // 10) // (4 * MiB) * (4 * MiB)
+                etag = nginx_etag(os.path.join(ng.www, name))
+                for i in range(a.resume_rounds):
+                    full, _, _ = run_fetch(FETCH, url, ng.ca, out, size, sha)
+                    with open(out, "r+b") as f:  # the first ckpt bytes are the image's
+                        f.truncate(ckpt)
+                        os.fdatasync(f.fileno())
+                    took, _, lines = run_fetch(FETCH, url, ng.ca, out, size, sha,
+                                               ["--offset", str(ckpt), "--validator", etag],
+                                               fresh=False)
+                    if any(ln.startswith("restart") for ln in lines):
+                        raise SystemExit(f"the resume started over: {lines}")
+                    r["full"].append(full)
+                    r["resume"].append(took)
+                    log(f"{size // MiB} MiB resume from {ckpt}: {took:.3f} s (full {full:.3f} s)")
+                os.unlink(out)
+                os.unlink(os.path.join(ng.www, name))
+        finally:
+            ng.stop()  # the harness would SIGKILL the master and orphan the worker
 
     def mbps(size, s):
         return f"{size / s / 1e6:.0f} MB/s"

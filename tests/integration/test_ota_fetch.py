@@ -10,6 +10,7 @@ as nobody, so the folders it serves are made world-readable.
 
 Nginx and Fetch below are also used by bench/ota/run.py."""
 # ctest-timeout: 240
+import contextlib
 import hashlib
 import http.server
 import os
@@ -30,6 +31,19 @@ LOCATIONS = {
     "/stall/": "limit_rate 1;",
     "/norange/": "max_ranges 0;",
 }
+
+
+def worker_pids(master):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
 
 
 class Nginx:
@@ -87,19 +101,27 @@ http {{
 """)
 
     def start(self):
+        # Not in h.procs: the harness ends those with SIGKILL, which would
+        # orphan the worker; stop() ends master and worker (served() calls it).
         self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", self.conf, "-e", self.errlog],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.h.procs.append(self.proc)
         wait_port(self.port)
         return self
 
     def stop(self):
-        """Fast shutdown (SIGTERM): open transfers are cut."""
+        """Fast shutdown (SIGTERM): open transfers are cut; the master waits
+        for its worker. A master that does not end is killed with its workers."""
         if self.proc and self.proc.poll() is None:
+            workers = worker_pids(self.proc.pid)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
+                for w in workers + worker_pids(self.proc.pid):
+                    try:
+                        os.kill(w, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
@@ -237,12 +259,18 @@ def preconditions():
             raise TestFailure(f"CANNOT RUN: {what} missing at {path} (scripts/install-deps.sh)")
 
 
-def setup(h, name="img.bin", size=SIZE):
+@contextlib.contextmanager
+def served(h, name="img.bin", size=SIZE):
+    """nginx serving name (size random bytes): (nginx, data, sha256), nginx
+    stopped at the end whatever happens."""
     preconditions()
-    ng = Nginx(h).start()
-    data = os.urandom(size)
-    sha = ng.put(name, data)
-    return ng, data, sha
+    ng = Nginx(h)
+    try:
+        ng.start()
+        data = os.urandom(size)
+        yield ng, data, ng.put(name, data)
+    finally:
+        ng.stop()
 
 
 def part_bytes(path):
@@ -264,8 +292,7 @@ def check_done(fx, part, data, sha):
 
 
 def test_full_download():
-    with Harness("ota-fetch-full") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-full") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         fx = Fetch(h, ng.url("img.bin"), part, SIZE, sha, ca_file=ng.ca)
         fx.expect(0, 30)
@@ -278,24 +305,10 @@ def test_full_download():
               f"one plain GET expected, access log: {reqs}")
 
 
-def worker_pids(master):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
-                        out.append(int(d))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
 def test_server_cut_and_back():
     """The worker killed at ~25 %, nginx stopped for 2 s at ~50 %: retries, then
     the rest is resumed with Range once nginx is back."""
-    with Harness("ota-fetch-cut") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-cut") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         fx = Fetch(h, ng.url("img.bin", "/slow/"), part, SIZE, sha, ca_file=ng.ca,
                    ckpt_bytes=CKPT, **FAST_RETRY)
@@ -325,8 +338,7 @@ def test_server_cut_and_back():
 
 
 def test_kill9_resume():
-    with Harness("ota-fetch-kill9") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-kill9") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         fx = Fetch(h, ng.url("img.bin", "/slow/"), part, SIZE, sha, ca_file=ng.ca,
                    ckpt_bytes=CKPT)
@@ -357,8 +369,7 @@ def test_power_cut_garbage():
     """After a power cut the part is longer than the checkpoint and what lies
     beyond it is garbage: cut to the checkpoint, re-hashed, resumed. A part
     shorter than the checkpoint starts over ("restart rehash")."""
-    with Harness("ota-fetch-power") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-power") as h, served(h) as (ng, data, sha):
         etag = nginx_etag(os.path.join(ng.www, "img.bin"))
         part = h.path("img.part")
         ckpt = 1024 * 1024 + 4096
@@ -383,8 +394,7 @@ def test_power_cut_garbage():
 
 
 def test_no_range_support():
-    with Harness("ota-fetch-norange") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-norange") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         ckpt = 1024 * 1024
         with open(part, "wb") as f:
@@ -404,8 +414,7 @@ def test_file_replaced():
     ETag makes nginx answer 200 with the new file; started over, the new
     bytes do not match the old --sha256: error hash, part emptied. With the
     new hash the same run is done."""
-    with Harness("ota-fetch-replaced") as h:
-        ng, old, old_sha = setup(h)
+    with Harness("ota-fetch-replaced") as h, served(h) as (ng, old, old_sha):
         path = os.path.join(ng.www, "img.bin")
         old_etag = nginx_etag(path)
         part = h.path("img.part")
@@ -449,8 +458,7 @@ class NoLengthServer(http.server.BaseHTTPRequestHandler):
 
 
 def test_terminal_errors():
-    with Harness("ota-fetch-errors") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-errors") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
 
         fx = Fetch(h, ng.url("missing.bin"), part, SIZE, sha, ca_file=ng.ca)
@@ -522,8 +530,7 @@ def test_terminal_errors():
 
 
 def test_stall_retries_until_deadline():
-    with Harness("ota-fetch-stall") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-stall") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         t0 = time.monotonic()
         fx = Fetch(h, ng.url("img.bin", "/stall/"), part, SIZE, sha, ca_file=ng.ca,
@@ -540,8 +547,7 @@ def test_stall_retries_until_deadline():
 
 
 def test_sigterm_is_prompt():
-    with Harness("ota-fetch-term") as h:
-        ng, data, sha = setup(h)
+    with Harness("ota-fetch-term") as h, served(h) as (ng, data, sha):
         part = h.path("img.part")
         # mid-transfer
         fx = Fetch(h, ng.url("img.bin", "/slow/"), part, SIZE, sha, ca_file=ng.ca,
