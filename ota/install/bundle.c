@@ -283,5 +283,5 @@ err_in:
 	return rc;
 }
 
-const struct inst_cmd inst_bundle = {
-    "bundle", "--image F --sha256 H --slot-path P [--running-path R]", run};
+const struct inst_cmd inst_bundle = {"bundle",
+				     "--image F --sha256 H --slot-path P [--running-path R]", run};

@@ -215,11 +215,13 @@ int inst_tar_walk(int fd, uint64_t size, const struct inst_tar_ops *ops, void *c
 			return say(why, whylen, -EINVAL, "more than %d entries",
 				   INST_TAR_MAX_ENTRIES);
 		if (memcmp(h + H_MAGIC, "ustar", 5) != 0)
-			return say(why, whylen, -EINVAL, "entry %u at byte %llu: not a ustar header",
-				   entries, (unsigned long long)off);
+			return say(why, whylen, -EINVAL,
+				   "entry %u at byte %llu: not a ustar header", entries,
+				   (unsigned long long)off);
 		if (!checksum_ok(h))
-			return say(why, whylen, -EINVAL, "entry %u at byte %llu: bad header checksum",
-				   entries, (unsigned long long)off);
+			return say(why, whylen, -EINVAL,
+				   "entry %u at byte %llu: bad header checksum", entries,
+				   (unsigned long long)off);
 		posix = h[H_MAGIC + 5] == '\0';
 		memset(&e, 0, sizeof(e));
 		if (!entry_path(h, posix, e.path, why, whylen))
@@ -248,8 +250,10 @@ int inst_tar_walk(int fd, uint64_t size, const struct inst_tar_ops *ops, void *c
 					   e.path);
 			break;
 		default:
-			return say(why, whylen, -EINVAL, "\"%.80s\": %s refused (only files and "
-				   "directories)", e.path, type_name(h[H_TYPE]));
+			return say(why, whylen, -EINVAL,
+				   "\"%.80s\": %s refused (only files and "
+				   "directories)",
+				   e.path, type_name(h[H_TYPE]));
 		}
 		/* "./" (the archive's root) names the extraction directory itself. */
 		if (e.type == INST_TAR_DIR && !e.path[0])
@@ -349,7 +353,7 @@ static int sink_entry(void *ctx, const struct inst_tar_entry *e)
 {
 	struct extract *x = ctx;
 	char path[INST_TAR_NAME_MAX + 1];
-	const char *base;
+	const char *base = NULL;
 	size_t toplen = strcspn(e->path, "/");
 	int dir, fd, rc = 0;
 
