@@ -395,6 +395,8 @@ static int read_doc(const char *dir, const char *name, size_t max, char **text, 
 		return 1;
 	if (rc == -EFBIG)
 		return ota_why(-EINVAL, why, whylen, "%s: larger than %zu bytes", path, max);
+	if (rc == -EINVAL) /* edge_file_read's answer for a directory, a FIFO... */
+		return ota_why(-EINVAL, why, whylen, "%s: not a regular file", path);
 	if (rc)
 		return ota_why(rc, why, whylen, "%s: cannot read: %s", path, strerror(-rc));
 	return 0;
@@ -449,10 +451,14 @@ static int save_doc(const char *dir, const char *name, char *json, int parse_rc)
 
 int edge_ota_state_save(const char *dir, const struct edge_ota_record *r)
 {
-	struct edge_ota_record *back = malloc(sizeof(*back));
-	char *json = edge_ota_state_to_json(r);
+	struct edge_ota_record *back;
+	char *json;
 	int rc = -ENOMEM;
 
+	if (!edge_ota_state_name(r->state))
+		return -EINVAL;
+	back = malloc(sizeof(*back));
+	json = edge_ota_state_to_json(r);
 	if (back && json)
 		rc = edge_ota_state_from_json(json, strlen(json), back, NULL, 0) ? -EINVAL : 0;
 	free(back);
@@ -476,6 +482,7 @@ void edge_ota_history_add(struct edge_ota_history *h, const struct edge_ota_outc
 	edge_ota_history_forget_failed(h, o->version, o->sha256);
 	n = h->n_failed < EDGE_OTA_FAILED_MAX ? h->n_failed : EDGE_OTA_FAILED_MAX - 1;
 	memmove(&h->failed[1], &h->failed[0], n * sizeof(h->failed[0]));
+	memset(&h->failed[0], 0, sizeof(h->failed[0]));
 	snprintf(h->failed[0].version, sizeof(h->failed[0].version), "%s", o->version);
 	snprintf(h->failed[0].sha256, sizeof(h->failed[0].sha256), "%s", o->sha256);
 	h->n_failed = n + 1;
