@@ -234,37 +234,30 @@ static bool write_fields(cJSON *o, const struct field *tab, size_t n, const void
 	for (size_t i = 0; i < n; i++) {
 		const struct field *f = &tab[i];
 		const char *field = (const char *)base + f->off;
-		double d;
+		uint64_t u64;
+		uint32_t u32;
+		int64_t i64;
+		cJSON *added;
 
 		switch (f->kind) {
-		case K_U64: {
-			uint64_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_U64:
+			memcpy(&u64, field, sizeof(u64));
+			added = ota_add_u64(o, f->key, u64);
 			break;
-		}
-		case K_U32: {
-			uint32_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_U32:
+			memcpy(&u32, field, sizeof(u32));
+			added = ota_add_u64(o, f->key, u32);
 			break;
-		}
-		case K_I64: {
-			int64_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_I64:
+			memcpy(&i64, field, sizeof(i64));
+			added = ota_add_i64(o, f->key, i64);
 			break;
-		}
 		default:
-			if (!memchr(field, '\0', f->size) ||
-			    !cJSON_AddStringToObject(o, f->key, field))
-				return false;
-			continue;
+			added = memchr(field, '\0', f->size)
+				    ? cJSON_AddStringToObject(o, f->key, field)
+				    : NULL;
 		}
-		if (!cJSON_AddNumberToObject(o, f->key, d))
+		if (!added)
 			return false;
 	}
 	return true;

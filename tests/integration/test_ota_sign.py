@@ -180,6 +180,14 @@ def test_keygen_sign_verify():
                  "rauc", "--allow-downgrade")
         p2 = json.loads(ok("verify", "--pub", pub, stdin=out.encode()))
         check(p2["sha256"] == sha and p2["allowDowngrade"] is True, f"payload {p2}")
+        # the largest size is signed exactly as given (not as a 15-digit double)
+        out = ok("sign", "--key", key, "--version", "2.0.0", "--url", "https://h/x",
+                 "--size", str(2**53), "--sha256", sha, "--board", "sim", "--installer", "rauc")
+        text = ok("verify", "--pub", pub, stdin=out.encode())
+        check(f'"size":{2**53},' in text, f"size not signed as {2**53}: {text}")
+        refused(["sign", "--key", key, "--version", "2.0.0", "--url", "https://h/x", "--size",
+                 str(2**53 + 1), "--sha256", sha, "--board", "sim", "--installer", "rauc"], 1,
+                "size: must be an integer in [1, 2^53]")
 
 
 def test_tampering_refused():

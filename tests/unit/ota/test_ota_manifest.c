@@ -372,6 +372,20 @@ static void to_json_round_trip(void **state)
 	assert_int_equal(parse(json, &back, why, sizeof(why)), 0);
 	assert_memory_equal(&m, &back, sizeof(m));
 	free(json);
+	/* sizes print as digits: cJSON's own number printing would turn 2^53
+	 * into 9.00719925474099e+15, which reads back as another size */
+	for (uint64_t size = (UINT64_C(1) << 53) - 3; size <= (UINT64_C(1) << 53); size++) {
+		char digits[32];
+
+		m.size = size;
+		json = edge_ota_manifest_to_json(&m);
+		assert_non_null(json);
+		snprintf(digits, sizeof(digits), "\"size\":%llu,", (unsigned long long)size);
+		assert_non_null(strstr(json, digits));
+		assert_int_equal(parse(json, &back, why, sizeof(why)), 0);
+		assert_true(back.size == size);
+		free(json);
+	}
 	/* optional keys stay out when unset */
 	assert_int_equal(parse("{" GOOD_FIELDS "}", &m, why, sizeof(why)), 0);
 	json = edge_ota_manifest_to_json(&m);

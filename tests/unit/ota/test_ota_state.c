@@ -135,6 +135,16 @@ static void save_load_round_trip(void **state)
 	assert_non_null(strstr(json, "\"manifest\":{\"version\":\"1.3.0-rc.2\""));
 	free(json);
 
+	/* the biggest values survive exactly (digits, not %.15g) */
+	r.m.size = UINT64_C(1) << 53;
+	r.offset = r.m.size - 1;
+	r.resumed_from = r.m.size;
+	r.ts_ms = INT64_C(1) << 53;
+	r.attempt = UINT32_MAX;
+	assert_int_equal(edge_ota_state_save(dir, &r), 0);
+	assert_int_equal(edge_ota_state_load(dir, &back, why, sizeof(why)), 0);
+	assert_memory_equal(&r, &back, sizeof(r));
+	full_record(&r);
 	/* every state, and an idle record without a manifest */
 	for (int s = EDGE_OTA_IDLE; s <= EDGE_OTA_ROLLED_BACK; s++) {
 		r.state = (enum edge_ota_state)s;
