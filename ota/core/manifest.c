@@ -29,6 +29,22 @@ int ota_why(int rc, char *why, size_t whylen, const char *fmt, ...)
 	return rc;
 }
 
+cJSON *ota_add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	return cJSON_AddRawToObject(o, key, num);
+}
+
+cJSON *ota_add_i64(cJSON *o, const char *key, int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", (long long)v);
+	return cJSON_AddRawToObject(o, key, num);
+}
+
 bool ota_sha256_hex(const char *s, char out[65])
 {
 	char tmp[65];
@@ -323,8 +339,7 @@ cJSON *ota_manifest_to_object(const struct edge_ota_manifest *m)
 	if (!o)
 		return NULL;
 	ok = cJSON_AddStringToObject(o, "version", m->version) &&
-	     cJSON_AddStringToObject(o, "url", m->url) &&
-	     cJSON_AddNumberToObject(o, "size", (double)m->size) &&
+	     cJSON_AddStringToObject(o, "url", m->url) && ota_add_u64(o, "size", m->size) &&
 	     cJSON_AddStringToObject(o, "sha256", m->sha256);
 	boards = ok ? cJSON_AddArrayToObject(o, "boards") : NULL;
 	ok = boards != NULL;

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edge/ota/manifest.h"
 
@@ -18,6 +19,13 @@ int ota_manifest_from_object(const cJSON *o, const char *prefix, bool strict_key
 
 /* The manifest as a cJSON object (NULL on allocation failure). */
 cJSON *ota_manifest_to_object(const struct edge_ota_manifest *m);
+
+/* Adds an integer member written in decimal digits. cJSON prints numbers
+ * with 15 significant digits and accepts the result when it is within a
+ * relative epsilon: 9007199254740992 would come out as
+ * 9.00719925474099e+15, another size. NULL on allocation failure. */
+cJSON *ota_add_u64(cJSON *o, const char *key, uint64_t v);
+cJSON *ota_add_i64(cJSON *o, const char *key, int64_t v);
 
 /* 64 hex digits of either case, folded to lower case into out. */
 bool ota_sha256_hex(const char *s, char out[65]);

@@ -234,37 +234,30 @@ static bool write_fields(cJSON *o, const struct field *tab, size_t n, const void
 	for (size_t i = 0; i < n; i++) {
 		const struct field *f = &tab[i];
 		const char *field = (const char *)base + f->off;
-		double d;
+		uint64_t u64;
+		uint32_t u32;
+		int64_t i64;
+		cJSON *added;
 
 		switch (f->kind) {
-		case K_U64: {
-			uint64_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_U64:
+			memcpy(&u64, field, sizeof(u64));
+			added = ota_add_u64(o, f->key, u64);
 			break;
-		}
-		case K_U32: {
-			uint32_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_U32:
+			memcpy(&u32, field, sizeof(u32));
+			added = ota_add_u64(o, f->key, u32);
 			break;
-		}
-		case K_I64: {
-			int64_t x;
-
-			memcpy(&x, field, sizeof(x));
-			d = (double)x;
+		case K_I64:
+			memcpy(&i64, field, sizeof(i64));
+			added = ota_add_i64(o, f->key, i64);
 			break;
-		}
 		default:
-			if (!memchr(field, '\0', f->size) ||
-			    !cJSON_AddStringToObject(o, f->key, field))
-				return false;
-			continue;
+			added = memchr(field, '\0', f->size)
+				    ? cJSON_AddStringToObject(o, f->key, field)
+				    : NULL;
 		}
-		if (!cJSON_AddNumberToObject(o, f->key, d))
+		if (!added)
 			return false;
 	}
 	return true;
@@ -395,6 +388,8 @@ static int read_doc(const char *dir, const char *name, size_t max, char **text, 
 		return 1;
 	if (rc == -EFBIG)
 		return ota_why(-EINVAL, why, whylen, "%s: larger than %zu bytes", path, max);
+	if (rc == -EINVAL) /* edge_file_read's answer for a directory, a FIFO... */
+		return ota_why(-EINVAL, why, whylen, "%s: not a regular file", path);
 	if (rc)
 		return ota_why(rc, why, whylen, "%s: cannot read: %s", path, strerror(-rc));
 	return 0;
@@ -449,10 +444,14 @@ static int save_doc(const char *dir, const char *name, char *json, int parse_rc)
 
 int edge_ota_state_save(const char *dir, const struct edge_ota_record *r)
 {
-	struct edge_ota_record *back = malloc(sizeof(*back));
-	char *json = edge_ota_state_to_json(r);
+	struct edge_ota_record *back;
+	char *json;
 	int rc = -ENOMEM;
 
+	if (!edge_ota_state_name(r->state))
+		return -EINVAL;
+	back = malloc(sizeof(*back));
+	json = edge_ota_state_to_json(r);
 	if (back && json)
 		rc = edge_ota_state_from_json(json, strlen(json), back, NULL, 0) ? -EINVAL : 0;
 	free(back);
@@ -476,6 +475,7 @@ void edge_ota_history_add(struct edge_ota_history *h, const struct edge_ota_outc
 	edge_ota_history_forget_failed(h, o->version, o->sha256);
 	n = h->n_failed < EDGE_OTA_FAILED_MAX ? h->n_failed : EDGE_OTA_FAILED_MAX - 1;
 	memmove(&h->failed[1], &h->failed[0], n * sizeof(h->failed[0]));
+	memset(&h->failed[0], 0, sizeof(h->failed[0]));
 	snprintf(h->failed[0].version, sizeof(h->failed[0].version), "%s", o->version);
 	snprintf(h->failed[0].sha256, sizeof(h->failed[0].sha256), "%s", o->sha256);
 	h->n_failed = n + 1;

@@ -363,7 +363,7 @@ enum {
  * agent's parser, so every check and message is the agent's. */
 static int manifest_from_opts(struct opt *o, struct edge_ota_manifest *m)
 {
-	char why[160], hex[65];
+	char why[160], hex[65], size_text[24];
 	uint64_t size = 0, image_size = 0;
 	cJSON *root, *boards;
 	char *text;
@@ -384,13 +384,17 @@ static int manifest_from_opts(struct opt *o, struct edge_ota_manifest *m)
 			return fail("--sha256 does not match %s (%s)", o[S_IMAGE].value, hex);
 		size = image_size;
 	}
+	if (size > (UINT64_C(1) << 53))
+		return fail("manifest refused: size: must be an integer in [1, 2^53]");
+	/* digits, not a double: cJSON would print 2^53 as 9.00719925474099e+15 */
+	snprintf(size_text, sizeof(size_text), "%llu", (unsigned long long)size);
 	root = cJSON_CreateObject();
 	boards = root ? cJSON_AddArrayToObject(root, "boards") : NULL;
 	rc = boards ? 0 : -ENOMEM;
 	if (!rc &&
 	    (!cJSON_AddStringToObject(root, "version", o[S_VERSION].value) ||
 	     !cJSON_AddStringToObject(root, "url", o[S_URL].value) ||
-	     !cJSON_AddNumberToObject(root, "size", (double)size) ||
+	     !cJSON_AddRawToObject(root, "size", size_text) ||
 	     !cJSON_AddStringToObject(root, "sha256", o[S_IMAGE].set ? hex : o[S_SHA256].value) ||
 	     !cJSON_AddStringToObject(root, "installer", o[S_INSTALLER].value)))
 		rc = -ENOMEM;
@@ -405,12 +409,6 @@ static int manifest_from_opts(struct opt *o, struct edge_ota_manifest *m)
 	cJSON_Delete(root);
 	if (!text)
 		return fail("out of memory");
-	/* a size beyond 2^53 became an inexact double: say so before the
-	 * parser reports a different number */
-	if (size > (UINT64_C(1) << 53)) {
-		free(text);
-		return fail("manifest refused: size: must be an integer in [1, 2^53]");
-	}
 	rc = edge_ota_manifest_parse(text, strlen(text), m, why, sizeof(why));
 	free(text);
 	if (rc)
