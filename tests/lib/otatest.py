@@ -250,8 +250,8 @@ def ota_config(h, broker, vendor, server, **ota_over):
     """A fast sim board, OTA in service mode, the image server's CA."""
     import cmdlib
     ota = {"manifest_key_file": vendor.pub, "ca_file": h.ca.ca_crt,
-           "health_window_s": 3, "bundle": {"boot": "service"}}
+           "health_window_s": 6, "bundle": {"boot": "service"}}
     ota.update(ota_over)
-    cfg = cmdlib.config(h, broker, status={"interval_s": 1})
+    cfg = cmdlib.config(h, broker, status={"interval_s": 5})
     cfg["ota"] = ota
     return cfg
