@@ -233,11 +233,13 @@ static void on_install_line(void *ctx, char *line)
 		return; /* the exit status says the same */
 	/* RAUC's own log lines and the operation names ("installing", "idle")
 	 * say nothing the steps do not; anything else (a D-Bus error, "No such
-	 * file") is kept for the error text. */
+	 * file") is kept for the error text: the first, as the client's summary
+	 * ("D-Bus error while installing") follows the cause. */
 	if (strncmp(line, "rauc-Message:", 13) == 0 || strcmp(line, "installing") == 0 ||
 	    strcmp(line, "idle") == 0 || !line[0])
 		return;
-	inst_copy(in->other, sizeof(in->other), line);
+	if (!in->other[0])
+		inst_copy(in->other, sizeof(in->other), line);
 }
 
 /* "slot S" for the slot RAUC now boots first (after an install, the one
