@@ -11,12 +11,15 @@
  *   2/3 "Installation in progress"  signature, hardware, selection and
  *                                   hashes passed; the handlers write
  *   3/3 "SWUPDATE successful"
- * "Image invalid or corrupted. Not installing" (or a hash mismatch) means
- * SWUpdate refused the .swu before writing it: "error refused" with its
- * first error ("Authentication of all signatures failed", "Found nothing to
- * install", "SW not compatible with hardware", "HASH mismatch : ...").
- * Failures after that are the device's ("Installation failed !"): internal,
- * with the handler's reason from the trace lines.
+ * A failure is a refusal of the .swu ("error refused" with SWUpdate's first
+ * error: "Authentication of all signatures failed", "Found nothing to
+ * install", "SW not compatible with hardware", "HASH mismatch : ...") when
+ * one of its error lines is one SWUpdate 2022.12 prints for a bad .swu (see
+ * refusals[]). Its summary "Image invalid or corrupted" is no such sign: it
+ * also follows a full disk while extracting, and SWUpdate's exit races
+ * with printing it (seen missing after a signature failure). Everything
+ * else is the device's ("Installation failed !", a missing key, no hardware
+ * revision of its own): internal, with the handler's reason from the trace.
  *
  * SWUpdate copies every image that is not "installed-directly" into its
  * TMPDIR before writing it; that TMPDIR is a fresh directory beside the
@@ -37,9 +40,10 @@
 #include "tool.h"
 
 struct swu {
-	int phase;	    /* 0..3, see above */
-	bool rejected;	    /* "Image invalid or corrupted" */
-	bool hash_mismatch; /* "HASH mismatch" */
+	int phase;	  /* 0..3, see above */
+	bool refused;	  /* an error line says the .swu is bad */
+	bool hw_known;	  /* "Running on BOARD Revision REV": this device has one */
+	bool hw_mismatch; /* "SW not compatible with hardware" */
 	char first_error[400];
 	char reason[400]; /* the first trace line after "Installation in progress"
 			     that says what went wrong */
@@ -52,6 +56,30 @@ static void set_phase(struct swu *s, int phase)
 		s->phase = phase;
 		inst_emit("progress %d 3", phase);
 	}
+}
+
+/* Error texts of SWUpdate 2022.12 that are about the .swu itself. "Compatible
+ * SW not found" follows every rejected sw-description: its signature, its
+ * syntax, or a selection (-e) it does not have. */
+static bool says_refused(const char *text)
+{
+	static const char *const refusals[] = {
+	    "Compatible SW not found",
+	    "SW not compatible with hardware",
+	    "HW compatibility not found", /* the .swu names no hardware */
+	    "Authentication of all signatures failed",
+	    "HASH mismatch",
+	    "Hash not set",
+	    "Checksum WRONG",
+	    "CPIO",
+	    "invalid archive",
+	    "Required image file",
+	    "cannot be extracted",
+	};
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (strstr(text, refusals[i]))
+			return true;
+	return false;
 }
 
 /* "[ERROR] : SWUPDATE failed [0] ERROR : text" -> "text";
@@ -76,10 +104,10 @@ static void on_line(void *ctx, char *line)
 
 	if (strncmp(line, "[ERROR]", 7) == 0) {
 		const char *t = error_text(line);
-		if (strstr(t, "Image invalid or corrupted"))
-			s->rejected = true;
-		if (strstr(t, "HASH mismatch"))
-			s->hash_mismatch = true;
+		if (strstr(t, "SW not compatible with hardware"))
+			s->hw_mismatch = true;
+		if (says_refused(t))
+			s->refused = true;
 		/* the summary lines say nothing of their own */
 		if (!s->first_error[0] && !strstr(t, "SWUpdate *failed*") &&
 		    !strstr(t, "Image invalid or corrupted"))
@@ -94,7 +122,9 @@ static void on_line(void *ctx, char *line)
 			inst_copy(s->plain, sizeof(s->plain), line);
 		return;
 	}
-	if (strstr(line, "SWUPDATE successful")) {
+	if (strstr(line, "[main] : Running on ")) {
+		s->hw_known = true;
+	} else if (strstr(line, "SWUPDATE successful")) {
 		set_phase(s, 3);
 	} else if (strstr(line, "Installation in progress")) {
 		set_phase(s, 2);
@@ -193,7 +223,12 @@ static int run(int argc, char **argv)
 	}
 	if (rc == 0)
 		return inst_fail("internal", "swupdate exited 0 without saying it succeeded");
-	if (s.rejected || s.hash_mismatch)
+	/* without /etc/hwrevision (or --hwrevision) every .swu "does not fit":
+	 * that is this device's fault, not the image's */
+	if (s.hw_mismatch && !s.hw_known)
+		return inst_fail("internal", "swupdate knows no hardware revision of this device "
+					     "(/etc/hwrevision or --hwrevision BOARD:REV)");
+	if (s.refused)
 		return inst_fail("refused", "%s",
 				 s.first_error[0] ? s.first_error : "image invalid");
 	const char *what = s.first_error[0] ? s.first_error : s.plain[0] ? s.plain : "no message";

@@ -16,7 +16,9 @@ image) and checks:
   * refusals, each with the target unchanged: signed by another CA, a
     selection the .swu does not have, another hardware revision, an image
     changed after signing -> "error refused <SWUpdate's message>";
-  * a handler that cannot write (its device missing) -> "error internal".
+  * the device's own faults -> "error internal": a handler that cannot
+    write (its device missing), no hardware revision known on the device
+    (SWUpdate then calls every .swu incompatible).
 
 Debian's SWUpdate binds its IPC sockets at the compiled-in /tmp/sockinstctrl
 and /tmp/swupdateprog (unlinking what is there) even for `-i`; so that a
@@ -153,7 +155,11 @@ class Setup:
         with open(self.wrapper, "w") as f:
             f.write("#!/bin/sh\n# SWUpdate with a private /tmp for its compiled-in IPC sockets\n"
                     "exec unshare --mount --propagation private sh -c "
-                    "'mount -t tmpfs edge-swu /tmp && exec swupdate \"$@\"' swupdate \"$@\"\n")
+                    "'mount -t tmpfs edge-swu /tmp && "
+                    # a device without a hardware revision, whatever this machine has
+                    "{ [ -z \"$EDGE_TEST_NO_HWREV\" ] || [ ! -e /etc/hwrevision ] || "
+                    "mount --bind /dev/null /etc/hwrevision; } && "
+                    "exec swupdate \"$@\"' swupdate \"$@\"\n")
         os.chmod(self.wrapper, 0o755)
         self.reset_target()
 
@@ -173,8 +179,14 @@ class Setup:
 
     def install(self, swu, selection="stable,main", hw=HW):
         cmd = [INSTALL, "swupdate", "--image", swu, "--key", self.ca, "--selection", selection,
-               "--hwrevision", hw, "--swupdate", self.wrapper]
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+               "--swupdate", self.wrapper]
+        env = dict(os.environ)
+        if hw:
+            cmd += ["--hwrevision", hw]
+        else:
+            env["EDGE_TEST_NO_HWREV"] = "1"
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                           env=env)
         lines = r.stdout.decode(errors="replace").splitlines()
         with open(os.path.join(self.d, "install.log"), "a") as f:
             f.write(f"$ {' '.join(cmd)}\n" + "\n".join(lines) + f"\n[exit {r.returncode}]\n"
@@ -238,9 +250,10 @@ def test_refusals_leave_the_target():
         refused(s, s.swu("tampered", image=bytes(tampered)), "HASH mismatch")
 
 
-def test_handler_failure_is_internal():
-    """A .swu that passes every check but whose handler cannot open its device
-    is the device's problem, not a refusal of the image."""
+def test_device_faults_are_internal():
+    """A .swu that passes every check but whose handler cannot open its device,
+    or a device without a hardware revision: the device's problem, not a
+    refusal of the image."""
     preflight()
     with harness("ota-swu-nodev") as h:
         s = Setup(h)
@@ -252,7 +265,15 @@ def test_handler_failure_is_internal():
         check("cannot be opened" in err, f"the handler's reason is not in {err!r}")
         check("progress 2 3" in lines, f"no 'progress 2 3' (checks passed) in {lines}")
 
+        # a device that knows no hardware revision fails every .swu: its fault
+        s.reset_target()
+        rc, lines = s.install(s.swu("good"), hw=None)
+        err = last_error(lines)
+        check(rc == 1 and err is not None and err.startswith("error internal ")
+              and "hardware revision" in err, f"no hardware revision: exit {rc}, {err!r}")
+        check(s.target_bytes() == b"\x5a" * TARGET_SIZE, "no hardware revision: target changed")
+
 
 if __name__ == "__main__":
     edgetest.main([test_install_writes_the_image, test_refusals_leave_the_target,
-                   test_handler_failure_is_internal])
+                   test_device_faults_are_internal])
