@@ -12,6 +12,7 @@ want=(
   python3-paho-mqtt curl ca-certificates procps iproute2 util-linux dbus-daemon libssl-dev libgnutls28-dev
   postgresql libnginx-mod-stream
   libubootenv-dev libubootenv-tool u-boot-qemu qemu-system-arm u-boot-tools e2fsprogs
+  rauc squashfs-tools swupdate
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1
