@@ -82,7 +82,8 @@ def snapshot(root, skip=()):
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = [d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in skip]
+        dirnames[:] = [d for d in dirnames
+                       if os.path.normpath(os.path.join(rel_dir, d)) not in skip]
         for n in dirnames + filenames:
             p = os.path.join(dirpath, n)
             rel = os.path.normpath(os.path.join(rel_dir, n))
@@ -336,7 +337,7 @@ def test_service_refusals():
         tars["4097-entries"] = (p, make_tar(p, [(f"d{i}", None, D, 0o755, "")
                                                 for i in range(4097)]))
         p = os.path.join(h.dir, "cut.tar")
-        good = app_tar(p)
+        app_tar(p)
         b = read(p)
         write(p, b[:1024 + 512 + 100])  # ends inside a file's data
         tars["truncated"] = (p, sha(p))
