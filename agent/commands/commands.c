@@ -61,6 +61,7 @@ struct edge_commands {
 	unsigned blink_left;
 	struct edge_timer *after_timer;
 	enum after after;
+	char reboot_arg[32]; /* for the next AFTER_REBOOT ("0 tryboot") */
 	uint64_t local_seq;
 };
 
@@ -411,7 +412,7 @@ static void after_cb(void *arg)
 		edge_store_ack_flush(c->d.store);
 		edge_store_checkpoint(c->d.store);
 		EDGE_NOTICE(MOD, "rebooting (%s)", edge_devctl_reboot_backend(c->devctl));
-		rc = edge_devctl_reboot(c->devctl);
+		rc = edge_devctl_reboot(c->devctl, *c->reboot_arg ? c->reboot_arg : NULL);
 		if (rc)
 			EDGE_ERR(MOD, "reboot failed: %s", strerror(-rc));
 	}
@@ -431,10 +432,11 @@ static int schedule(struct edge_commands *c, enum after what)
 	return rc;
 }
 
-int edge_commands_reboot(struct edge_commands *c, const char *why)
+int edge_commands_reboot(struct edge_commands *c, const char *why, const char *arg)
 {
 	int rc = edge_devctl_can_reboot(c->devctl);
 
+	snprintf(c->reboot_arg, sizeof(c->reboot_arg), "%s", arg ? arg : "");
 	if (!rc)
 		rc = schedule(c, AFTER_REBOOT);
 	if (!rc)
@@ -467,6 +469,7 @@ static enum edge_cmd_status do_reboot(struct ctx *x)
 		return EDGE_CMD_REJECTED;
 	}
 	rc = edge_devctl_can_reboot(d);
+	x->c->reboot_arg[0] = '\0';
 	if (!rc)
 		rc = schedule(x->c, AFTER_REBOOT);
 	if (rc) {

@@ -465,11 +465,9 @@ static void ota_restart(void *arg, enum edge_ota_restart how, const char *why)
 		begin_stop(a, "OTA restart");
 		return;
 	}
-	if (how == EDGE_OTA_REBOOT_TRYBOOT)
-		EDGE_WARN(MOD, "%s: the system HAL reboots without the tryboot flag: the firmware "
-			       "boots the committed partition and the trial is judged rolled back",
-			  why);
-	rc = a->commands ? edge_commands_reboot(a->commands, why) : -ENOTSUP;
+	rc = a->commands ? edge_commands_reboot(a->commands, why,
+						 how == EDGE_OTA_REBOOT_TRYBOOT ? "0 tryboot" : NULL)
+			 : -ENOTSUP;
 	if (rc)
 		EDGE_ERR(MOD, "%s: cannot reboot: %s", why, strerror(-rc));
 }

@@ -315,6 +315,19 @@ static unsigned long boot_counter(char *path, size_t len)
 	return n;
 }
 
+static char last_reboot_arg[64];
+
+int edge_hal_sim_reboot_arg(const char *arg)
+{
+	snprintf(last_reboot_arg, sizeof(last_reboot_arg), "%s", arg);
+	return edge_hal_sim_reboot();
+}
+
+const char *edge_sim_last_reboot_arg(void)
+{
+	return last_reboot_arg;
+}
+
 int edge_sim_boot_id(char *out, size_t len)
 {
 	char path[512];

@@ -86,7 +86,8 @@ void edge_commands_message(struct edge_commands *c, const struct edge_mqtt_messa
 char *edge_commands_run_local(struct edge_commands *c, const char *action, const char *params_json);
 void edge_commands_stats(const struct edge_commands *c, struct edge_commands_stats *out);
 /* Reboots the gateway through the device control (backlog flushed to the
- * outbox first), after a short delay; for the OTA engine. 0 or -errno. */
-int edge_commands_reboot(struct edge_commands *c, const char *why);
+ * outbox first), after a short delay; for the OTA engine. arg: NULL or the
+ * kernel's reboot argument ("0 tryboot"). 0 or -errno. */
+int edge_commands_reboot(struct edge_commands *c, const char *why, const char *arg);
 
 #endif

@@ -183,6 +183,8 @@ unsigned edge_sim_reboot_requests(void);
  * file, so that the next agent started by the test (the "booted" system)
  * sees a new boot. 0 or -ENAMETOOLONG. */
 int edge_sim_boot_id(char *out, size_t len);
+/* The argument of the last edge_system_reboot_arg("sim", arg), or "". */
+const char *edge_sim_last_reboot_arg(void);
 
 /* Frees every sim bus, chip, port and line. */
 void edge_sim_reset(void);
