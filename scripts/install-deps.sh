@@ -67,6 +67,6 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian starts the packaged daemons on install; tests start their own.
-for svc in mosquitto nginx prometheus; do
+for svc in mosquitto nginx prometheus rauc swupdate swupdate.socket; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
