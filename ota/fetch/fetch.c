@@ -683,10 +683,11 @@ static void classify_curl(struct fetch *f, CURLcode rc)
 		fail(f, "internal", "%s", what);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(f->reason, sizeof(f->reason), "stalled: %s", what);
+		snprintf(f->reason, sizeof(f->reason), "stalled: %.*s", (int)sizeof(f->reason) - 10,
+			 what);
 		break;
 	default:
-		snprintf(f->reason, sizeof(f->reason), "%s", what);
+		snprintf(f->reason, sizeof(f->reason), "%.*s", (int)sizeof(f->reason) - 1, what);
 		break;
 	}
 	f->out = OUT_RETRY;
