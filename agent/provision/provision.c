@@ -217,25 +217,6 @@ static void on_exit_cb(void *arg, const struct edge_spawn_exit *e)
 	}
 }
 
-/* Where edge-prov-client lives: beside this executable. */
-static int helper_path(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if (snprintf(out, len, "%s/edge-prov-client", self) >= (int)len)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
-
 static int spawn_job(struct edge_provision *p, enum job job)
 {
 	const struct settings *s = &p->s;
@@ -244,7 +225,7 @@ static int spawn_job(struct edge_provision *p, enum job job)
 	struct edge_spawn_opts o = {0};
 	int rc, n = 0;
 
-	rc = helper_path(helper, sizeof(helper));
+	rc = edge_spawn_helper_path("edge-prov-client", helper, sizeof(helper));
 	if (rc) {
 		EDGE_ERR(MOD, "cannot run %s: %s", helper, strerror(-rc));
 		report_error(p, "provisioning helper edge-prov-client missing");

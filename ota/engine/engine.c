@@ -187,24 +187,6 @@ static bool installer_enabled(const struct edge_ota *o, const char *inst)
 	return false;
 }
 
-static int helper_path(char *out, size_t len, const char *name)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if (snprintf(out, len, "%s/%s", self, name) >= (int)len)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
-
 /* The boot id that tells "the reboot happened" from "killed before it". */
 static void current_boot_id(struct edge_ota *o, const char *installer, char *out, size_t len)
 {
@@ -481,7 +463,7 @@ static int run_helper(struct edge_ota *o, enum step st, const char **argv)
 	struct edge_spawn_opts so = {0};
 	int rc;
 
-	rc = helper_path(o->helper, sizeof(o->helper), argv[0]);
+	rc = edge_spawn_helper_path(argv[0], o->helper, sizeof(o->helper));
 	if (rc) {
 		EDGE_ERR(MOD, "cannot run %s: %s", o->helper, strerror(-rc));
 		return rc;

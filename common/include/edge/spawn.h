@@ -98,6 +98,12 @@ int edge_spawn_stop_sync(struct edge_spawn *sp, unsigned timeout_ms, int *status
 #define EDGE_SPAWN_FREE_STOP_MS 1000
 void edge_spawn_free(struct edge_spawn *sp);
 
+/* Where the daemon's helper `name` (edge-prov-client, edge-ota-fetch, ...)
+ * lives: beside the running executable (/proc/self/exe), so that an agent
+ * run from an OTA slot uses that slot's helpers. 0, or -ENOENT/-EACCES
+ * (from access(X_OK)), -ENAMETOOLONG; out holds the path either way. */
+int edge_spawn_helper_path(const char *name, char *out, size_t len);
+
 /* For the helper program itself, first thing in main(): asks the kernel for
  * SIGTERM when its parent dies (PR_SET_PDEATHSIG), so a SIGKILLed daemon
  * leaves no helper behind. parent is the pid the daemon passed down (e.g.

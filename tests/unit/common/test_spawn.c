@@ -588,6 +588,24 @@ static int list_fds(void)
 	return 0;
 }
 
+/* Helpers are found beside the running executable (here: this test). */
+static void helper_path_beside_self(void **state)
+{
+	char self[4096], out[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *base;
+
+	(void)state;
+	assert_true(n > 0);
+	self[n] = '\0';
+	base = strrchr(self, '/') + 1;
+	assert_int_equal(edge_spawn_helper_path(base, out, sizeof(out)), 0);
+	assert_string_equal(out, self);
+	assert_int_equal(edge_spawn_helper_path("no-such-helper", out, sizeof(out)), -ENOENT);
+	assert_non_null(strstr(out, "/no-such-helper"));
+	assert_int_equal(edge_spawn_helper_path(base, out, 8), -ENAMETOOLONG);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +622,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(stop_sync_bounded),
 	    cmocka_unit_test(free_running_and_exited),
 	    cmocka_unit_test(start_errors),
+	    cmocka_unit_test(helper_path_beside_self),
 	};
 	ssize_t n;
 
