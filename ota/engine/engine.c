@@ -622,6 +622,11 @@ static int start_install(struct edge_ota *o)
 		argv[n++] = "--selection";
 		argv[n++] = strcmp(o->r.target_slot, "A") == 0 ? c->ota.swupdate.selection_a
 							       : c->ota.swupdate.selection_b;
+		/* SWUpdate built with hardware compatibility (Debian's) calls
+		 * every .swu incompatible when it knows no revision: a device
+		 * without /etc/hwrevision names its own here */
+		if (*c->ota.swupdate.hwrevision)
+			argv[n++] = "--hwrevision", argv[n++] = c->ota.swupdate.hwrevision;
 	} else if (service_mode(o)) {
 		app_dir(o, app, sizeof(app));
 		argv[n++] = "service";
