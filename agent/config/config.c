@@ -302,6 +302,9 @@ static const struct edge_cfg_key config_keys[] = {
      .def = "stable,copy1", .desc = "-e selection that writes slot A"},
     {"ota.swupdate.selection_b", EDGE_CFG_STRING, 0, F(ota.swupdate.selection_b),
      .def = "stable,copy2", .desc = "-e selection that writes slot B"},
+    {"ota.swupdate.hwrevision", EDGE_CFG_STRING, 0, F(ota.swupdate.hwrevision),
+     .desc = "BOARD:REVISION passed as -H (a build with hardware compatibility refuses every "
+	     ".swu without it); empty = SWUpdate reads /etc/hwrevision"},
     {"sensors", EDGE_CFG_MAP, RUNTIME, F(sensors), EDGE_CFG_COUNT(n_sensors), .sub = &sensor_tab,
      .desc = "per-sensor overrides of the board by sensor name; unset keys keep the board's"},
     {"alerts", EDGE_CFG_ARRAY, RUNTIME, F(alerts), EDGE_CFG_COUNT(n_alerts), .sub = &alert_tab,

@@ -54,11 +54,12 @@ enum step {
 	S_ROLLBACK, /* boot-X mark-bad target after a failed trial */
 	S_CANCEL,   /* boot-X mark-bad target after a cancelled install */
 	S_GOODBOOT, /* boot-X commit booted: a healthy ordinary start */
+	S_FALLBACK, /* boot-X mark-bad target: the boot loader fell back by itself */
 };
 
-static const char *const step_names[] = {"none",    "booted", "download", "verify",
-					  "mark-bad", "install", "trial",    "commit",
-					  "health",   "rollback", "cancel",  "good-boot"};
+static const char *const step_names[] = {"none",    "booted",	 "download", "verify", "mark-bad",
+					 "install", "trial",	 "commit",   "health", "rollback",
+					 "cancel",  "good-boot", "fallback"};
 
 enum tjob { T_NONE, T_RESPAWN, T_RESTART, T_RESUME };
 
@@ -99,6 +100,8 @@ struct edge_ota {
 	 * RAUC): the booted slot is marked good again after each healthy
 	 * window, or ordinary reboots would use its tries up. */
 	bool good_boot_pending;
+	/* The outcome S_FALLBACK reports once the failed slot is marked bad. */
+	char fallback_why[sizeof(((struct edge_ota_record *)0)->reason)];
 
 	uint64_t last_report_ms;
 	unsigned last_report_pct;
@@ -601,6 +604,11 @@ static int start_install(struct edge_ota *o)
 		argv[n++] = "--selection";
 		argv[n++] = strcmp(o->r.target_slot, "A") == 0 ? c->ota.swupdate.selection_a
 							       : c->ota.swupdate.selection_b;
+		/* SWUpdate built with hardware compatibility (Debian's) calls
+		 * every .swu incompatible when it knows no revision: a device
+		 * without /etc/hwrevision names its own here */
+		if (*c->ota.swupdate.hwrevision)
+			argv[n++] = "--hwrevision", argv[n++] = c->ota.swupdate.hwrevision;
 	} else if (service_mode(o)) {
 		app_dir(o, app, sizeof(app));
 		argv[n++] = "service";
@@ -804,6 +812,51 @@ static void begin_install(struct edge_ota *o)
 		start_failed(o, S_MARKBAD, rc);
 }
 
+/* An ordinary start on a boot loader that spends a try on every boot
+ * (U-Boot's BOOT_x_LEFT, RAUC): the booted slot is marked good once the
+ * health window passed. */
+static void arm_good_boot(struct edge_ota *o)
+{
+	const char *inst = default_installer(o);
+	enum bootk k = inst ? boot_kind(o, inst) : BK_SERVICE;
+
+	if (k == BK_UBOOT || k == BK_RAUC) {
+		o->good_boot_pending = true;
+		arm_health(o);
+	}
+}
+
+/* The boot loader fell back to the old slot by itself: the new one used its
+ * tries up (a hang, a panic, power cuts) before any verdict of ours. The new
+ * slot leaves the boot order BEFORE the outcome is written: until then
+ * BOOT_ORDER still names it first, and once power cuts have spent the old
+ * slot's tries too, U-Boot's refill (rauc #683) boots the failed slot again,
+ * where this agent would find no update in hand and mark it good. mark-bad
+ * is idempotent and state.json still says rebooting or trial, so a crash in
+ * between only repeats it. */
+__attribute__((format(printf, 2, 3))) static void fell_back(struct edge_ota *o, const char *fmt,
+							    ...)
+{
+	enum bootk k = boot_kind(o, o->r.m.installer);
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(o->fallback_why, sizeof(o->fallback_why), fmt, ap);
+	va_end(ap);
+	if (k != BK_UBOOT && k != BK_RAUC) {
+		/* service mode: edge-ota-boot swapped back already; tryboot: the
+		 * firmware's choice is one-shot */
+		finish(o, EDGE_OTA_ROLLED_BACK, "rolled_back", "%s", o->fallback_why);
+		return;
+	}
+	EDGE_WARN(MOD, "update %s: %s: marking slot %s bad", o->r.ota_id, o->fallback_why,
+		  o->r.target_slot);
+	rc = boot_step(o, S_FALLBACK, "mark-bad", o->r.target_slot);
+	if (rc)
+		start_failed(o, S_FALLBACK, rc);
+}
+
 static void after_fetch(struct edge_ota *o, int status, bool signaled)
 {
 	int rc;
@@ -870,15 +923,8 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 		}
 		o->after_booted = S_NONE;
 		resume(o);
-		if (!busy_state(o->r.state) && !rollback_pending(&o->r) && !o->child) {
-			const char *inst = default_installer(o);
-			enum bootk k = inst ? boot_kind(o, inst) : BK_SERVICE;
-
-			if (k == BK_UBOOT || k == BK_RAUC) {
-				o->good_boot_pending = true;
-				arm_health(o);
-			}
-		}
+		if (!busy_state(o->r.state) && !rollback_pending(&o->r) && !o->child)
+			arm_good_boot(o);
 		return;
 	case S_FETCH:
 		after_fetch(o, status, signaled);
@@ -970,6 +1016,15 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 	case S_CANCEL:
 		finish(o, EDGE_OTA_FAILED, "failure", "cancelled by the operator");
 		return;
+	case S_FALLBACK:
+		if (!ok)
+			EDGE_ERR(MOD,
+				 "mark-bad %s after the fallback failed (%s %s): the boot "
+				 "loader may still name it first",
+				 o->r.target_slot, o->err_kind, o->err_text);
+		finish(o, EDGE_OTA_ROLLED_BACK, "rolled_back", "%s", o->fallback_why);
+		arm_good_boot(o);
+		return;
 	case S_GOODBOOT:
 		if (ok)
 			EDGE_INFO(MOD, "slot %s marked good for the boot loader", o->booted);
@@ -1025,6 +1080,9 @@ static void timer_cb(void *arg)
 			break;
 		case S_ROLLBACK:
 			rc = boot_step(o, S_ROLLBACK, "mark-bad", o->r.target_slot);
+			break;
+		case S_FALLBACK:
+			rc = boot_step(o, S_FALLBACK, "mark-bad", o->r.target_slot);
 			break;
 		case S_BOOTED:
 			rc = boot_step(o, S_BOOTED, "booted", NULL);
@@ -1095,9 +1153,8 @@ static void resume(struct edge_ota *o)
 			return;
 		}
 		if (strcmp(o->booted, r->target_slot) != 0) {
-			finish(o, EDGE_OTA_ROLLED_BACK, "rolled_back",
-			       "slot %s did not boot; the boot loader fell back to %s",
-			       r->target_slot, o->booted);
+			fell_back(o, "slot %s did not boot; the boot loader fell back to %s",
+				  r->target_slot, o->booted);
 			return;
 		}
 		r->state = EDGE_OTA_TRIAL;
@@ -1110,9 +1167,8 @@ static void resume(struct edge_ota *o)
 		return;
 	case EDGE_OTA_TRIAL:
 		if (strcmp(o->booted, r->target_slot) != 0) {
-			finish(o, EDGE_OTA_ROLLED_BACK, "rolled_back",
-			       "back on slot %s after %u start(s) of %s", o->booted,
-			       r->trial_starts, r->target_slot);
+			fell_back(o, "back on slot %s after %u start(s) of %s", o->booted,
+				  r->trial_starts, r->target_slot);
 			return;
 		}
 		r->trial_starts++;

@@ -176,6 +176,7 @@ struct edge_config {
 			char key_file[EDGE_PATH_MAX];
 			char selection_a[64];
 			char selection_b[64];
+			char hwrevision[64]; /* "BOARD:REV" for -H; "" = /etc/hwrevision */
 		} swupdate;
 	} ota;
 	struct edge_alert_rule alerts[EDGE_ALERTS_MAX];
