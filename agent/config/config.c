@@ -414,6 +414,12 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 		return edge_cfg_fail(err, errlen,
 				     "%s: ota.bundle.slots: A and B are required with boot \"%s\"",
 				     origin, ota_boot_modes[cfg->ota.bundle.boot]);
+	/* the trial needs a status published inside its window */
+	if (cfg->ota.health_window_s <= cfg->status.interval_s)
+		return edge_cfg_fail(err, errlen,
+				     "%s: ota.health_window_s: %u must be longer than "
+				     "status.interval_s (%u): a trial needs a status in its window",
+				     origin, cfg->ota.health_window_s, cfg->status.interval_s);
 	if (cfg->ota.swupdate.enabled && !*cfg->ota.swupdate.key_file)
 		return edge_cfg_fail(err, errlen, "%s: ota.swupdate.key_file: required", origin);
 	loc = root ? cJSON_GetObjectItemCaseSensitive(
