@@ -11,6 +11,11 @@ want=(
   mosquitto mosquitto-clients libcoap3-bin openssl sqlite3 nginx prometheus
   python3-paho-mqtt curl ca-certificates procps iproute2 util-linux dbus-daemon libssl-dev libgnutls28-dev
   postgresql libnginx-mod-stream
+  # PKCS#11 device keys (docs/security.md): p11-kit's pkcs11.h to build; the
+  # pkcs11 engine, p11-kit's proxy module, SoftHSM2 and OpenSC's pkcs11-tool
+  # for the tests; swtpm + tpm2-pkcs11 for the TPM 2.0 chain.
+  libp11-kit-dev p11-kit libengine-pkcs11-openssl softhsm2 opensc gnutls-bin
+  swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools libtss2-tcti-swtpm0
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1
