@@ -16,6 +16,8 @@ want=(
   # for the tests; swtpm + tpm2-pkcs11 for the TPM 2.0 chain.
   libp11-kit-dev p11-kit libengine-pkcs11-openssl softhsm2 opensc gnutls-bin
   swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools libtss2-tcti-swtpm0
+  # systemd-analyze security --offline (test_systemd_units)
+  systemd
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1
