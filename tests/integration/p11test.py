@@ -141,3 +141,113 @@ def private_key_files(root):
             except OSError:
                 pass
     return found
+
+
+TPM2_MODULE = "/usr/lib/%s/pkcs11/libtpm2_pkcs11.so"
+
+
+class SwTPM:
+    """A TPM 2.0 simulator (swtpm) behind the tpm2-abrmd resource manager on a
+    private D-Bus, with a tpm2-pkcs11 store and token made by tpm2_ptool. Same
+    interface as SoftHSM. The resource manager is needed: straight on swtpm,
+    tpm2-pkcs11 runs out of TPM object slots ("out of memory for object
+    contexts", TPM_RC 0x902) while making a key."""
+
+    def __init__(self, h, label="edge", pin="4321", so_pin="87654321", name="swtpm"):
+        import socket
+        import time
+
+        need_tools()
+        arch = subprocess.run(["gcc", "-dumpmachine"], capture_output=True,
+                              text=True).stdout.strip()
+        self.module = TPM2_MODULE % arch
+        for tool, pkg in (("swtpm", "swtpm"), ("tpm2-abrmd", "tpm2-abrmd"),
+                          ("tpm2_ptool", "libtpm2-pkcs11-tools"), ("dbus-daemon", "dbus-daemon"),
+                          ("tpm2_getrandom", "tpm2-tools")):
+            if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+                cannot_run(f"{tool} is not installed (Debian package {pkg})")
+        if not os.path.exists(self.module):
+            cannot_run(f"{self.module} is missing (Debian package libtpm2-pkcs11-1)")
+        self.h = h
+        self.dir = h.path(name)
+        state, store = os.path.join(self.dir, "state"), os.path.join(self.dir, "store")
+        os.makedirs(state)
+        os.makedirs(store)
+        # the swtpm TCTI finds the control channel at port + 1
+        port = ctrl = None
+        for _ in range(50):
+            cand = [socket.socket() for _ in range(2)]
+            try:
+                cand[0].bind(("127.0.0.1", 0))
+                p0 = cand[0].getsockname()[1]
+                cand[1].bind(("127.0.0.1", p0 + 1))
+                port, ctrl = p0, p0 + 1
+                break
+            except OSError:
+                continue
+            finally:
+                for c in cand:
+                    c.close()
+        check(port, "no two adjacent free loopback ports")
+        log = open(os.path.join(self.dir, "swtpm.log"), "w")
+        p = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
+                              "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+                              "--ctrl", f"type=tcp,port={ctrl},bindaddr=127.0.0.1",
+                              "--flags", "not-need-init,startup-clear"],
+                             stdout=log, stderr=subprocess.STDOUT)
+        h.procs.append(p)
+        bus = os.path.join(self.dir, "bus")
+        d = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                              f"--address=unix:path={bus}"], stdout=log, stderr=subprocess.STDOUT)
+        h.procs.append(d)
+        end = time.time() + 10
+        while time.time() < end:
+            if os.path.exists(bus):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        else:
+            cannot_run(f"swtpm or dbus-daemon did not start: {open(log.name).read()[-600:]}")
+        self.env = {"DBUS_SESSION_BUS_ADDRESS": f"unix:path={bus}",
+                    "TPM2_PKCS11_STORE": store,
+                    "TPM2_PKCS11_TCTI": "tabrmd:bus_type=session",
+                    "TPM2TOOLS_TCTI": "tabrmd:bus_type=session",
+                    "TPM2_PKCS11_LOG_LEVEL": "0"}
+        abrmd = shutil.which("tpm2-abrmd") or "/usr/sbin/tpm2-abrmd"
+        args = [abrmd, "--session", f"--tcti=swtpm:host=127.0.0.1,port={port}", "--flush-all"]
+        if os.geteuid() == 0:
+            args.insert(1, "--allow-root")
+        a = subprocess.Popen(args, env=self.environ(), stdout=log, stderr=subprocess.STDOUT)
+        h.procs.append(a)
+        end = time.time() + 15
+        while time.time() < end:
+            r = subprocess.run(["tpm2_getrandom", "4", "--hex"], env=self.environ(),
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            if a.poll() is not None:
+                break
+            time.sleep(0.1)
+        else:
+            r = None
+        if r is None or r.returncode != 0:
+            cannot_run("tpm2-abrmd did not come up on the private D-Bus: "
+                       f"{open(log.name).read()[-600:]}")
+        self.label, self.pin, self.so_pin = label, pin, so_pin
+        self.pin_file = os.path.join(self.dir, "token.pin")
+        fd = os.open(self.pin_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, (pin + "\n").encode())
+        os.close(fd)
+        self.run(["tpm2_ptool", "init", "--path", store])
+        self.run(["tpm2_ptool", "addtoken", "--pid=1", f"--label={label}", f"--sopin={so_pin}",
+                  f"--userpin={pin}", "--path", store])
+
+    environ = SoftHSM.environ
+    run = SoftHSM.run
+    uri = SoftHSM.uri
+    keygen = SoftHSM.keygen
+    csr = SoftHSM.csr
+    key_access = SoftHSM.key_access

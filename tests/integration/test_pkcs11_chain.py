@@ -5,7 +5,8 @@ mutual TLS to mosquitto (require_certificate, use_identity_as_username) with
 the token key -> records flow -> renewal over mutual TLS with the token key
 (edge-prov-client, libcurl's engine options; a CSR signed in the token) ->
 reconnect with the new certificate. The key is sensitive and never
-extractable, and no private key file is ever written."""
+extractable, and no private key file is ever written. Twice: SoftHSM2, and a
+TPM 2.0 (swtpm, the simulator, behind tpm2-abrmd, with tpm2-pkcs11)."""
 # ctest-timeout: 240
 import json
 import os
@@ -13,16 +14,16 @@ import time
 
 import edgetest as et
 from edgetest import Harness, check
-from p11test import SoftHSM, private_key_files
+from p11test import SoftHSM, SwTPM, private_key_files
 from provtest import FACTORY, agent_cfg, cert_serial, openssl_verify, run, setup
 
 
-def test_factory_register_connect_renew_with_token():
-    with Harness("p11-chain") as h:
+def chain(name, make_token):
+    with Harness(name) as h:
         prov, broker = setup(h, "prov", cert_validity="20s")
         prov.start()
         token = prov.token("line-p11", uses=5)
-        hsm = SoftHSM(h)
+        hsm = make_token(h)
         out = h.path("factory")
         serial = "GW-P11-01"
         r = run([FACTORY, "--out", out, "--url", prov.url, "--ca", prov.ca, "--token", token,
@@ -79,5 +80,13 @@ def test_factory_register_connect_renew_with_token():
         check(not keys, f"private key files written: {keys}")
 
 
+def test_chain_softhsm2():
+    chain("p11-chain", SoftHSM)
+
+
+def test_chain_tpm2_swtpm():
+    chain("p11-chain-tpm", SwTPM)
+
+
 if __name__ == "__main__":
-    et.main([test_factory_register_connect_renew_with_token])
+    et.main([test_chain_softhsm2, test_chain_tpm2_swtpm])
