@@ -181,6 +181,56 @@ def test_loose_secrets_refused():
         check(stat.S_IMODE(os.stat(tok).st_mode) == 0o604, "the agent changed the mode itself")
 
 
+def server_cert(pki, cn, san):
+    """A broker certificate from pki with the given subjectAltName."""
+    key, csr, crt = (pki.dir + f"/{pki.name}-{cn}.{x}" for x in ("key", "csr", "crt"))
+    ext = pki.dir + f"/{pki.name}-{cn}.ext"
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+    et.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", f"/CN={cn}"])
+    et.run(["openssl", "x509", "-req", "-in", csr, "-CA", pki.ca_crt, "-CAkey", pki.ca_key,
+            "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext])
+    return crt, key
+
+
+def test_rogue_broker_refused():
+    """The broker is verified on the token path too (token_key.c builds the
+    whole TLS context): a broker certificate from another CA, and one from
+    the right CA for another name, are refused; with the file key as well."""
+    with Harness("p11-rogue") as h:
+        h.make_pki()
+        hsm = SoftHSM(h)
+        crt = token_identity(h, hsm)
+        other = et.PKI(h.dir, "rogue")
+        cases = [("foreign CA", other.issue("localhost", server=True), "certificate verify failed"),
+                 ("wrong name", server_cert(h.ca, "elsewhere", "DNS:broker.example.org"),
+                  "certificate verify failed")]
+        good = h.server_cert
+        for what, cert, needle in cases:
+            h.server_cert = cert
+            broker = h.start_broker()
+            for kind in ("token", "file"):
+                cfg = (token_config(h, broker, hsm, crt) if kind == "token"
+                       else h.agent_config(broker))
+                name = f"agent-{what.replace(' ', '-')}-{kind}"
+                agent = h.start_agent(cfg, name=name, env=hsm.env)
+                agent.wait_log(needle, timeout=20)
+                time.sleep(1)
+                check("connected to" not in agent.log_text(),
+                      f"{what}, {kind} key: connected to a rogue broker")
+                check("New client connected" not in broker.log_text(),
+                      f"{what}, {kind} key: the rogue broker saw a client")
+                agent.stop()
+            broker.stop()
+        # and the right broker is accepted with the same settings
+        h.server_cert = good
+        broker = h.start_broker()
+        agent = h.start_agent(token_config(h, broker, hsm, crt), name="agent-good", env=hsm.env)
+        agent.wait_log("connected to 127.0.0.1:%d" % broker.port, timeout=20)
+        agent.stop()
+
+
 if __name__ == "__main__":
     et.main([test_mutual_tls_with_token_key, test_check_config_errors,
-             test_token_missing_at_run_time, test_loose_secrets_refused])
+             test_token_missing_at_run_time, test_loose_secrets_refused, test_rogue_broker_refused])
