@@ -861,6 +861,7 @@ static bool conn_changed(const struct edge_config *a, const struct edge_config *
 	       a->mqtt.clean_start != b->mqtt.clean_start ||
 	       a->mqtt.session_expiry_s != b->mqtt.session_expiry_s ||
 	       memcmp(&a->mqtt.tls, &b->mqtt.tls, sizeof(a->mqtt.tls)) ||
+	       memcmp(&a->pkcs11, &b->pkcs11, sizeof(a->pkcs11)) ||
 	       strcmp(a->mqtt.username, b->mqtt.username) ||
 	       strcmp(a->mqtt.password_file, b->mqtt.password_file) ||
 	       a->mqtt.inflight != b->mqtt.inflight;
