@@ -411,7 +411,10 @@ int edge_p11_open(const char *module, const struct edge_p11_uri *u, const char *
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	snprintf(p->module, sizeof(p->module), "%s", module);
 	snprintf(p->token, sizeof(p->token), "%s", u->token);
-	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+	/* NODELETE: modules that start threads or register handlers (p11-kit,
+	 * tpm2-pkcs11's TCTI libraries) must not be unmapped under them; and a
+	 * module loaded again (each connection attempt) is then not re-read. */
+	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!p->dl) {
 		rc = fail(err, errlen, -ENOENT, "PKCS#11 module %s: %s", module, dlerror());
 		goto err_p;

@@ -75,7 +75,8 @@ def chain(name, make_token):
         check(agent.log_text().count("connected to 127.0.0.1") >= 2, "no reconnect after renewal")
         t = time.time()
         sub.wait("health/device_data", 2, timeout=15, pred=lambda m: m[4] > t)
-        agent.stop()
+        rc = agent.stop()
+        check(rc == 0, f"agent exit status {rc} (a sanitizer finding at exit?)")
         keys = private_key_files(state) + private_key_files(bundle)
         check(not keys, f"private key files written: {keys}")
 
