@@ -56,6 +56,8 @@ static const struct edge_cfg_key opts[] = {
       "status topic template ({device_id} is one level)"),
     S("mqtt.alert_topic", "alert-topic", alert_topic, "alerts/{severity}",
       "alert topic template ({severity} is one level)"),
+    S("mqtt.ota_topic", "ota-topic", ota_topic, "devices/{device_id}/ota",
+      "OTA report topic template ({device_id} is one level)"),
     S("listen.address", "listen-address", listen_address, "127.0.0.1",
       "HTTP listen address (IPv4 or IPv6 literal)"),
     U("listen.port", "listen-port", listen_port, "9810", 1, 65535, "HTTP listen port"),
@@ -177,6 +179,13 @@ static int validate(struct edge_fleet_config *c, const char *where, FILE *err)
 			"%s: mqtt.alert_topic: \"%s\" needs one {severity} level and no "
 			"wildcards\n",
 			where, c->alert_topic);
+		return -EINVAL;
+	}
+	if (!template_ok(c->ota_topic, "{device_id}")) {
+		fprintf(err,
+			"%s: mqtt.ota_topic: \"%s\" needs one {device_id} level and no "
+			"wildcards\n",
+			where, c->ota_topic);
 		return -EINVAL;
 	}
 	{

@@ -26,6 +26,7 @@ struct fleet_mqtt {
 	struct mosquitto *mosq;
 	char *status_filter;
 	char *alert_filter;
+	char *ota_filter;
 	int fd;	     /* registered with the loop, -1 when none */
 	int dead_fd; /* a failed attempt's socket, left to libmosquitto to close */
 	uint64_t attempt_ms;
@@ -188,8 +189,8 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	m->connected = true;
 	edge_backoff_reset(&m->backoff);
 	edge_fleet_set_mqtt_connected(m->fleet, true);
-	EDGE_NOTICE(MOD, "connected to %s:%u, subscribing %s and %s", m->cfg->mqtt_host,
-		    m->cfg->mqtt_port, m->status_filter, m->alert_filter);
+	EDGE_NOTICE(MOD, "connected to %s:%u, subscribing %s, %s and %s", m->cfg->mqtt_host,
+		    m->cfg->mqtt_port, m->status_filter, m->alert_filter, m->ota_filter);
 	edge_notifyf("STATUS=connected to %s:%u", m->cfg->mqtt_host, m->cfg->mqtt_port);
 	/* a clean session: the broker sends every retained status again */
 	if (m->cfg->resync_s) {
@@ -197,7 +198,8 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 		edge_loop_timer_set(m->loop, m->resync_timer, 1000u * m->cfg->resync_s, 0);
 	}
 	if (mosquitto_subscribe(mosq, &mid, m->status_filter, 1) ||
-	    mosquitto_subscribe(mosq, &mid, m->alert_filter, 1)) {
+	    mosquitto_subscribe(mosq, &mid, m->alert_filter, 1) ||
+	    mosquitto_subscribe(mosq, &mid, m->ota_filter, 1)) {
 		EDGE_ERR(MOD, "subscribe failed; dropping the connection to retry");
 		mosquitto_disconnect(mosq);
 	}
@@ -246,6 +248,9 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 					  msg->retain, edge_wall_ms());
 	} else if (edge_fleet_topic_match(m->cfg->alert_topic, msg->topic, level, sizeof(level))) {
 		rc = edge_fleet_on_alert(m->fleet, level, msg->payload, (size_t)msg->payloadlen);
+	} else if (edge_fleet_topic_match(m->cfg->ota_topic, msg->topic, level, sizeof(level))) {
+		rc = edge_fleet_on_ota(m->fleet, level, msg->payload, (size_t)msg->payloadlen,
+				       msg->retain);
 	} else {
 		EDGE_DEBUG(MOD, "ignoring message on %s", msg->topic);
 		return;
@@ -340,7 +345,8 @@ int fleet_mqtt_start(const struct edge_fleet_config *cfg, struct edge_loop *loop
 	edge_backoff_init(&m->backoff, cfg->backoff_base_ms, cfg->backoff_cap_ms, 0);
 	m->status_filter = edge_fleet_topic_filter(cfg->status_topic);
 	m->alert_filter = edge_fleet_topic_filter(cfg->alert_topic);
-	if (!m->status_filter || !m->alert_filter)
+	m->ota_filter = edge_fleet_topic_filter(cfg->ota_topic);
+	if (!m->status_filter || !m->alert_filter || !m->ota_filter)
 		goto err;
 	if (cfg->mqtt_client_id[0]) {
 		snprintf(client_id, sizeof(client_id), "%s", cfg->mqtt_client_id);
@@ -397,5 +403,6 @@ void fleet_mqtt_free(struct fleet_mqtt *m)
 	edge_loop_timer_del(m->loop, m->resync_timer);
 	free(m->status_filter);
 	free(m->alert_filter);
+	free(m->ota_filter);
 	free(m);
 }

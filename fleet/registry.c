@@ -14,6 +14,18 @@ struct alert_count {
 	uint64_t resolved;
 };
 
+/* What a device's OTA report says (allocated on its first report). */
+struct ota_info {
+	struct edge_fleet_ota r;
+	char counted_id[EDGE_FLEET_STR_MAX +
+			1]; /* otaId (else version) of the last outcome counted */
+	char counted_result[EDGE_FLEET_OTA_STATE_MAX + 1];
+	uint32_t gen; /* resync generation of its last report */
+};
+
+enum { OTA_SUCCESS, OTA_FAILURE, OTA_ROLLED_BACK, OTA_RESULTS };
+static const char *const ota_results[OTA_RESULTS] = {"success", "failure", "rolled_back"};
+
 struct device {
 	char *id;
 	char *label; /* device_id="<escaped id>", rendered once */
@@ -33,6 +45,7 @@ struct device {
 	struct edge_fleet_sensor *sensors;
 	size_t n_alerts;
 	struct alert_count *alerts; /* most devices never alert: allocated on the first */
+	struct ota_info *ota;	    /* NULL until the first OTA report */
 };
 
 struct edge_fleet {
@@ -56,6 +69,8 @@ struct edge_fleet {
 	uint64_t last_render_us;
 	size_t last_render_bytes;
 	uint64_t scrapes;
+	uint64_t msgs_ota, errs_ota;
+	uint64_t ota_results[OTA_RESULTS];
 };
 
 static uint32_t hash_id(const char *s)
@@ -98,6 +113,7 @@ static void device_free(struct device *d)
 	free(d->label);
 	free(d->sensors);
 	free(d->alerts);
+	free(d->ota);
 	free(d);
 }
 
@@ -414,6 +430,62 @@ int edge_fleet_on_alert(struct edge_fleet *f, const char *topic_severity, const 
 	return 0;
 }
 
+int edge_fleet_on_ota(struct edge_fleet *f, const char *device_id, const void *payload, size_t len,
+		      bool retained)
+{
+	struct edge_fleet_ota r;
+	struct device *d;
+	const char *key;
+	uint32_t h;
+	int rc;
+
+	f->msgs_ota++;
+	if (!id_ok(device_id)) {
+		f->errs_ota++;
+		return -EINVAL;
+	}
+	h = hash_id(device_id);
+	d = lookup(f, device_id, h);
+	if (len == 0) { /* the retained report cleared */
+		if (d && d->ota) {
+			free(d->ota);
+			d->ota = NULL;
+		}
+		return 0;
+	}
+	rc = edge_fleet_ota_parse(payload, len, &r);
+	if (rc) {
+		f->errs_ota++;
+		return rc;
+	}
+	f->fields_skipped += r.skipped;
+	if (!d) {
+		rc = insert(f, device_id, h, &d);
+		if (rc)
+			return rc;
+	}
+	if (!d->ota) {
+		d->ota = calloc(1, sizeof(*d->ota));
+		if (!d->ota)
+			return -ENOMEM;
+	}
+	d->ota->r = r;
+	d->ota->gen = f->gen;
+	/* the report stays retained with its outcome and is sent again at
+	 * every change of progress or reconnection: one count per outcome */
+	key = r.ota_id[0] ? r.ota_id : r.version;
+	if (r.result[0] &&
+	    (strcmp(d->ota->counted_id, key) || strcmp(d->ota->counted_result, r.result))) {
+		if (!retained)
+			for (int i = 0; i < OTA_RESULTS; i++)
+				if (!strcmp(r.result, ota_results[i]))
+					f->ota_results[i]++;
+		strcpy(d->ota->counted_id, key);
+		strcpy(d->ota->counted_result, r.result);
+	}
+	return 0;
+}
+
 void edge_fleet_set_mqtt_connected(struct edge_fleet *f, bool connected)
 {
 	if (connected && !f->connected)
@@ -436,9 +508,14 @@ size_t edge_fleet_resync_end(struct edge_fleet *f)
 		if (d->has_status && d->gen != f->gen) {
 			remove_dev(f, d); /* moves the last device to i */
 			removed++;
-		} else {
-			i++;
+			continue;
 		}
+		/* an OTA report cleared while the exporter was away */
+		if (d->ota && d->ota->gen != f->gen) {
+			free(d->ota);
+			d->ota = NULL;
+		}
+		i++;
 	}
 	f->resync_removed += removed;
 	return removed;
@@ -736,8 +813,63 @@ static void render_alerts(struct edge_fleet *f, struct edge_fleet_buf *b, bool r
 	}
 }
 
+static void render_ota(struct edge_fleet *f, struct edge_fleet_buf *b)
+{
+	family(b, "edge_ota_state", "gauge",
+	       "The state of the device's OTA update (from devices/{id}/ota); 1 for the current "
+	       "state.");
+	for (size_t i = 0; i < f->n; i++) {
+		const struct device *d = f->devs[i];
+
+		if (!d->ota || !d->ota->r.state[0])
+			continue;
+		dev_open(b, "edge_ota_state", d);
+		edge_fleet_buf_puts(b, ",state=\"");
+		edge_fleet_buf_puts(b, d->ota->r.state); /* a known word: no escaping needed */
+		edge_fleet_buf_puts(b, "\"} 1\n");
+	}
+	family(b, "edge_ota_info", "gauge",
+	       "The version an OTA update installs, the version it started from and the "
+	       "installer; always 1.");
+	for (size_t i = 0; i < f->n; i++) {
+		const struct device *d = f->devs[i];
+
+		if (!d->ota || !(d->ota->r.version[0] || d->ota->r.from_version[0]))
+			continue;
+		dev_open(b, "edge_ota_info", d);
+		edge_fleet_buf_puts(b, ",version=\"");
+		edge_fleet_buf_put_label_value(b, d->ota->r.version);
+		edge_fleet_buf_puts(b, "\",from_version=\"");
+		edge_fleet_buf_put_label_value(b, d->ota->r.from_version);
+		edge_fleet_buf_puts(b, "\",installer=\"");
+		edge_fleet_buf_puts(b, d->ota->r.installer);
+		edge_fleet_buf_puts(b, "\"} 1\n");
+	}
+	family(
+	    b, "edge_ota_progress_ratio", "gauge",
+	    "Progress of the device's OTA update step, 0 to 1 (download bytes or install units).");
+	for (size_t i = 0; i < f->n; i++) {
+		const struct device *d = f->devs[i];
+
+		if (!d->ota || !d->ota->r.has_ratio)
+			continue;
+		dev_sample(b, "edge_ota_progress_ratio", d);
+		edge_fleet_buf_put_double(b, d->ota->r.ratio);
+		edge_fleet_buf_putc(b, '\n');
+	}
+	family(b, "edge_ota_results_total", "counter",
+	       "OTA outcomes reported live by devices since the exporter started, by result.");
+	for (int i = 0; i < OTA_RESULTS; i++) {
+		edge_fleet_buf_puts(b, "edge_ota_results_total{result=\"");
+		edge_fleet_buf_puts(b, ota_results[i]);
+		edge_fleet_buf_puts(b, "\"} ");
+		edge_fleet_buf_put_i64(b, (int64_t)f->ota_results[i]);
+		edge_fleet_buf_putc(b, '\n');
+	}
+}
+
 static void kind_pair(struct edge_fleet_buf *b, const char *name, const char *help, uint64_t st,
-		      uint64_t al)
+		      uint64_t al, uint64_t ota)
 {
 	family(b, name, "counter", help);
 	edge_fleet_buf_puts(b, name);
@@ -748,15 +880,19 @@ static void kind_pair(struct edge_fleet_buf *b, const char *name, const char *he
 	edge_fleet_buf_puts(b, "{kind=\"alert\"} ");
 	edge_fleet_buf_put_i64(b, (int64_t)al);
 	edge_fleet_buf_putc(b, '\n');
+	edge_fleet_buf_puts(b, name);
+	edge_fleet_buf_puts(b, "{kind=\"ota\"} ");
+	edge_fleet_buf_put_i64(b, (int64_t)ota);
+	edge_fleet_buf_putc(b, '\n');
 }
 
 static void render_self(struct edge_fleet *f, struct edge_fleet_buf *b)
 {
 	kind_pair(b, "edge_exporter_messages_received_total", "MQTT messages received, by kind.",
-		  f->msgs_status, f->msgs_alert);
+		  f->msgs_status, f->msgs_alert, f->msgs_ota);
 	kind_pair(b, "edge_exporter_parse_errors_total",
 		  "Messages ignored: not a JSON object, bad device id or severity.", f->errs_status,
-		  f->errs_alert);
+		  f->errs_alert, f->errs_ota);
 	scalar(b, "edge_exporter_fields_skipped_total", "counter",
 	       "Known status/alert fields ignored for their type, range or encoding.",
 	       f->fields_skipped);
@@ -808,6 +944,7 @@ int edge_fleet_render(struct edge_fleet *f, struct edge_fleet_buf *b, uint64_t n
 	render_sensors(f, b);
 	render_alerts(f, b, false);
 	render_alerts(f, b, true);
+	render_ota(f, b);
 	render_self(f, b);
 	return b->oom ? -ENOMEM : 0;
 }

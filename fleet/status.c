@@ -283,3 +283,78 @@ int edge_fleet_alert_parse(const void *payload, size_t len, struct edge_fleet_al
 	cJSON_Delete(root);
 	return 0;
 }
+
+/* The agent's OTA state names (ota/include/edge/ota/state.h); the exporter
+ * does not link the OTA module, so the list is repeated here. */
+static const char *const ota_states[] = {
+    "idle",  "downloading", "verifying", "installing",	"rebooting",
+    "trial", "committed",   "failed",	 "rolled_back",
+};
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, set[i]))
+			return true;
+	return false;
+}
+
+/* A known word or nothing: a label value from a closed set keeps the number
+ * of series bounded whatever a device sends. */
+static void get_word(const cJSON *obj, const char *key, char *dst, size_t max,
+		     const char *const *set, size_t n, uint32_t *skipped)
+{
+	char tmp[EDGE_FLEET_STR_MAX + 1] = "";
+
+	if (!get_str(obj, key, tmp, max, skipped))
+		return;
+	if (!one_of(tmp, set, n)) {
+		(*skipped)++;
+		return;
+	}
+	strcpy(dst, tmp);
+}
+
+int edge_fleet_ota_parse(const void *payload, size_t len, struct edge_fleet_ota *out)
+{
+	static const char *const results[] = {"success", "failure", "rolled_back"};
+	static const char *const installers[] = {"bundle", "rauc", "swupdate"};
+	const cJSON *progress;
+	int64_t bytes, total;
+	cJSON *root;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_json(payload, len, &err);
+	if (!root)
+		return err;
+	get_str(root, "otaId", out->ota_id, EDGE_FLEET_STR_MAX, &out->skipped);
+	get_word(root, "state", out->state, EDGE_FLEET_OTA_STATE_MAX, ota_states,
+		 sizeof(ota_states) / sizeof(ota_states[0]), &out->skipped);
+	get_str(root, "version", out->version, EDGE_FLEET_STR_MAX, &out->skipped);
+	get_str(root, "fromVersion", out->from_version, EDGE_FLEET_STR_MAX, &out->skipped);
+	get_word(root, "installer", out->installer, EDGE_FLEET_OTA_STATE_MAX, installers,
+		 sizeof(installers) / sizeof(installers[0]), &out->skipped);
+	get_word(root, "result", out->result, EDGE_FLEET_OTA_STATE_MAX, results,
+		 sizeof(results) / sizeof(results[0]), &out->skipped);
+	progress = get_obj(root, "progress", &out->skipped);
+	if (progress) {
+		const cJSON *b = member(progress, "bytes"), *t = member(progress, "total"),
+			    *pc = member(progress, "percent");
+
+		if (b && t && num_ok(b, true, &bytes) && num_ok(t, true, &total) && total > 0 &&
+		    bytes <= total) {
+			out->has_ratio = true;
+			out->ratio = (double)bytes / (double)total;
+		} else if (cJSON_IsNumber(pc) && isfinite(pc->valuedouble) &&
+			   pc->valuedouble >= 0 && pc->valuedouble <= 100) {
+			/* percent may be fractional: not through num_ok's truncation */
+			out->has_ratio = true;
+			out->ratio = pc->valuedouble / 100.0;
+		} else if (b || t || pc) {
+			out->skipped++;
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+}

@@ -26,6 +26,8 @@ int edge_hal_linux_watchdog_open(const char *path, struct edge_watchdog **out);
 
 int edge_hal_sim_reboot(void);
 int edge_hal_linux_reboot(void);
+int edge_hal_sim_reboot_arg(const char *arg);
+int edge_hal_linux_reboot_arg(const char *arg);
 
 /* sim_reset.c calls these from edge_sim_reset(). */
 void edge_hal_sim_uart_reset(void);

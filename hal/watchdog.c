@@ -46,6 +46,17 @@ void edge_watchdog_abandon(struct edge_watchdog *w)
 		w->ops->close(w, 0);
 }
 
+int edge_system_reboot_arg(const char *backend, const char *arg)
+{
+	if (!arg || !*arg)
+		return edge_system_reboot(backend);
+	if (backend && strcmp(backend, "sim") == 0)
+		return edge_hal_sim_reboot_arg(arg);
+	if (backend && strcmp(backend, "linux") != 0)
+		return -EINVAL;
+	return edge_hal_linux_reboot_arg(arg);
+}
+
 int edge_system_reboot(const char *backend)
 {
 	if (backend && strcmp(backend, "sim") == 0)

@@ -11,6 +11,8 @@ want=(
   mosquitto mosquitto-clients libcoap3-bin openssl sqlite3 nginx prometheus
   python3-paho-mqtt curl ca-certificates procps iproute2 util-linux dbus-daemon libssl-dev libgnutls28-dev
   postgresql libnginx-mod-stream
+  libubootenv-dev libubootenv-tool u-boot-qemu qemu-system-arm u-boot-tools e2fsprogs
+  rauc squashfs-tools swupdate
   # PKCS#11 device keys (docs/security.md): p11-kit's pkcs11.h to build; the
   # pkcs11 engine, p11-kit's proxy module, SoftHSM2 and OpenSC's pkcs11-tool
   # for the tests; swtpm + tpm2-pkcs11 (+ tpm2-abrmd: the TPM's resource
@@ -74,6 +76,6 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian starts the packaged daemons on install; tests start their own.
-for svc in mosquitto nginx prometheus; do
+for svc in mosquitto nginx prometheus rauc swupdate swupdate.socket; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done

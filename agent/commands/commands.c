@@ -31,6 +31,7 @@ struct edge_commands;
 
 struct ctx {
 	struct edge_commands *c;
+	const char *id; /* the command id */
 	const cJSON *params;
 	cJSON *data; /* result data object, owned by the caller */
 	char msg[256];
@@ -60,6 +61,7 @@ struct edge_commands {
 	unsigned blink_left;
 	struct edge_timer *after_timer;
 	enum after after;
+	char reboot_arg[32]; /* for the next AFTER_REBOOT ("0 tryboot") */
 	uint64_t local_seq;
 };
 
@@ -410,7 +412,7 @@ static void after_cb(void *arg)
 		edge_store_ack_flush(c->d.store);
 		edge_store_checkpoint(c->d.store);
 		EDGE_NOTICE(MOD, "rebooting (%s)", edge_devctl_reboot_backend(c->devctl));
-		rc = edge_devctl_reboot(c->devctl);
+		rc = edge_devctl_reboot(c->devctl, *c->reboot_arg ? c->reboot_arg : NULL);
 		if (rc)
 			EDGE_ERR(MOD, "reboot failed: %s", strerror(-rc));
 	}
@@ -427,6 +429,18 @@ static int schedule(struct edge_commands *c, enum after what)
 		edge_loop_timer_set(c->d.loop, c->after_timer, AFTER_DELAY_MS, 0);
 	if (!rc)
 		c->after = what;
+	return rc;
+}
+
+int edge_commands_reboot(struct edge_commands *c, const char *why, const char *arg)
+{
+	int rc = edge_devctl_can_reboot(c->devctl);
+
+	snprintf(c->reboot_arg, sizeof(c->reboot_arg), "%s", arg ? arg : "");
+	if (!rc)
+		rc = schedule(c, AFTER_REBOOT);
+	if (!rc)
+		EDGE_NOTICE(MOD, "reboot asked by %s", why);
 	return rc;
 }
 
@@ -455,6 +469,7 @@ static enum edge_cmd_status do_reboot(struct ctx *x)
 		return EDGE_CMD_REJECTED;
 	}
 	rc = edge_devctl_can_reboot(d);
+	x->c->reboot_arg[0] = '\0';
 	if (!rc)
 		rc = schedule(x->c, AFTER_REBOOT);
 	if (rc) {
@@ -470,8 +485,15 @@ static enum edge_cmd_status do_reboot(struct ctx *x)
 
 static enum edge_cmd_status do_ota(struct ctx *x)
 {
-	say(x, "ota is not available yet in this version (reserved for the OTA work)");
-	return EDGE_CMD_ERROR;
+	struct edge_commands *c = x->c;
+
+	if (!c->hooks.ota) {
+		say(x, "ota is not available in this agent");
+		return EDGE_CMD_ERROR;
+	}
+	return c->hooks.ota(c->hooks.arg, x->id, x->params, x->data, x->msg, sizeof(x->msg))
+		   ? EDGE_CMD_OK
+		   : EDGE_CMD_REJECTED;
 }
 
 static const struct action actions[] = {
@@ -486,7 +508,7 @@ static const struct action actions[] = {
     {"identify", do_identify, F_MUTATES, "blink the status LED (params.seconds)"},
     {"restart", do_restart, F_SIGNED | F_MUTATES, "restart the agent through systemd"},
     {"reboot", do_reboot, F_SIGNED | F_MUTATES, "reboot the gateway (params.confirm)"},
-    {"ota", do_ota, F_SIGNED | F_MUTATES, "reserved"},
+    {"ota", do_ota, F_SIGNED | F_MUTATES, "updates: params.op install|cancel|status"},
 };
 
 static const struct action *find_action(const char *name)
@@ -502,7 +524,7 @@ static const struct action *find_action(const char *name)
 static char *run_action(struct edge_commands *c, const struct action *act, struct edge_cmd *cmd,
 			bool local)
 {
-	struct ctx x = {.c = c, .params = cmd->params, .local = local};
+	struct ctx x = {.c = c, .id = cmd->id, .params = cmd->params, .local = local};
 	enum edge_cmd_status st;
 	char *out;
 

@@ -81,9 +81,9 @@ int edge_devctl_can_reboot(const struct edge_devctl *d)
 	return 0;
 }
 
-int edge_devctl_reboot(struct edge_devctl *d)
+int edge_devctl_reboot(struct edge_devctl *d, const char *arg)
 {
-	int rc = edge_system_reboot(d->sim ? "sim" : "linux");
+	int rc = edge_system_reboot_arg(d->sim ? "sim" : "linux", arg);
 
 	if (!rc)
 		d->reboots++;

@@ -25,6 +25,9 @@ static const int protocol_values[] = {EDGE_MQTT_V5, EDGE_MQTT_V311};
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3", NULL};
 static const char *const sync_modes[] = {"normal", "full", NULL};
 static const int sync_values[] = {EDGE_SYNC_NORMAL, EDGE_SYNC_FULL};
+static const char *const ota_boot_modes[] = {"service", "uboot", "tryboot", NULL};
+static const int ota_boot_values[] = {EDGE_OTA_BOOT_SERVICE, EDGE_OTA_BOOT_UBOOT,
+				      EDGE_OTA_BOOT_TRYBOOT};
 /* indexed by enum edge_alert_cmp */
 static const char *const cmp_names[] = {">", ">=", "<", "<=", NULL};
 
@@ -246,6 +249,60 @@ static const struct edge_cfg_key config_keys[] = {
      .def = "15", .desc = "seconds without a feed before the board resets (BCM2835: 15 at most)"},
     {"watchdog.device", EDGE_CFG_STRING, 0, F(watchdog.device),
      .desc = "watchdog device, e.g. /dev/watchdog1; empty = the board's \"watchdog\""},
+    {"ota", EDGE_CFG_OBJECT, .desc = "over-the-air updates (docs/ota.md)"},
+    {"ota.enabled", EDGE_CFG_BOOL, 0, F(ota.enabled), .def = "true",
+     .desc = "answer the ota command (without a manifest key every install is refused)"},
+    {"ota.dir", EDGE_CFG_STRING, 0, F(ota.dir),
+     .desc = "state.json, history.json and downloads; empty = <state_dir>/ota"},
+    {"ota.manifest_key_file", EDGE_CFG_STRING, 0, F(ota.manifest_key_file),
+     .desc = "vendor P-256 public key (PEM) that signs manifests (edge-ota-sign keygen)"},
+    {"ota.ca_file", EDGE_CFG_STRING, 0, F(ota.ca_file),
+     .desc = "CA bundle for the image server; empty = the system's trust store"},
+    {"ota.allow_http", EDGE_CFG_BOOL, 0, F(ota.allow_http), .def = "false",
+     .desc = "accept http:// image URLs (the image is still hashed; labs only)"},
+    {"ota.max_bytes", EDGE_CFG_UINT, 0, F(ota.max_bytes), .min = 1, .max = 9007199254740992.0,
+     .def = "4294967296", .desc = "largest image accepted"},
+    {"ota.reserve_bytes", EDGE_CFG_UINT, 0, F(ota.reserve_bytes), .min = 0,
+     .max = 9007199254740992.0, .def = "67108864",
+     .desc = "free space left on ota.dir's file system after the download"},
+    {"ota.download_deadline_h", EDGE_CFG_UINT, 0, F(ota.download_deadline_h), .min = 1,
+     .max = 8760, .def = "72", .desc = "a download still not done after this has failed"},
+    {"ota.health_window_s", EDGE_CFG_UINT, 0, F(ota.health_window_s), .min = 1, .max = 86400,
+     .def = "300", .desc = "trial length: healthy this long -> commit"},
+    {"ota.health_cmd", EDGE_CFG_STRING, 0, F(ota.health_cmd),
+     .desc = "optional command (sh -c) that must exit 0 at the end of the trial"},
+    {"ota.max_trial_starts", EDGE_CFG_UINT, 0, F(ota.max_trial_starts), .min = 1, .max = 100,
+     .def = "3", .desc = "agent starts allowed in a trial before it has failed"},
+    {"ota.bundle", EDGE_CFG_OBJECT, 0, F(ota.bundle.enabled),
+     .desc = "the bundle installer: the image into the inactive A/B slot"},
+    {"ota.bundle.boot", EDGE_CFG_ENUM, 0, F(ota.bundle.boot), .names = ota_boot_modes,
+     .values = ota_boot_values, .def = "service",
+     .desc = "service (the agent's own files), uboot (libubootenv) or tryboot (Raspberry Pi)"},
+    {"ota.bundle.slots", EDGE_CFG_OBJECT, .desc = "the two slots (uboot, tryboot)"},
+    {"ota.bundle.slots.A", EDGE_CFG_STRING, 0, F(ota.bundle.slots.a),
+     .desc = "slot A: a partition or a file"},
+    {"ota.bundle.slots.B", EDGE_CFG_STRING, 0, F(ota.bundle.slots.b),
+     .desc = "slot B: a partition or a file"},
+    {"ota.bundle.tries", EDGE_CFG_UINT, 0, F(ota.bundle.tries), .min = 1, .max = 9, .def = "3",
+     .desc = "boots the boot loader gives a new slot before falling back"},
+    {"ota.bundle.uboot_env_config", EDGE_CFG_STRING, 0, F(ota.bundle.uboot_env_config),
+     .def = "/etc/fw_env.config", .desc = "libubootenv's configuration (uboot)"},
+    {"ota.bundle.cmdline", EDGE_CFG_STRING, 0, F(ota.bundle.cmdline), .def = "/proc/cmdline",
+     .desc = "where edge.slot=A|B of the booted slot is read (uboot)"},
+    {"ota.bundle.tryboot_dir", EDGE_CFG_STRING, 0, F(ota.bundle.tryboot_dir),
+     .def = "/boot/firmware", .desc = "the firmware partition holding autoboot.txt (tryboot)"},
+    {"ota.rauc", EDGE_CFG_OBJECT, 0, F(ota.rauc.enabled),
+     .desc = "the rauc installer (rauc install, mark-good/mark-bad)"},
+    {"ota.rauc.conf", EDGE_CFG_STRING, 0, F(ota.rauc.conf),
+     .desc = "RAUC system.conf; empty = RAUC's default"},
+    {"ota.swupdate", EDGE_CFG_OBJECT, 0, F(ota.swupdate.enabled),
+     .desc = "the swupdate installer (swupdate -k -e -i; boot through U-Boot variables)"},
+    {"ota.swupdate.key_file", EDGE_CFG_STRING, 0, F(ota.swupdate.key_file),
+     .desc = "the certificate SWUpdate checks .swu signatures with"},
+    {"ota.swupdate.selection_a", EDGE_CFG_STRING, 0, F(ota.swupdate.selection_a),
+     .def = "stable,copy1", .desc = "-e selection that writes slot A"},
+    {"ota.swupdate.selection_b", EDGE_CFG_STRING, 0, F(ota.swupdate.selection_b),
+     .def = "stable,copy2", .desc = "-e selection that writes slot B"},
     /* PKCS#11 (docs/security.md): the device key stays in a token. */
     {"pkcs11", EDGE_CFG_OBJECT,
      .desc = "device key in a token (TPM 2.0, secure element, HSM): mqtt.tls.key_file = "
@@ -365,6 +422,17 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 		    "%s: mqtt.tls.cert_file: the broker needs a client certificate "
 		    "or mqtt.username",
 		    origin);
+	if (!*cfg->ota.dir)
+		snprintf(cfg->ota.dir, sizeof(cfg->ota.dir), "%.200s/ota", cfg->state_dir);
+	else if (cfg->ota.dir[0] != '/')
+		return edge_cfg_fail(err, errlen, "%s: ota.dir: must be an absolute path", origin);
+	if (cfg->ota.bundle.enabled && cfg->ota.bundle.boot != EDGE_OTA_BOOT_SERVICE &&
+	    (!*cfg->ota.bundle.slots.a || !*cfg->ota.bundle.slots.b))
+		return edge_cfg_fail(err, errlen,
+				     "%s: ota.bundle.slots: A and B are required with boot \"%s\"",
+				     origin, ota_boot_modes[cfg->ota.bundle.boot]);
+	if (cfg->ota.swupdate.enabled && !*cfg->ota.swupdate.key_file)
+		return edge_cfg_fail(err, errlen, "%s: ota.swupdate.key_file: required", origin);
 	loc = root ? cJSON_GetObjectItemCaseSensitive(
 			 cJSON_GetObjectItemCaseSensitive(root, "record"), "location")
 		   : NULL;

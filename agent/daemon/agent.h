@@ -20,6 +20,7 @@
 #include "agent/uplink.h"
 #include "edge/board.h"
 #include "edge/loop.h"
+#include "edge/ota/ota.h"
 
 #ifndef EDGE_AGENT_VERSION_STR
 #define EDGE_AGENT_VERSION_STR "0.0.0"
@@ -50,6 +51,9 @@ struct edge_agent {
 	struct edge_provision *prov;  /* provisioning, or NULL */
 	struct edge_hwdog *hwdog;     /* hardware watchdog feeder (hwdog.h) */
 	struct edge_ingress *ingress; /* CoAP nodes; NULL when it could not start */
+	struct edge_ota *ota;	      /* updates; NULL when ota.dir is unusable */
+	uint64_t status_published;    /* for the OTA trial's health */
+	uint64_t records;
 	char boot[24];
 	/* The version of what is booted: the agent's own until OTA installs
 	 * slots with versions of their own. */

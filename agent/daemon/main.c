@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "agent/provision.h"
 #include "edge/file.h"
+#include "edge/hal/sim.h"
 #include "edge/log.h"
 #include "edge/notify.h"
 #include "edge/sensor.h"
@@ -91,8 +92,11 @@ static int list_drivers(void)
 static int sink(void *arg, const struct edge_store_msg *msgs, size_t n)
 {
 	struct edge_agent *a = arg;
+	int rc = edge_store_append(a->store, msgs, n);
 
-	return edge_store_append(a->store, msgs, n);
+	if (rc == 0 && n)
+		a->records++;
+	return rc;
 }
 
 /* Beside the sink, every accepted reading goes to the alert rules and to
@@ -141,6 +145,8 @@ static void publish_status(struct edge_agent *a)
 	if (!json)
 		return;
 	rc = edge_uplink_publish(a->uplink, a->status_topic, json, strlen(json), 1, true, NULL, 0);
+	if (rc == 0)
+		a->status_published++;
 	if (rc && rc != -ENOTCONN)
 		EDGE_WARN(MOD, "status publish failed: %s", strerror(-rc));
 	free(json);
@@ -156,6 +162,8 @@ static void on_connected(void *arg)
 	if (a->commands)
 		edge_commands_connected(a->commands);
 	publish_status(a);
+	if (a->ota)
+		edge_ota_connected(a->ota);
 }
 
 static void on_message(void *arg, const struct edge_mqtt_message *msg)
@@ -376,6 +384,8 @@ static void reload(struct edge_agent *a)
 		edge_commands_reconfigure(a->commands, a->sampler);
 	if (a->ingress)
 		edge_ingress_reconfigure(a->ingress, &a->cfg);
+	if (a->ota)
+		edge_ota_reconfigure(a->ota);
 	EDGE_NOTICE(MOD, "configuration reloaded from %s", a->config_path);
 	edge_notify("READY=1");
 }
@@ -413,6 +423,96 @@ static char *hook_ctl_command(void *arg, const char *action, const char *params_
 	if (!a->commands)
 		return NULL;
 	return edge_commands_run_local(a->commands, action, params_json);
+}
+
+/* ---- hooks of the OTA engine ---------------------------------------------- */
+
+static bool hook_ota(void *arg, const char *cmd_id, const void *params, void *data, char *msg,
+		     size_t msglen)
+{
+	struct edge_agent *a = arg;
+
+	if (!a->ota) {
+		snprintf(msg, msglen, "OTA is unavailable: ota.dir %s could not be used",
+			 a->cfg.ota.dir);
+		return false;
+	}
+	return edge_ota_command(a->ota, cmd_id, params, data, msg, msglen);
+}
+
+/* The OTA report: retained, QoS 1, on topics.ota. */
+static int ota_publish(void *arg, const char *payload, size_t len)
+{
+	struct edge_agent *a = arg;
+	char topic[256];
+
+	if (edge_topic_format(topic, sizeof(topic), a->cfg.topics.ota, a->cfg.device_id, NULL,
+			      NULL, NULL) < 0)
+		return -ENAMETOOLONG;
+	if (!edge_uplink_connected(a->uplink))
+		return -ENOTCONN;
+	return edge_uplink_publish(a->uplink, topic, payload, len, 1, true, NULL, 0);
+}
+
+static void ota_restart(void *arg, enum edge_ota_restart how, const char *why)
+{
+	struct edge_agent *a = arg;
+	int rc;
+
+	if (how == EDGE_OTA_RESTART_AGENT) {
+		/* service mode: systemd starts the agent again, edge-ota-boot
+		 * (ExecStartPre) first */
+		a->exit_code = EDGE_EXIT_RESTART;
+		begin_stop(a, "OTA restart");
+		return;
+	}
+	rc = a->commands ? edge_commands_reboot(a->commands, why,
+						 how == EDGE_OTA_REBOOT_TRYBOOT ? "0 tryboot" : NULL)
+			 : -ENOTSUP;
+	if (rc)
+		EDGE_ERR(MOD, "%s: cannot reboot: %s", why, strerror(-rc));
+}
+
+static void ota_health(void *arg, struct edge_ota_health *out)
+{
+	struct edge_agent *a = arg;
+
+	out->connected = edge_uplink_connected(a->uplink);
+	out->status_published = a->status_published;
+	out->records = a->records;
+}
+
+static int ota_boot_id(void *arg, char *out, size_t len)
+{
+	struct edge_agent *a = arg;
+	char *buf = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (a->board.sim)
+		return edge_sim_boot_id(out, len);
+	rc = edge_file_read("/proc/sys/kernel/random/boot_id", 128, &buf, &n);
+	if (rc)
+		return rc;
+	snprintf(out, len, "%.*s", (int)strcspn(buf, "\r\n"), buf);
+	free(buf);
+	return 0;
+}
+
+static void start_ota(struct edge_agent *a)
+{
+	const struct edge_ota_hooks hooks = {.publish = ota_publish,
+					     .restart = ota_restart,
+					     .health = ota_health,
+					     .boot_id = ota_boot_id,
+					     .arg = a};
+
+	if (!a->cfg.ota.enabled)
+		return;
+	if (edge_ota_new(a->loop, &a->cfg, EDGE_AGENT_VERSION_STR, &hooks, &a->ota))
+		a->ota = NULL; /* logged; the ota command says why */
+	else
+		edge_ota_start(a->ota);
 }
 
 /* edgectl nodes [reload]: the CoAP ingress answers (NULL: not running). */
@@ -459,8 +559,11 @@ static int start_control(struct edge_agent *a)
 	    .board = &a->board,
 	    .config_path = a->config_path,
 	};
-	const struct edge_commands_hooks hooks = {
-	    .reload = hook_reload, .stop = hook_stop, .status_json = hook_status_json, .arg = a};
+	const struct edge_commands_hooks hooks = {.reload = hook_reload,
+						  .stop = hook_stop,
+						  .status_json = hook_status_json,
+						  .ota = hook_ota,
+						  .arg = a};
 	const struct edge_ctl_hooks ctl_hooks = {.status = hook_ctl_status,
 						 .command = hook_ctl_command,
 						 .nodes = hook_ctl_nodes,
@@ -636,6 +739,7 @@ static int run(struct edge_agent *a)
 	if (rc)
 		EDGE_ERR(MOD, "commands, alerts and edgectl are unavailable: %s", strerror(-rc));
 	start_ingress(a);
+	start_ota(a);
 	edge_loop_prepare_add(a->loop, drain_check, a);
 	edge_loop_timer_add(a->loop, a->cfg.status.interval_s * 1000ull,
 			    a->cfg.status.interval_s * 1000ull, status_timer_cb, a,
@@ -671,6 +775,8 @@ static int run(struct edge_agent *a)
 	edge_provision_free(a->prov); /* bounded: a waiting helper is stopped, then killed */
 	a->prov = NULL;
 out_uplink:
+	edge_ota_free(a->ota); /* bounded: a helper is stopped; state.json resumes it */
+	a->ota = NULL;
 	edge_ingress_free(a->ingress);
 	a->ingress = NULL;
 	stop_control(a);

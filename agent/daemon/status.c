@@ -113,7 +113,9 @@ char *edge_status_json(struct edge_agent *a, bool online, const char *reason)
 	edge_uplink_stats(a->uplink, &up);
 	cJSON_AddStringToObject(root, "board", a->cfg.board);
 	cJSON_AddStringToObject(root, "version", EDGE_AGENT_VERSION_STR);
-	cJSON_AddStringToObject(root, "firmware", a->firmware);
+	cJSON_AddStringToObject(root, "firmware", a->ota ? edge_ota_firmware(a->ota) : a->firmware);
+	if (a->ota)
+		edge_ota_status(a->ota, root);
 	cJSON_AddNumberToObject(root, "timestamp", (double)edge_wall_ms());
 	cJSON_AddNumberToObject(root, "uptimeS", (double)((edge_now_ms() - a->started_ms) / 1000));
 	cJSON_AddNumberToObject(root, "backlog", (double)st.rows);

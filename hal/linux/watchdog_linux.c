@@ -5,7 +5,9 @@
 #include <linux/watchdog.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <linux/reboot.h>
 #include <sys/reboot.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../hal_internal.h"
@@ -80,6 +82,15 @@ int edge_hal_linux_watchdog_open(const char *path, struct edge_watchdog **out)
 	lw->wdt.ops = &linux_wdt_ops;
 	lw->fd = fd;
 	*out = &lw->wdt;
+	return 0;
+}
+
+int edge_hal_linux_reboot_arg(const char *arg)
+{
+	sync();
+	if (syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+		    LINUX_REBOOT_CMD_RESTART2, arg) < 0)
+		return -errno;
 	return 0;
 }
 

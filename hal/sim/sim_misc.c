@@ -289,9 +289,75 @@ void edge_sim_watchdog_exit_on_reset(int exit_process)
 	exit_on_reset = exit_process != 0;
 }
 
+/* $EDGE_SIM_STATE_DIR/boot-id: the boot counter a sim reboot advances. */
+static unsigned long boot_counter(char *path, size_t len)
+{
+	const char *dir = getenv("EDGE_SIM_STATE_DIR");
+	unsigned long n = 0;
+	char buf[32];
+	ssize_t got;
+	int fd;
+
+	*path = '\0';
+	if (!dir || !*dir || (size_t)snprintf(path, len, "%s/boot-id", dir) >= len) {
+		*path = '\0';
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got > 0) {
+		buf[got] = '\0';
+		n = strtoul(buf, NULL, 10);
+	}
+	return n;
+}
+
+static char last_reboot_arg[64];
+
+int edge_hal_sim_reboot_arg(const char *arg)
+{
+	snprintf(last_reboot_arg, sizeof(last_reboot_arg), "%s", arg);
+	return edge_hal_sim_reboot();
+}
+
+const char *edge_sim_last_reboot_arg(void)
+{
+	return last_reboot_arg;
+}
+
+int edge_sim_boot_id(char *out, size_t len)
+{
+	char path[512];
+	int n = snprintf(out, len, "sim-boot-%lu", boot_counter(path, sizeof(path)));
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int edge_hal_sim_reboot(void)
 {
+	char path[512], tmp[540], buf[32];
+	unsigned long n = boot_counter(path, sizeof(path));
+	int fd, len;
+
 	reboots++;
+	if (!*path)
+		return 0;
+	/* best effort, like the watchdog's state file: a test aid */
+	len = snprintf(buf, sizeof(buf), "%lu\n", n + 1);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return 0;
+	if (write_all(fd, buf, (size_t)len) == 0 && fsync(fd) == 0) {
+		close(fd);
+		(void)rename(tmp, path);
+		return 0;
+	}
+	close(fd);
+	(void)unlink(tmp);
 	return 0;
 }
 

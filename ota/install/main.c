@@ -82,7 +82,7 @@ int inst_sha256_fd(int fd, uint64_t len, char hex[65])
 	int rc = 0;
 
 	mbedtls_sha256_init(&sha);
-	mbedtls_sha256_starts(&sha, 0);
+	mbedtls_sha256_starts_ret(&sha, 0);
 	while (done < len) {
 		size_t want = sizeof(buf);
 		if (len - done < want)
@@ -99,7 +99,7 @@ int inst_sha256_fd(int fd, uint64_t len, char hex[65])
 				rc = -EIO;
 			break;
 		}
-		mbedtls_sha256_update(&sha, buf, (size_t)n);
+		mbedtls_sha256_update_ret(&sha, buf, (size_t)n);
 		done += (uint64_t)n;
 		if (done >= next_report) {
 			if (len != UINT64_MAX)
@@ -112,7 +112,7 @@ int inst_sha256_fd(int fd, uint64_t len, char hex[65])
 	}
 	if (rc == 0) {
 		unsigned char d[32];
-		mbedtls_sha256_finish(&sha, d);
+		mbedtls_sha256_finish_ret(&sha, d);
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	}

@@ -98,7 +98,8 @@ def test_fleet_deploy_files_pass_promtool():
                 cells[(x, y)] = p["title"]
     titles = " ".join(p["title"].lower() for p in dash["panels"])
     for want in ("online", "offline", "backlog", "firmware", "alert rate", "expiring",
-                 "dropped", "reconnects"):
+                 "dropped", "reconnects", "versions over time", "update failures",
+                 "rollbacks", "updates in progress"):
         check(want in titles, f"no dashboard panel about {want!r}")
 
 
@@ -115,9 +116,19 @@ def test_fleet_dashboard_metrics_exist_and_queries_run():
                                             "pulse": {"enabled": False, "healthy": False}})
         a.alert("critical")
         b.alert("warning", state="resolved")
+        # OTA reports for the "Updates" row: one update under way, one rolled back
+        a.publish("devices/sim-0001/ota", {
+            "otaId": "c-1", "state": "downloading", "version": "0.3.0", "fromVersion": "0.1.0",
+            "installer": "bundle", "progress": {"bytes": 512, "total": 2048, "percent": 25},
+            "result": None, "reason": "", "ts": int(time.time() * 1000)}, retain=True)
+        b.publish("devices/sim-0002/ota", {
+            "otaId": "c-2", "state": "rolled_back", "version": "0.3.0", "fromVersion": "0.2.0",
+            "installer": "bundle", "progress": {}, "result": "rolled_back",
+            "reason": "trial failed", "ts": int(time.time() * 1000)}, retain=True)
         fams = exp.wait(lambda f: sample(f, "edge_devices_total") == 2 and
-                        sample(f, "edge_alerts_total", device_id="sim-0001") == 1,
-                        "both devices and the alert")
+                        sample(f, "edge_alerts_total", device_id="sim-0001") == 1 and
+                        sample(f, "edge_ota_results_total", result="rolled_back") == 1,
+                        "both devices, the alert and the OTA reports")
         b.kill()  # one device down for the "Devices down" panel
         fams = exp.wait(lambda f: sample(f, "edge_device_up", device_id="sim-0002") == 0,
                         "sim-0002 down")
@@ -165,8 +176,13 @@ def test_fleet_dashboard_metrics_exist_and_queries_run():
             results[title] = data["result"]
         for title in ("Devices online", "Devices offline", "Firmware distribution",
                       "Backlog per device (top 20)", "Certificates expiring soon",
-                      "Devices down", "Unhealthy sensors", "Certificates expiring < 30 days"):
+                      "Devices down", "Unhealthy sensors", "Certificates expiring < 30 days",
+                      "Versions over time", "Update states", "Updates in progress",
+                      "Failed and rolled-back updates"):
             check(results.get(title), f"panel {title!r} has no data")
+        states = {r["metric"]["state"]: float(r["value"][1]) for r in prom.query(
+            substitute('count by (state) (edge_ota_state{device_id=~"$device"})'))["result"]}
+        check(states == {"downloading": 1, "rolled_back": 1}, f"update states {states}")
         fw = {r["metric"]["firmware"]: float(r["value"][1])
               for r in prom.query("count by (firmware) (edge_device_info)")["result"]}
         check(fw == {"0.1.0": 1, "0.2.0": 1}, f"firmware distribution {fw}")

@@ -12,6 +12,7 @@ the other test_fleet_*.py files.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -580,8 +581,94 @@ def test_fleet_concurrent_scrapes_of_a_big_fleet():
         exp.finish()
 
 
+def mosquitto_pub(h, broker, topic, payload=None, retain=True):
+    """A real mosquitto_pub client (mutual TLS, QoS 1); payload None sends
+    an empty message (-n), which clears a retained one."""
+    if not shutil.which("mosquitto_pub"):
+        raise TestFailure("CANNOT RUN: mosquitto_pub is not installed (mosquitto-clients)")
+    crt, key = h.device_cert
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "--cafile", h.ca.ca_crt,
+            "--cert", crt, "--key", key, "-q", "1", "-t", topic]
+    args += ["-n"] if payload is None else ["-m", json.dumps(payload)]
+    if retain:
+        args.append("-r")
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=20)
+    check(r.returncode == 0, f"mosquitto_pub {topic} exited {r.returncode}: {r.stdout}")
+
+
+def ota_report(state, progress=None, result=None, reason="", ota_id="cmd-ota-1"):
+    return {"otaId": ota_id, "state": state, "version": "1.3.0", "fromVersion": "1.2.0",
+            "installer": "bundle", "progress": progress or {}, "resumedFrom": 0, "attempt": 1,
+            "slot": {"booted": "A", "target": "B"}, "result": result, "reason": reason,
+            "ts": int(time.time() * 1000)}
+
+
+def test_fleet_ota_reports():
+    """Retained OTA reports (DESIGN 5.4) published by mosquitto_pub: the
+    device's state, versions and progress; an outcome counted once when it
+    arrives live, not again when the same report is repeated or replayed
+    after an exporter restart; an empty retained report clears the series."""
+    with Harness("fleet-ota") as h:
+        h.make_pki()
+        broker = h.start_broker(persistence=True)
+        exp = Exporter(h, broker)
+        exp.wait(lambda f: sample(f, "edge_exporter_mqtt_connected") == 1, "the connection")
+        topic = "devices/gw-ota-1/ota"
+        mosquitto_pub(h, broker, topic, ota_report(
+            "downloading", {"bytes": 3 * 1048576, "total": 12 * 1048576, "percent": 25}))
+        fams = exp.wait(lambda f: sample(f, "edge_ota_state", device_id="gw-ota-1") == 1,
+                        "the OTA state of gw-ota-1")
+        check(sample(fams, "edge_ota_state", device_id="gw-ota-1", state="downloading") == 1,
+              f"state: {fams.get('edge_ota_state')}")
+        check(sample(fams, "edge_ota_info", device_id="gw-ota-1", version="1.3.0",
+                     from_version="1.2.0", installer="bundle") == 1,
+              f"info: {fams.get('edge_ota_info')}")
+        check(sample(fams, "edge_ota_progress_ratio", device_id="gw-ota-1") == 0.25,
+              f"progress: {fams.get('edge_ota_progress_ratio')}")
+        for res in ("success", "failure", "rolled_back"):
+            check(sample(fams, "edge_ota_results_total", result=res) == 0,
+                  f"results before any outcome: {fams.get('edge_ota_results_total')}")
+
+        # the outcome, twice (the agent republishes its retained report)
+        final = ota_report("rolled_back", result="rolled_back", reason="trial failed")
+        mosquitto_pub(h, broker, topic, final)
+        mosquitto_pub(h, broker, topic, final)
+        fams = exp.wait(lambda f: sample(f, "edge_ota_state", device_id="gw-ota-1",
+                                         state="rolled_back") == 1, "rolled_back")
+        time.sleep(0.5)  # the second copy has arrived too
+        fams = exp.metrics()
+        check(sample(fams, "edge_ota_results_total", result="rolled_back") == 1,
+              f"one outcome counted {sample(fams, 'edge_ota_results_total', result='rolled_back')}"
+              " times")
+        check(sample(fams, "edge_ota_progress_ratio", device_id="gw-ota-1") is None,
+              "progress of a finished update still shown")
+        check(sample(fams, "edge_exporter_messages_received_total", kind="ota") == 3,
+              f"ota messages: {fams.get('edge_exporter_messages_received_total')}")
+
+        # a restarted exporter shows the retained state but counts nothing old
+        exp.stop()
+        exp.start()
+        fams = exp.wait(lambda f: sample(f, "edge_ota_state", device_id="gw-ota-1",
+                                         state="rolled_back") == 1, "the retained report")
+        check(sample(fams, "edge_ota_results_total", result="rolled_back") == 0,
+              "a replayed retained outcome was counted")
+
+        # a new update that succeeds, live
+        mosquitto_pub(h, broker, topic, ota_report("committed", result="success",
+                                                   ota_id="cmd-ota-2"))
+        fams = exp.wait(lambda f: sample(f, "edge_ota_results_total", result="success") == 1,
+                        "the success counted")
+        # cleared: the series go
+        mosquitto_pub(h, broker, topic, None)
+        exp.wait(lambda f: sample(f, "edge_ota_state", device_id="gw-ota-1") is None,
+                 "the OTA series of gw-ota-1 gone")
+        exp.finish()
+
+
 if __name__ == "__main__":
     edgetest.main([test_fleet_prometheus_devices_and_last_will, test_fleet_hostile_payloads,
                    test_fleet_broker_restart_reconnects,
                    test_fleet_resync_forgets_devices_cleared_while_away,
-                   test_fleet_stale_after, test_fleet_concurrent_scrapes_of_a_big_fleet])
+                   test_fleet_stale_after, test_fleet_concurrent_scrapes_of_a_big_fleet,
+                   test_fleet_ota_reports])

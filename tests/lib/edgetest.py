@@ -285,6 +285,15 @@ class Harness:
             except Exception:
                 pass
         for p in self.procs:
+            # nginx's master must stop its workers: SIGKILL would orphan them
+            if p.poll() is None and isinstance(p.args, (list, tuple)) and p.args and \
+                    os.path.basename(str(p.args[0])) == "nginx":
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for p in self.procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/ctl.h"
+#include "edge/file.h"
 #include "reply.h"
 
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
@@ -36,6 +38,9 @@ static void usage(FILE *out)
 		"  flush                      publish the backlog now; show backlog figures\n"
 		"  nodes [reload]             CoAP nodes: last seen, accepted, refused,\n"
 		"                             rate-limited; reload re-reads their keys\n"
+		"  ota status|cancel          the update in hand, its history, the firmware\n"
+		"  ota install MANIFEST-FILE  install a signed manifest (edge-ota-sign);\n"
+		"                             add --retry-failed to retry a failed version\n"
 		"  tail                       live readings until Ctrl-C\n\n"
 		"Options:\n"
 		"  -s, --socket PATH   agent socket (default: from the config, else %s)\n"
@@ -299,6 +304,41 @@ int main(int argc, char **argv)
 		}
 		cJSON_AddStringToObject(req, "op", "nodes");
 		cJSON_AddStringToObject(req, "action", optind < argc ? argv[optind] : "list");
+	} else if (strcmp(verb, "ota") == 0) {
+		cJSON *params = cJSON_AddObjectToObject(req, "params");
+		const char *op = optind < argc ? argv[optind] : "";
+		bool install = strcmp(op, "install") == 0;
+		int extra = argc - optind - 1;
+
+		if (!params ||
+		    !(((strcmp(op, "status") == 0 || strcmp(op, "cancel") == 0) && extra == 0) ||
+		      (install && (extra == 1 || (extra == 2 && strcmp(argv[optind + 2],
+									"--retry-failed") == 0))))) {
+			fprintf(stderr, "edgectl: usage: edgectl ota status|cancel|install "
+					"MANIFEST-FILE [--retry-failed]\n");
+			cJSON_Delete(req);
+			return EXIT_USAGE;
+		}
+		cJSON_AddStringToObject(req, "op", "cmd");
+		cJSON_AddStringToObject(req, "action", "ota");
+		cJSON_AddStringToObject(params, "op", op);
+		if (install) {
+			char *jws = NULL;
+			size_t len = 0;
+			int frc = edge_file_read(argv[optind + 1], 64 * 1024, &jws, &len);
+
+			if (frc) {
+				fprintf(stderr, "edgectl: %s: %s\n", argv[optind + 1],
+					frc == -EFBIG ? "larger than a manifest can be" : strerror(-frc));
+				cJSON_Delete(req);
+				return EXIT_USAGE;
+			}
+			jws[strcspn(jws, " \t\r\n")] = '\0';
+			cJSON_AddStringToObject(params, "manifest", jws);
+			free(jws);
+			if (extra == 2)
+				cJSON_AddBoolToObject(params, "retryFailed", true);
+		}
 	} else if (strcmp(verb, "cmd") == 0) {
 		cJSON *params = NULL;
 

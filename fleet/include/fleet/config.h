@@ -28,6 +28,7 @@ struct edge_fleet_config {
 	uint32_t resync_s;  /* 0: keep devices whose retained status vanished */
 	char *status_topic; /* template with {device_id} */
 	char *alert_topic;  /* template with {severity} */
+	char *ota_topic;    /* template with {device_id}: the retained OTA reports */
 	char *listen_address;
 	uint32_t listen_port;
 	uint32_t stale_after_s;

@@ -40,6 +40,18 @@ void edge_fleet_free(struct edge_fleet *f);
 int edge_fleet_on_status(struct edge_fleet *f, const char *device_id, const void *payload,
 			 size_t len, bool retained, uint64_t now_wall_ms);
 
+/*
+ * A message on devices/{device_id}/ota: the device's retained OTA report
+ * (its state, versions, progress and last outcome). An empty payload clears
+ * the device's OTA series. An outcome ("result") is counted once per
+ * (otaId, result) and device, and only from a live message: a retained one
+ * replayed at subscribe time is an outcome from before, already counted or
+ * missed while the exporter was away. Returns 0 or a negative errno
+ * (-EINVAL bad id/payload, -ENOSPC max_devices reached).
+ */
+int edge_fleet_on_ota(struct edge_fleet *f, const char *device_id, const void *payload, size_t len,
+		      bool retained);
+
 /* A message on alerts/{severity}: counted per device and severity (the topic's
  * severity wins over the payload's). Returns 0 or a negative errno. */
 int edge_fleet_on_alert(struct edge_fleet *f, const char *topic_severity, const void *payload,

@@ -92,6 +92,27 @@ struct edge_fleet_alert {
  * deviceId is missing/invalid, -EMSGSIZE when too big. */
 int edge_fleet_alert_parse(const void *payload, size_t len, struct edge_fleet_alert *out);
 
+/* The retained OTA report on devices/{device_id}/ota (DESIGN 5.4):
+ * {"otaId","state","version","fromVersion","installer","progress":{"bytes",
+ * "total","percent"},"result","reason","ts",...}. Tolerant like the status. */
+#define EDGE_FLEET_OTA_STATE_MAX 16 /* "rolled_back" and its kin */
+
+struct edge_fleet_ota {
+	char ota_id[EDGE_FLEET_STR_MAX + 1];
+	char state[EDGE_FLEET_OTA_STATE_MAX + 1]; /* one of the agent's state names, or "" */
+	char version[EDGE_FLEET_STR_MAX + 1];
+	char from_version[EDGE_FLEET_STR_MAX + 1];
+	char installer[EDGE_FLEET_OTA_STATE_MAX + 1];
+	char result[EDGE_FLEET_OTA_STATE_MAX + 1]; /* "success", "failure", "rolled_back" or "" */
+	bool has_ratio;
+	double ratio; /* progress in [0, 1]: bytes/total, else percent/100 */
+	uint32_t skipped;
+};
+
+/* Parses an OTA report. Returns 0, -EINVAL when not a JSON object, -EMSGSIZE
+ * when too big. */
+int edge_fleet_ota_parse(const void *payload, size_t len, struct edge_fleet_ota *out);
+
 /* True when s[0..len) is valid UTF-8 without control characters (what may
  * become a label value or a device id). */
 bool edge_fleet_text_ok(const char *s, size_t len);

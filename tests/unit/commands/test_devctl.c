@@ -71,9 +71,13 @@ static void reboot_is_recorded_on_sim(void **state)
 	before = edge_sim_reboot_requests();
 	assert_int_equal(edge_devctl_can_reboot(d), 0);
 	assert_string_equal(edge_devctl_reboot_backend(d), "system-hal:sim");
-	assert_int_equal(edge_devctl_reboot(d), 0);
+	assert_int_equal(edge_devctl_reboot(d, NULL), 0);
 	assert_int_equal(edge_sim_reboot_requests(), before + 1);
 	assert_int_equal(edge_devctl_reboot_requests(d), before + 1);
+	/* the Raspberry Pi tryboot flag reaches the HAL */
+	assert_int_equal(edge_devctl_reboot(d, "0 tryboot"), 0);
+	assert_int_equal(edge_sim_reboot_requests(), before + 2);
+	assert_string_equal(edge_sim_last_reboot_arg(), "0 tryboot");
 	edge_devctl_free(d);
 	edge_sim_reset();
 }

@@ -334,6 +334,125 @@ static void test_resync_forgets_vanished_statuses(void **state)
 	edge_fleet_free(f);
 }
 
+static int ota(struct edge_fleet *f, const char *id, const char *json, bool retained)
+{
+	return edge_fleet_on_ota(f, id, json, strlen(json), retained);
+}
+
+static void test_ota_reports(void **state)
+{
+	struct edge_fleet *f = fleet_with(0, 0);
+	char *t;
+
+	(void)state;
+	/* no report yet: the families are there, the fleet counters at 0 */
+	t = render(f);
+	assert_line(t, "# TYPE edge_ota_state gauge");
+	assert_line(t, "# TYPE edge_ota_info gauge");
+	assert_line(t, "# TYPE edge_ota_progress_ratio gauge");
+	assert_line(t, "# TYPE edge_ota_results_total counter");
+	assert_line(t, "edge_ota_results_total{result=\"success\"} 0");
+	assert_line(t, "edge_ota_results_total{result=\"failure\"} 0");
+	assert_line(t, "edge_ota_results_total{result=\"rolled_back\"} 0");
+	assert_no(t, "edge_ota_state{");
+	free(t);
+
+	assert_int_equal(status(f, "gw-1", full, false), 0);
+	assert_int_equal(ota(f, "gw-1",
+			     "{\"otaId\":\"c-1\",\"state\":\"downloading\",\"version\":\"1.3.0\","
+			     "\"fromVersion\":\"1.2.0\",\"installer\":\"bundle\",\"progress\":"
+			     "{\"bytes\":250,\"total\":1000,\"percent\":25},\"result\":null,"
+			     "\"reason\":\"\",\"ts\":1763762000000}",
+			     false),
+			 0);
+	/* a device known only from its OTA report */
+	assert_int_equal(ota(f, "gw-2",
+			     "{\"otaId\":\"c-9\",\"state\":\"installing\",\"version\":\"2.0.0\","
+			     "\"progress\":{\"percent\":12.5}}",
+			     true),
+			 0);
+	t = render(f);
+	assert_line(t, "edge_ota_state{device_id=\"gw-1\",state=\"downloading\"} 1");
+	assert_line(t, "edge_ota_info{device_id=\"gw-1\",version=\"1.3.0\",from_version=\"1.2.0\","
+		       "installer=\"bundle\"} 1");
+	assert_line(t, "edge_ota_progress_ratio{device_id=\"gw-1\"} 0.25");
+	assert_line(t, "edge_ota_state{device_id=\"gw-2\",state=\"installing\"} 1");
+	assert_line(t, "edge_ota_progress_ratio{device_id=\"gw-2\"} 0.125");
+	assert_line(t, "edge_devices_total 1"); /* an OTA report alone is no status */
+	assert_line(t, "edge_exporter_messages_received_total{kind=\"ota\"} 2");
+	free(t);
+
+	/* the outcome, live: counted once however often the report comes */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ota(f, "gw-1",
+				     "{\"otaId\":\"c-1\",\"state\":\"rolled_back\",\"version\":"
+				     "\"1.3.0\",\"fromVersion\":\"1.2.0\",\"installer\":\"bundle\","
+				     "\"result\":\"rolled_back\",\"reason\":\"trial failed\"}",
+				     false),
+				 0);
+	/* a retained outcome (replayed at subscribe time) is not counted */
+	assert_int_equal(
+	    ota(f, "gw-2", "{\"otaId\":\"c-9\",\"state\":\"failed\",\"result\":\"failure\"}", true),
+	    0);
+	assert_int_equal(ota(f, "gw-2",
+			     "{\"otaId\":\"c-9\",\"state\":\"failed\",\"result\":\"failure\"}",
+			     false),
+			 0);
+	/* the next update of gw-2 succeeds */
+	assert_int_equal(ota(f, "gw-2",
+			     "{\"otaId\":\"c-10\",\"state\":\"committed\",\"version\":\"2.0.1\","
+			     "\"result\":\"success\"}",
+			     false),
+			 0);
+	t = render(f);
+	assert_line(t, "edge_ota_state{device_id=\"gw-1\",state=\"rolled_back\"} 1");
+	assert_no(t, "state=\"downloading\"");
+	assert_no(t, "edge_ota_progress_ratio{device_id=\"gw-1\"}");
+	assert_line(t, "edge_ota_results_total{result=\"rolled_back\"} 1");
+	assert_line(t, "edge_ota_results_total{result=\"failure\"} 0");
+	assert_line(t, "edge_ota_results_total{result=\"success\"} 1");
+	assert_line(t, "edge_ota_state{device_id=\"gw-2\",state=\"committed\"} 1");
+	free(t);
+
+	/* unknown states, results and installers never become labels */
+	assert_int_equal(ota(f, "gw-1",
+			     "{\"state\":\"hacking\",\"result\":\"x\",\"installer\":\"docker\","
+			     "\"version\":\"1.4.0\",\"progress\":{\"bytes\":5,\"total\":2}}",
+			     false),
+			 0);
+	t = render(f);
+	assert_no(t, "edge_ota_state{device_id=\"gw-1\"");
+	assert_no(t, "hacking");
+	assert_no(t, "docker");
+	assert_line(t, "edge_ota_info{device_id=\"gw-1\",version=\"1.4.0\",from_version=\"\","
+		       "installer=\"\"} 1");
+	assert_no(t, "edge_ota_progress_ratio{device_id=\"gw-1\"}");
+	/* 4, and 1 for the status whose deviceId is not the topic's */
+	assert_line(t, "edge_exporter_fields_skipped_total 5");
+	free(t);
+
+	/* not JSON: counted; an empty retained report clears the series */
+	assert_int_equal(ota(f, "gw-1", "nope", false), -EINVAL);
+	assert_int_equal(edge_fleet_on_ota(f, "gw-2", "", 0, true), 0);
+	assert_int_equal(edge_fleet_on_ota(f, "", "{}", 2, true), -EINVAL);
+	t = render(f);
+	assert_no(t, "edge_ota_state{device_id=\"gw-2\"");
+	assert_line(t, "edge_exporter_parse_errors_total{kind=\"ota\"} 2");
+	free(t);
+
+	/* a resync forgets a report that did not come back */
+	assert_int_equal(ota(f, "gw-2", "{\"state\":\"trial\"}", true), 0);
+	edge_fleet_resync_begin(f);
+	assert_int_equal(status(f, "gw-1", full, true), 0);
+	assert_int_equal(ota(f, "gw-1", "{\"state\":\"idle\"}", true), 0);
+	edge_fleet_resync_end(f);
+	t = render(f);
+	assert_line(t, "edge_ota_state{device_id=\"gw-1\",state=\"idle\"} 1");
+	assert_no(t, "edge_ota_state{device_id=\"gw-2\"");
+	free(t);
+	edge_fleet_free(f);
+}
+
 /* Inserts and removes thousands of ids in a shuffled order; after every
  * phase the map must agree with a plain array of expectations. */
 static void test_map_churn(void **state)
@@ -407,6 +526,7 @@ int main(void)
 	    cmocka_unit_test(test_max_devices),
 	    cmocka_unit_test(test_resync_forgets_vanished_statuses),
 	    cmocka_unit_test(test_map_churn),
+	    cmocka_unit_test(test_ota_reports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

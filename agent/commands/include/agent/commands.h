@@ -11,6 +11,8 @@
  * stored result and the action does not run again. reboot, restart and
  * config.set need a JWS ES256 signature when commands.require_signed is on.
  */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/config.h"
@@ -43,6 +45,11 @@ struct edge_commands_hooks {
 	void (*stop)(void *arg, int exit_code, const char *why);
 	/* The status document (status command); caller frees with free(). */
 	char *(*status_json)(void *arg);
+	/* The ota command (the OTA engine, ota/include/edge/ota/ota.h): params
+	 * and data are cJSON objects; fills msg; true = accepted. NULL: the
+	 * command answers that OTA is not available. */
+	bool (*ota)(void *arg, const char *cmd_id, const void *params, void *data, char *msg,
+		    size_t msglen);
 	void *arg;
 };
 
@@ -78,5 +85,9 @@ void edge_commands_message(struct edge_commands *c, const struct edge_mqtt_messa
  * caller frees with free(). */
 char *edge_commands_run_local(struct edge_commands *c, const char *action, const char *params_json);
 void edge_commands_stats(const struct edge_commands *c, struct edge_commands_stats *out);
+/* Reboots the gateway through the device control (backlog flushed to the
+ * outbox first), after a short delay; for the OTA engine. arg: NULL or the
+ * kernel's reboot argument ("0 tryboot"). 0 or -errno. */
+int edge_commands_reboot(struct edge_commands *c, const char *why, const char *arg);
 
 #endif

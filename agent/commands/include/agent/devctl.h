@@ -35,8 +35,10 @@ int edge_devctl_led_level(const struct edge_devctl *d);
 /* 0 when reboot() can be attempted (the system HAL is always built in). */
 int edge_devctl_can_reboot(const struct edge_devctl *d);
 /* Reboots (never returns on success on a real board) or records the
- * request on a sim board. */
-int edge_devctl_reboot(struct edge_devctl *d);
+ * request on a sim board. arg: NULL, or the kernel's RESTART2 argument
+ * ("0 tryboot": the Raspberry Pi firmware's one-time boot of the trial
+ * partition). */
+int edge_devctl_reboot(struct edge_devctl *d, const char *arg);
 const char *edge_devctl_reboot_backend(const struct edge_devctl *d);
 unsigned edge_devctl_reboot_requests(const struct edge_devctl *d);
 

@@ -17,6 +17,8 @@
 
 enum edge_mqtt_protocol { EDGE_MQTT_V311 = 4, EDGE_MQTT_V5 = 5 };
 enum edge_store_sync { EDGE_SYNC_NORMAL, EDGE_SYNC_FULL };
+/* ota.bundle.boot: how the boot loader is told about the new slot. */
+enum edge_ota_boot_mode { EDGE_OTA_BOOT_SERVICE, EDGE_OTA_BOOT_UBOOT, EDGE_OTA_BOOT_TRYBOOT };
 
 #define EDGE_ALERTS_MAX		  16
 #define EDGE_SENSOR_OVERRIDES_MAX 16
@@ -141,6 +143,41 @@ struct edge_config {
 			uint32_t session_timeout_s;
 		} coap;
 	} ingress;
+	struct {
+		bool enabled;
+		char dir[EDGE_PATH_MAX]; /* "" = <state_dir>/ota */
+		char manifest_key_file[EDGE_PATH_MAX];
+		char ca_file[EDGE_PATH_MAX]; /* "" = the system's trust store */
+		bool allow_http;
+		uint64_t max_bytes;
+		uint64_t reserve_bytes;
+		uint32_t download_deadline_h;
+		uint32_t health_window_s;
+		char health_cmd[EDGE_PATH_MAX];
+		uint32_t max_trial_starts;
+		struct {
+			bool enabled;
+			int boot; /* enum edge_ota_boot_mode */
+			struct {
+				char a[EDGE_PATH_MAX];
+				char b[EDGE_PATH_MAX];
+			} slots;
+			uint32_t tries;
+			char uboot_env_config[EDGE_PATH_MAX];
+			char cmdline[EDGE_PATH_MAX];
+			char tryboot_dir[EDGE_PATH_MAX];
+		} bundle;
+		struct {
+			bool enabled;
+			char conf[EDGE_PATH_MAX];
+		} rauc;
+		struct {
+			bool enabled;
+			char key_file[EDGE_PATH_MAX];
+			char selection_a[64];
+			char selection_b[64];
+		} swupdate;
+	} ota;
 	/* Keys in a token: mqtt.tls.key_file may be a pkcs11: URI (docs/security.md). */
 	struct {
 		char module[EDGE_PATH_MAX]; /* "" = p11-kit's proxy module */

@@ -177,6 +177,15 @@ size_t edge_sim_bp_cuff_encode(const struct edge_sim_bp_reading *r, uint8_t *buf
 /* Reboots requested through edge_system_reboot("sim"). */
 unsigned edge_sim_reboot_requests(void);
 
+/* The sim board's boot id, what /proc/sys/kernel/random/boot_id is on a
+ * real one: "sim-boot-N", N read from $EDGE_SIM_STATE_DIR/boot-id (0 when
+ * the file or the variable is missing). A reboot request advances N in that
+ * file, so that the next agent started by the test (the "booted" system)
+ * sees a new boot. 0 or -ENAMETOOLONG. */
+int edge_sim_boot_id(char *out, size_t len);
+/* The argument of the last edge_system_reboot_arg("sim", arg), or "". */
+const char *edge_sim_last_reboot_arg(void);
+
 /* Frees every sim bus, chip, port and line. */
 void edge_sim_reset(void);
 
