@@ -10,9 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_engine.h"
 #include "edge/backoff.h"
 #include "edge/file.h"
 #include "edge/loop.h"
+#include "edge/p11.h"
 #include "edge/prov_identity.h"
 #include "edge/provision.h"
 
@@ -27,6 +29,9 @@ struct edge_prov_client {
 	void *arg;
 	/* configuration (owned copies) */
 	char *url, *ca_file, *token_file, *key_file, *csr_file;
+	char *p11_module, *pin_file; /* key_file is a pkcs11: URI */
+	char key_fp[65];	     /* the token key's public key SHA-256 */
+	char why[400];		     /* a token error for the callback */
 	char *device_id, *board, *model, *firmware, *platform;
 	char **sensors;
 	size_t n_sensors;
@@ -203,11 +208,59 @@ static int read_token(const char *path, char **out)
 
 /* The key (generated into state_dir when no key_file is configured) and a
  * CSR for it. */
+/* The token's key (never generated here: edge-factory makes it in the
+ * token) and a CSR signed in the token, or the factory CSR when it is for
+ * that key. Remembers the key's fingerprint for the certificate check. */
+static int token_key_and_csr(struct edge_prov_client *c, bool allow_factory_csr, char **csr_out,
+			     const char **why)
+{
+	struct edge_p11_uri u;
+	struct edge_p11_key key;
+	struct edge_p11 *p = NULL;
+	char pin[160] = "", cfp[65];
+	const char *pf;
+	char *csr = NULL;
+	int rc;
+
+	rc = edge_p11_uri_parse(c->key_file, &u, c->why, sizeof(c->why));
+	pf = *u.pin_file ? u.pin_file : c->pin_file;
+	if (!rc && pf)
+		rc = edge_p11_pin_read(pf, pin, sizeof(pin), c->why, sizeof(c->why));
+	if (!rc)
+		rc = edge_p11_open(c->p11_module, &u, pf ? pin : NULL, &p, c->why, sizeof(c->why));
+	explicit_bzero(pin, sizeof(pin));
+	if (!rc)
+		rc = edge_p11_find_key(p, &u, &key, c->why, sizeof(c->why));
+	if (!rc)
+		rc = edge_id_point_fingerprint(key.point, c->key_fp);
+	if (!rc && allow_factory_csr && c->csr_file) {
+		rc = edge_file_read(c->csr_file, 16384, &csr, NULL);
+		if (rc || edge_id_pubkey_fingerprint(csr, cfp) || strcmp(cfp, c->key_fp) != 0) {
+			snprintf(c->why, sizeof(c->why),
+				 "factory CSR unreadable or not made from the token key");
+			rc = rc ? rc : -EINVAL;
+		}
+	} else if (!rc) {
+		rc = edge_id_csr_make_p11(p, key.point, c->device_id, &csr, c->why, sizeof(c->why));
+	}
+	edge_p11_close(p);
+	if (rc) {
+		free(csr);
+		*why = c->why;
+		return rc;
+	}
+	*csr_out = csr;
+	return 0;
+}
+
 static int key_and_csr(struct edge_prov_client *c, bool allow_factory_csr, char **csr_out,
 		       const char **why)
 {
 	char *key = NULL, *csr = NULL;
 	int rc;
+
+	if (edge_p11_is_uri(c->key_file))
+		return token_key_and_csr(c, allow_factory_csr, csr_out, why);
 
 	rc = edge_id_key_load(c->key_file, &key);
 	if (rc == -ENOENT && c->key_file_generated) {
@@ -271,6 +324,39 @@ static char *register_body(struct edge_prov_client *c, const char *csr)
 static void schedule_retry(struct edge_prov_client *c, enum op op, int err, long status,
 			   const char *msg, uint32_t min_ms);
 static void schedule_renewal(struct edge_prov_client *c, bool after_renewal);
+
+/* Mutual TLS with the token key: libcurl's engine options (curl_engine.h).
+ * The URI goes without its query (pin-source, module-path are ours). */
+static int renew_with_token(struct edge_prov_client *c)
+{
+	struct edge_p11_uri u;
+	char pin[160] = "", uri[1024];
+	const char *pf, *module, *q = strchr(c->key_file, '?');
+	int rc;
+
+	rc = edge_p11_uri_parse(c->key_file, &u, c->why, sizeof(c->why));
+	if (rc)
+		return rc;
+	pf = *u.pin_file ? u.pin_file : c->pin_file;
+	if (pf && (rc = edge_p11_pin_read(pf, pin, sizeof(pin), c->why, sizeof(c->why))) != 0)
+		return rc;
+	module = *u.module ? u.module : c->p11_module ? c->p11_module : edge_p11_default_module();
+	rc = edge_prov_engine_prepare(module, pin, c->why, sizeof(c->why));
+	explicit_bzero(pin, sizeof(pin));
+	if (rc)
+		return rc;
+	snprintf(uri, sizeof(uri), "%.*s", q ? (int)(q - c->key_file) : (int)strlen(c->key_file),
+		 c->key_file);
+	if (curl_easy_setopt(c->easy, CURLOPT_SSLENGINE, "pkcs11") != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_SSLCERT, c->cert_path) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_SSLKEYTYPE, "ENG") != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_SSLKEY, uri) != CURLE_OK) {
+		snprintf(c->why, sizeof(c->why),
+			 "libcurl refused the pkcs11 engine options for %.200s", uri);
+		return -EIO;
+	}
+	return 0;
+}
 
 static void begin(struct edge_prov_client *c, enum op op)
 {
@@ -337,7 +423,13 @@ static void begin(struct edge_prov_client *c, enum op op)
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms / 2));
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-	if (op == OP_RENEW) {
+	if (op == OP_RENEW && edge_p11_is_uri(c->key_file)) {
+		rc = renew_with_token(c);
+		if (rc) {
+			why = c->why;
+			goto fail;
+		}
+	} else if (op == OP_RENEW) {
 		curl_easy_setopt(c->easy, CURLOPT_SSLCERT, c->cert_path);
 		curl_easy_setopt(c->easy, CURLOPT_SSLKEY, c->key_file);
 	}
@@ -371,11 +463,17 @@ static int write_state(struct edge_prov_client *c, const struct edge_prov_respon
 	int rc;
 
 	/* The certificate must be for our key and CN. */
-	rc = edge_id_key_load(c->key_file, &key);
-	if (rc)
-		return rc;
-	rc = edge_id_pubkey_fingerprint(key, kfp);
-	edge_id_secret_free(key);
+	if (edge_p11_is_uri(c->key_file)) {
+		/* read from the token by key_and_csr() for this request */
+		snprintf(kfp, sizeof(kfp), "%s", c->key_fp);
+		rc = *kfp ? 0 : -EINVAL;
+	} else {
+		rc = edge_id_key_load(c->key_file, &key);
+		if (rc)
+			return rc;
+		rc = edge_id_pubkey_fingerprint(key, kfp);
+		edge_id_secret_free(key);
+	}
 	if (rc || edge_id_pubkey_fingerprint(r->certificate, cfp) || strcmp(kfp, cfp) != 0 ||
 	    strcmp(r->device_id, c->device_id) != 0)
 		return -EPROTO;
@@ -570,6 +668,12 @@ int edge_prov_client_new(struct edge_loop *loop, const struct edge_prov_config *
 	c->token_file = strdup(cfg->claim_token_file);
 	c->key_file = strdup(cfg->key_file ? cfg->key_file : kp);
 	c->csr_file = dup_or_null(cfg->csr_file);
+	c->p11_module =
+	    dup_or_null(cfg->pkcs11_module && *cfg->pkcs11_module ? cfg->pkcs11_module : NULL);
+	c->pin_file = dup_or_null(cfg->pin_file && *cfg->pin_file ? cfg->pin_file : NULL);
+	if ((cfg->pkcs11_module && *cfg->pkcs11_module && !c->p11_module) ||
+	    (cfg->pin_file && *cfg->pin_file && !c->pin_file))
+		goto err;
 	c->device_id = strdup(cfg->device_id);
 	c->board = dup_or_null(cfg->board);
 	c->model = dup_or_null(cfg->model);
@@ -668,6 +772,8 @@ void edge_prov_client_free(struct edge_prov_client *c)
 	free(c->token_file);
 	free(c->key_file);
 	free(c->csr_file);
+	free(c->p11_module);
+	free(c->pin_file);
 	free(c->device_id);
 	free(c->board);
 	free(c->model);

@@ -13,6 +13,15 @@ want=(
   postgresql libnginx-mod-stream
   libubootenv-dev libubootenv-tool u-boot-qemu qemu-system-arm u-boot-tools e2fsprogs
   rauc squashfs-tools swupdate
+  # PKCS#11 device keys (docs/security.md): p11-kit's pkcs11.h to build; the
+  # pkcs11 engine, p11-kit's proxy module, SoftHSM2 and OpenSC's pkcs11-tool
+  # for the tests; swtpm + tpm2-pkcs11 (+ tpm2-abrmd: the TPM's resource
+  # manager) for the TPM 2.0 chain.
+  libp11-kit-dev p11-kit libengine-pkcs11-openssl softhsm2 opensc
+  swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools libtss2-tcti-swtpm0
+  tpm2-abrmd libtss2-tcti-tabrmd0
+  # systemd-analyze security --offline (test_systemd_units)
+  systemd
 )
 cross=0
 [ "${1:-}" = "--cross" ] && cross=1

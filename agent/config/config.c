@@ -12,6 +12,7 @@
 
 #include "agent/config.h"
 #include "edge/cfgtab.h"
+#include "edge/p11.h"
 #include "edge/sensor.h"
 
 #define OVERLAY_NAME "config.overlay.json"
@@ -305,6 +306,15 @@ static const struct edge_cfg_key config_keys[] = {
     {"ota.swupdate.hwrevision", EDGE_CFG_STRING, 0, F(ota.swupdate.hwrevision),
      .desc = "BOARD:REVISION passed as -H (a build with hardware compatibility refuses every "
 	     ".swu without it); empty = SWUpdate reads /etc/hwrevision"},
+    /* PKCS#11 (docs/security.md): the device key stays in a token. */
+    {"pkcs11", EDGE_CFG_OBJECT,
+     .desc = "device key in a token (TPM 2.0, secure element, HSM): mqtt.tls.key_file = "
+	     "\"pkcs11:token=...;object=...;type=private\""},
+    {"pkcs11.module", EDGE_CFG_STRING, 0, F(pkcs11.module),
+     .desc = "PKCS#11 module (.so); empty = p11-kit's proxy, which loads every module "
+	     "registered on the system"},
+    {"pkcs11.pin_file", EDGE_CFG_STRING, 0, F(pkcs11.pin_file),
+     .desc = "file holding the token's user PIN (0600) when the URI has no pin-source"},
     {"sensors", EDGE_CFG_MAP, RUNTIME, F(sensors), EDGE_CFG_COUNT(n_sensors), .sub = &sensor_tab,
      .desc = "per-sensor overrides of the board by sensor name; unset keys keep the board's"},
     {"alerts", EDGE_CFG_ARRAY, RUNTIME, F(alerts), EDGE_CFG_COUNT(n_alerts), .sub = &alert_tab,
@@ -371,6 +381,16 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 		return edge_cfg_fail(err, errlen,
 				     "%s: mqtt.tls.%s: cert_file and key_file go together", origin,
 				     *cfg->mqtt.tls.cert_file ? "key_file" : "cert_file");
+	if (edge_p11_is_uri(cfg->mqtt.tls.key_file)) {
+		struct edge_p11_uri u;
+		char e[300];
+
+		if (edge_p11_uri_parse(cfg->mqtt.tls.key_file, &u, e, sizeof(e)))
+			return edge_cfg_fail(err, errlen, "%s: mqtt.tls.key_file: %s", origin, e);
+		if (*cfg->pkcs11.pin_file && *cfg->pkcs11.pin_file != '/')
+			return edge_cfg_fail(
+			    err, errlen, "%s: pkcs11.pin_file: must be an absolute path", origin);
+	}
 	if (*cfg->mqtt.password_file && !*cfg->mqtt.username)
 		return edge_cfg_fail(err, errlen, "%s: mqtt.password_file: needs mqtt.username",
 				     origin);

@@ -26,6 +26,7 @@
 #include "edge/sensor.h"
 #include "edge/time.h"
 #include "hwdog.h"
+#include "keycheck.h"
 
 #define MOD	       "agent"
 #define DEFAULT_CONFIG "/etc/edge-agent/edge-agent.json"
@@ -852,10 +853,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "edge-agent: %s\n", err);
 		return 1;
 	}
+	/* keycheck.h: secrets group/other may read are refused; the token is
+	 * probed only here, a token missing at run time is retried by the uplink */
+	if (edge_agent_check_keys(&agent.cfg, check, err, sizeof(err))) {
+		fprintf(stderr, "edge-agent: %s: %s\n", config, err);
+		return 1;
+	}
 	if (check) {
-		printf("%s: OK (device %s, board %s with %zu sensor(s), broker %s:%u)\n", config,
-		       agent.cfg.device_id, agent.board.name, agent.board.n_sensors,
-		       agent.cfg.mqtt.host, agent.cfg.mqtt.port);
+		printf("%s: OK (device %s, board %s with %zu sensor(s), broker %s:%u, key %s)\n",
+		       config, agent.cfg.device_id, agent.board.name, agent.board.n_sensors,
+		       agent.cfg.mqtt.host, agent.cfg.mqtt.port,
+		       *agent.cfg.mqtt.tls.key_file ? agent.cfg.mqtt.tls.key_file : "none");
 		return 0;
 	}
 	edge_log_set_level(agent.cfg.log_level);

@@ -40,6 +40,8 @@ struct settings {
 	char ca_file[EDGE_PATH_MAX];
 	char claim_token_file[EDGE_PATH_MAX];
 	char csr_file[EDGE_PATH_MAX];
+	char pkcs11_module[EDGE_PATH_MAX]; /* for a pkcs11: key_file */
+	char pin_file[EDGE_PATH_MAX];
 	char realtime_platform[FIELD_SIZE(struct edge_config, provisioning.realtime_platform)];
 	uint32_t renew_before_days;
 	char sensors[EDGE_BOARD_MAX_SENSORS][FIELD_SIZE(struct edge_board_sensor, compatible)];
@@ -86,6 +88,8 @@ static void copy_settings(struct settings *s, const struct edge_config *c,
 	snprintf(s->claim_token_file, sizeof(s->claim_token_file), "%s",
 		 c->provisioning.claim_token_file);
 	snprintf(s->csr_file, sizeof(s->csr_file), "%s", c->provisioning.csr_file);
+	snprintf(s->pkcs11_module, sizeof(s->pkcs11_module), "%s", c->pkcs11.module);
+	snprintf(s->pin_file, sizeof(s->pin_file), "%s", c->pkcs11.pin_file);
 	snprintf(s->realtime_platform, sizeof(s->realtime_platform), "%s",
 		 c->provisioning.realtime_platform);
 	s->renew_before_days = c->provisioning.renew_before_days;
@@ -221,7 +225,7 @@ static int spawn_job(struct edge_provision *p, enum job job)
 {
 	const struct settings *s = &p->s;
 	char helper[PATH_MAX], days[32], ppid[24], default_key[PATH_MAX];
-	const char *argv[32 + 2 * EDGE_BOARD_MAX_SENSORS];
+	const char *argv[40 + 2 * EDGE_BOARD_MAX_SENSORS];
 	struct edge_spawn_opts o = {0};
 	int rc, n = 0;
 
@@ -248,6 +252,10 @@ static int spawn_job(struct edge_provision *p, enum job job)
 		argv[n++] = "--key", argv[n++] = s->key_file;
 	if (*s->csr_file)
 		argv[n++] = "--csr", argv[n++] = s->csr_file;
+	if (*s->pkcs11_module) /* only read for a pkcs11: key */
+		argv[n++] = "--pkcs11-module", argv[n++] = s->pkcs11_module;
+	if (*s->pin_file)
+		argv[n++] = "--pin-file", argv[n++] = s->pin_file;
 	if (*s->realtime_platform)
 		argv[n++] = "--platform", argv[n++] = s->realtime_platform;
 	if (job == JOB_RENEW)

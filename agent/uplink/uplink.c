@@ -16,8 +16,10 @@
 #include "edge/backoff.h"
 #include "edge/file.h"
 #include "edge/log.h"
+#include "edge/p11.h"
 #include "edge/time.h"
 #include "session.h"
+#include "token_key.h"
 
 #define MOD "uplink"
 
@@ -48,6 +50,7 @@ struct edge_uplink {
 	char password[256];
 
 	struct mosquitto *mosq;
+	struct edge_token_key *token_key; /* the client's key in a PKCS#11 token, or NULL */
 	int fd;
 	enum state state;
 	bool saw_writable;
@@ -167,6 +170,9 @@ static void drop_client(struct edge_uplink *u)
 	if (u->mosq)
 		mosquitto_destroy(u->mosq);
 	u->mosq = NULL;
+	/* after the SSL_CTX that signs with it is gone */
+	edge_token_key_free(u->token_key);
+	u->token_key = NULL;
 }
 
 /* Drops the client; everything unacknowledged will be published again. */
@@ -576,7 +582,7 @@ static int client_setup(struct edge_uplink *u)
 	const char *cert = *c->mqtt.tls.cert_file ? c->mqtt.tls.cert_file : NULL;
 	const char *key = *c->mqtt.tls.key_file ? c->mqtt.tls.key_file : NULL;
 	char why[300];
-	int rc;
+	int rc = MOSQ_ERR_SUCCESS;
 
 	u->mosq = mosquitto_new(c->mqtt.client_id, c->mqtt.clean_start, u);
 	if (!u->mosq) {
@@ -595,7 +601,22 @@ static int client_setup(struct edge_uplink *u)
 	mosquitto_subscribe_v5_callback_set(u->mosq, on_subscribe);
 	mosquitto_log_callback_set(u->mosq, on_log);
 	u->lib_error[0] = '\0';
-	rc = mosquitto_tls_set(u->mosq, c->mqtt.tls.ca_file, NULL, cert, key, NULL);
+	if (edge_p11_is_uri(key)) {
+		SSL_CTX *ctx;
+
+		/* token_key.h: the whole TLS context is ours (certificate, token
+		 * key, CA, verification); libmosquitto only runs it. */
+		if (edge_token_key_load(c, &u->token_key, &ctx, why, sizeof(why)) != 0) {
+			mark_lost(u, why);
+			return -1;
+		}
+		rc = mosquitto_int_option(u->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_void_option(u->mosq, MOSQ_OPT_SSL_CTX, ctx);
+		SSL_CTX_free(ctx); /* libmosquitto holds its own reference */
+	} else {
+		rc = mosquitto_tls_set(u->mosq, c->mqtt.tls.ca_file, NULL, cert, key, NULL);
+	}
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_opts_set(u->mosq, 1, c->mqtt.tls.version, NULL);
 	if (rc == MOSQ_ERR_SUCCESS)
@@ -840,6 +861,7 @@ static bool conn_changed(const struct edge_config *a, const struct edge_config *
 	       a->mqtt.clean_start != b->mqtt.clean_start ||
 	       a->mqtt.session_expiry_s != b->mqtt.session_expiry_s ||
 	       memcmp(&a->mqtt.tls, &b->mqtt.tls, sizeof(a->mqtt.tls)) ||
+	       memcmp(&a->pkcs11, &b->pkcs11, sizeof(a->pkcs11)) ||
 	       strcmp(a->mqtt.username, b->mqtt.username) ||
 	       strcmp(a->mqtt.password_file, b->mqtt.password_file) ||
 	       a->mqtt.inflight != b->mqtt.inflight;

@@ -23,11 +23,13 @@
 #include <unistd.h>
 
 #include "edge/file.h"
+#include "edge/p11.h"
 #include "edge/prov_identity.h"
 
 struct opts {
 	const char *serial, *prefix, *out, *board, *model, *token, *token_file, *url, *ca,
 	    *platform, *install_dir, *manifest, *agent_state_dir;
+	const char *p11_uri, *p11_module, *pin_file; /* the key in a PKCS#11 token */
 	long count, start, width;
 	bool force;
 };
@@ -41,6 +43,7 @@ static void usage(FILE *f)
 	    "                    --url URL --ca FILE (--token T | --token-file F)\n"
 	    "                    [--board B] [--model M] [--platform NAME] [--install-dir PATH]\n"
 	    "                    [--manifest csv|json|both] [--agent-state-dir DIR] [--force]\n"
+	    "                    [--pkcs11-uri URI [--pkcs11-module SO] [--pin-file F]]\n"
 	    "\n"
 	    "Writes DIR/<serial>/ for each device:\n"
 	    "  device.key (0600, EC P-256)  device.csr (CN = serial)  serial  board\n"
@@ -51,6 +54,9 @@ static void usage(FILE *f)
 	    "--agent-state-dir: the agent's state_dir in agent-config.json\n"
 	    "(default /var/lib/edge-agent); the issued certificate lands there.\n"
 	    "An existing identity is never replaced without --force.\n"
+	    "--pkcs11-uri pkcs11:token=T;object=L;type=private: the key is made inside the\n"
+	    "token (sensitive, not extractable) and the CSR signed there; no device.key is\n"
+	    "written. --pin-file: the token's user PIN (copied to token.pin, 0600).\n"
 	    "\n"
 	    "edge-factory nodes ...: keys of constrained CoAP nodes (edge-factory nodes "
 	    "--help).\n");
@@ -126,6 +132,9 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"--count", NULL, NULL, &o->count},
 	    {"--start", NULL, NULL, &o->start},
 	    {"--width", NULL, NULL, &o->width},
+	    {"--pkcs11-uri", NULL, &o->p11_uri, NULL},
+	    {"--pkcs11-module", NULL, &o->p11_module, NULL},
+	    {"--pin-file", NULL, &o->pin_file, NULL},
 	};
 
 	memset(o, 0, sizeof(*o));
@@ -151,6 +160,20 @@ static int parse(int argc, char **argv, struct opts *o)
 		return die("--manifest %s: csv, json or both", o->manifest);
 	if (o->serial && !edge_id_serial_valid(o->serial))
 		return die("--serial %s: 1-64 characters of A-Z a-z 0-9 . _ -", o->serial);
+	if (o->p11_uri) {
+		struct edge_p11_uri u;
+		char e[300];
+
+		if (edge_p11_uri_parse(o->p11_uri, &u, e, sizeof(e)))
+			return die("--pkcs11-uri: %s", e);
+		if (!o->serial)
+			return die(
+			    "--pkcs11-uri: a token holds the key of one device: use --serial");
+		if (*u.pin_file && o->pin_file)
+			return die("--pin-file: the URI has a pin-source already");
+	} else if (o->p11_module || o->pin_file) {
+		return die("--pkcs11-module and --pin-file go with --pkcs11-uri");
+	}
 	return 0;
 }
 
@@ -178,6 +201,59 @@ struct row {
 	char dir[PATH_MAX];
 };
 
+/*
+ * The key made inside the token (never outside it: there is no device.key in
+ * the bundle), the CSR signed by the token, and the PIN copied into the
+ * bundle (0600) for the agent. A key already in the token is used only with
+ * --force (a re-run for the same device), never replaced.
+ */
+static int token_key_and_csr(const struct opts *o, const char *serial, char **csr, char fp[65])
+{
+	struct edge_p11_uri u;
+	struct edge_p11_key key;
+	struct edge_p11 *p = NULL;
+	char pin[160] = "", e[400] = "", d[200], dir[PATH_MAX], line[192];
+	const char *pf;
+	int rc;
+
+	rc = edge_p11_uri_parse(o->p11_uri, &u, e, sizeof(e));
+	pf = *u.pin_file ? u.pin_file : o->pin_file;
+	if (!rc && pf)
+		rc = edge_p11_pin_read(pf, pin, sizeof(pin), e, sizeof(e));
+	if (!rc)
+		rc = edge_p11_open(o->p11_module, &u, pf ? pin : NULL, &p, e, sizeof(e));
+	if (!rc) {
+		rc = edge_p11_generate(p, &u, &key, e, sizeof(e));
+		if (rc == -EEXIST && o->force)
+			rc = edge_p11_find_key(p, &u, &key, e, sizeof(e));
+		else if (rc == -EEXIST)
+			snprintf(e + strlen(e), sizeof(e) - strlen(e),
+				 " (--force makes the CSR for the key that is there)");
+	}
+	if (!rc)
+		rc = edge_id_csr_make_p11(p, key.point, serial, csr, e, sizeof(e));
+	if (!rc)
+		rc = edge_id_point_fingerprint(key.point, fp);
+	edge_p11_close(p);
+	if (rc) {
+		die("%s: %s", serial, e);
+		goto out;
+	}
+	fprintf(stderr, "edge-factory: %s: key in %s (%s%s)\n", serial,
+		edge_p11_uri_describe(&u, d, sizeof(d)),
+		key.sensitive ? "sensitive" : "NOT SENSITIVE",
+		key.extractable ? ", EXTRACTABLE" : ", not extractable");
+	if (pf) {
+		snprintf(dir, sizeof(dir), "%s/%s", o->out, serial);
+		snprintf(line, sizeof(line), "%s\n", pin);
+		rc = write_text(dir, "token.pin", line, 0600);
+		explicit_bzero(line, sizeof(line));
+	}
+out:
+	explicit_bzero(pin, sizeof(pin));
+	return rc;
+}
+
 static int make_bundle(const struct opts *o, const char *serial, const char *token,
 		       const char *ca_pem, const char *token_sha, struct row *row)
 {
@@ -193,13 +269,17 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 		 snprintf(inst, sizeof(inst), "%s/%s", p, serial) >= (int)sizeof(inst))
 		return -ENAMETOOLONG;
 	rc = edge_mkdir_p(dir, 0700);
-	rc = rc ?: edge_id_key_generate(&key);
-	rc = rc ?: edge_id_csr_make(key, serial, &csr);
-	rc = rc ?: edge_id_pubkey_fingerprint(key, row->fp);
+	if (o->p11_uri) {
+		rc = rc ?: token_key_and_csr(o, serial, &csr, row->fp);
+	} else {
+		rc = rc ?: edge_id_key_generate(&key);
+		rc = rc ?: edge_id_csr_make(key, serial, &csr);
+		rc = rc ?: edge_id_pubkey_fingerprint(key, row->fp);
+		rc = rc ?: write_text(dir, "device.key", key, 0600);
+	}
 	if (rc)
 		goto out;
-	rc = write_text(dir, "device.key", key, 0600);
-	rc = rc ?: write_text(dir, "device.csr", csr, 0644);
+	rc = write_text(dir, "device.csr", csr, 0644);
 	snprintf(line, sizeof(line), "%s\n", serial);
 	rc = rc ?: write_text(dir, "serial", line, 0644);
 	snprintf(line, sizeof(line), "%s\n", o->board);
@@ -219,7 +299,17 @@ static int make_bundle(const struct opts *o, const char *serial, const char *tok
 	cJSON_AddStringToObject(cfg, "state_dir", o->agent_state_dir);
 	tls = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "mqtt"), "tls");
 	snprintf(p, sizeof(p), "%s/device.key", inst);
-	cJSON_AddStringToObject(tls, "key_file", p);
+	cJSON_AddStringToObject(tls, "key_file", o->p11_uri ? o->p11_uri : p);
+	if (o->p11_uri) {
+		cJSON *pk = cJSON_AddObjectToObject(cfg, "pkcs11");
+
+		if (o->p11_module)
+			cJSON_AddStringToObject(pk, "module", o->p11_module);
+		if (o->pin_file) {
+			snprintf(p, sizeof(p), "%s/token.pin", inst);
+			cJSON_AddStringToObject(pk, "pin_file", p);
+		}
+	}
 	snprintf(p, sizeof(p), "%s/device.crt", o->agent_state_dir);
 	cJSON_AddStringToObject(tls, "cert_file", p);
 	prov = cJSON_AddObjectToObject(cfg, "provisioning");

@@ -90,11 +90,13 @@ static void on_deadline(void *arg)
 
 static void usage(void)
 {
-	printf("usage: edge-prov-client --url URL --ca FILE --token-file FILE --device-id ID\n"
-	       "       --state-dir DIR [--key FILE] [--csr FILE] [--board B] [--platform NAME]\n"
-	       "       [--sensor NAME]... [--renew-before-days D] [--renewals N] [--seconds S]\n"
-	       "       [--retry-base-ms MS] [--retry-cap-ms MS] [--parent-pid PID]\n"
-	       "Registers (or renews N times with --renewals) and prints one line per event.\n");
+	printf(
+	    "usage: edge-prov-client --url URL --ca FILE --token-file FILE --device-id ID\n"
+	    "       --state-dir DIR [--key FILE|pkcs11:URI] [--pkcs11-module SO] [--pin-file F]\n"
+	    "       [--csr FILE] [--board B] [--platform NAME]\n"
+	    "       [--sensor NAME]... [--renew-before-days D] [--renewals N] [--seconds S]\n"
+	    "       [--retry-base-ms MS] [--retry-cap-ms MS] [--parent-pid PID]\n"
+	    "Registers (or renews N times with --renewals) and prints one line per event.\n");
 }
 
 int main(int argc, char **argv)
@@ -139,6 +141,10 @@ int main(int argc, char **argv)
 			cfg.key_file = v;
 		else if (strcmp(k, "--csr") == 0)
 			cfg.csr_file = v;
+		else if (strcmp(k, "--pkcs11-module") == 0)
+			cfg.pkcs11_module = v;
+		else if (strcmp(k, "--pin-file") == 0)
+			cfg.pin_file = v;
 		else if (strcmp(k, "--board") == 0)
 			cfg.board = v;
 		else if (strcmp(k, "--platform") == 0)

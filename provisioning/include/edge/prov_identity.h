@@ -38,6 +38,17 @@ int edge_id_cert_not_after(const char *pem, int64_t *not_after);
 /* Same for a file. */
 int edge_id_cert_file_not_after(const char *path, int64_t *not_after);
 
+/* ---- keys in a PKCS#11 token (edge/p11.h; identity_p11.c) ---- */
+struct edge_p11;
+/* CSR with subject CN=cn for the token key selected in p (edge_p11_find_key()
+ * or edge_p11_generate(), whose public point is point), signed in the token.
+ * The private key is never read. *csr_out: caller frees with free(); on
+ * failure why (may be NULL) says what failed. */
+int edge_id_csr_make_p11(struct edge_p11 *p, const unsigned char point[65], const char *cn,
+			 char **csr_out, char *why, size_t whylen);
+/* edge_id_pubkey_fingerprint() of a P-256 public point (04 || X || Y). */
+int edge_id_point_fingerprint(const unsigned char point[65], char hex[65]);
+
 /* Hex SHA-256 of data (65 bytes with NUL). */
 void edge_id_sha256_hex(const void *data, size_t len, char hex[65]);
 

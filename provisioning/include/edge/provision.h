@@ -30,7 +30,10 @@ struct edge_prov_config {
 	const char *url;	      /* https://host:port (no trailing /v1) */
 	const char *ca_file;	      /* CA that verifies the provisioning server */
 	const char *claim_token_file; /* the factory's claim token */
-	const char *key_file;	      /* device key; NULL: <state_dir>/device.key */
+	const char *key_file;	      /* device key; NULL: <state_dir>/device.key; or a
+					 pkcs11: URI (the key stays in the token) */
+	const char *pkcs11_module;    /* for a URI key; NULL: p11-kit's proxy */
+	const char *pin_file;	      /* for a URI key without pin-source; NULL: none */
 	bool generate_key;	      /* create key_file when missing (always when key_file NULL) */
 	const char *cert_file;	      /* issued certificate; NULL: <state_dir>/device.crt */
 	const char *csr_file;	      /* optional factory CSR; NULL: made from the key */

@@ -349,6 +349,16 @@ int mosquitto_int_option(struct mosquitto *m, enum mosq_opt_t option, int value)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* MOSQ_OPT_SSL_CTX (a key in a PKCS#11 token): accepted, not used by the
+ * fake broker. */
+int mosquitto_void_option(struct mosquitto *m, enum mosq_opt_t option, void *value)
+{
+	(void)m;
+	(void)option;
+	(void)value;
+	return MOSQ_ERR_SUCCESS;
+}
+
 void mosquitto_connect_v5_callback_set(struct mosquitto *m,
 				       void (*cb)(struct mosquitto *, void *, int, int,
 						  const mosquitto_property *))

@@ -179,6 +179,11 @@ struct edge_config {
 			char hwrevision[64]; /* "BOARD:REV" for -H; "" = /etc/hwrevision */
 		} swupdate;
 	} ota;
+	/* Keys in a token: mqtt.tls.key_file may be a pkcs11: URI (docs/security.md). */
+	struct {
+		char module[EDGE_PATH_MAX]; /* "" = p11-kit's proxy module */
+		char pin_file[EDGE_PATH_MAX];
+	} pkcs11;
 	struct edge_alert_rule alerts[EDGE_ALERTS_MAX];
 	uint32_t n_alerts;
 	struct edge_sensor_override sensors[EDGE_SENSOR_OVERRIDES_MAX];
