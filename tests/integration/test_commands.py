@@ -69,8 +69,12 @@ def test_every_action():
         r = req.call("identify", {"seconds": 0})
         et.check(r["status"] == "error", f"identify 0 s {r}")
 
+        # ota (docs/ota.md): without an op it is refused and says what it takes
         r = req.call("ota", {"manifest": "x"})
-        et.check(r["status"] == "error" and "not available" in r["message"], f"ota {r}")
+        et.check(r["status"] == "rejected" and "install, cancel or status" in r["message"],
+                 f"ota {r}")
+        r = req.call("ota", {"op": "status"})
+        et.check(r["status"] == "ok" and r["data"]["ota"]["state"] == "idle", f"ota status {r}")
         r = req.call("self-destruct")
         et.check(r["status"] == "unknown_action", f"unknown {r}")
         r = req.call("reboot")
