@@ -149,6 +149,29 @@ def test_busy_and_hash_mismatch():
                  f"tampered image: {st}")
         et.check(rig.sa.current() == "A" and not os.path.exists(os.path.join(rig.sa.app, "B")),
                  "a tampered image reached a slot")
+        # a truncated image on the server (shorter than the signed size)
+        with open(rig.image, "rb") as f:
+            whole = f.read()
+        rig.server.publish("truncated.tar", whole[: len(whole) // 2])
+        cmd = [os.path.join(et.BIN, "edge-ota-sign"), "sign", "--key", rig.vendor.key,
+               "--version", "0.2.3", "--url", rig.server.url("truncated.tar"),
+               "--size", str(len(whole)), "--sha256", sha_other,
+               "--installer", "bundle", "--board", "simfast"]
+        m3 = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        ans = rig.install(m3)
+        et.check(ans["status"] == "ok", f"{ans}")
+        end = time.time() + 30
+        while time.time() < end:
+            st = rig.sa.state()
+            if st.get("state") == "failed" and st.get("otaId") == f"r-{rig.n}":
+                break
+            time.sleep(0.2)
+        et.check(st.get("state") == "failed" and "size" in st.get("reason", ""),
+                 f"truncated image: {st}")
+        et.check(rig.sa.current() == "A" and not os.path.exists(os.path.join(rig.sa.app, "B")),
+                 "a truncated image reached a slot")
+        ans = rig.req.call("ota", {"op": "status"}, cid="r-st")
+        et.check(ans["data"]["firmware"] == "0.1.0", f"running version changed: {ans}")
 
 
 def test_disk_full_refused_before_download():
