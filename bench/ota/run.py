@@ -127,6 +127,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--sizes", default="64,256", help="MiB, comma-separated")
     ap.add_argument("--resume-rounds", type=int, default=3)
+    ap.add_argument("--rate", default="",
+                    help="nginx limit_rate for every run (e.g. 20m): a gateway's link "
+                         "instead of loopback's disk-bound speed")
     a = ap.parse_args()
     for b in (FETCH, MBED):
         if not os.access(b, os.X_OK):
@@ -136,7 +139,8 @@ def main():
     sizes = [int(s) * MiB for s in a.sizes.split(",")]
     res = {}
     with Harness("bench-ota") as h:
-        ng = Nginx(h)
+        ng = Nginx(h, slow=a.rate or "1m")
+        loc = "/slow/" if a.rate else "/"
         try:
             ng.start()
             out_dir = h.path("out")
@@ -146,7 +150,7 @@ def main():
             for size in sizes:
                 name = f"img{size // MiB}.bin"
                 sha = make_file(os.path.join(ng.www, name), size)
-                url = ng.url(name)
+                url = ng.url(name, loc)
                 out = os.path.join(out_dir, name)
                 r = res[size] = {"curl": [], "curl+sync": [], "fetch": [], "fetch-mbed": [],
                                  "ratio": [], "ratio_sync": [], "ratio_mbed": [], "hwm": [],
