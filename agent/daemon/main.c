@@ -433,8 +433,11 @@ static bool hook_ota(void *arg, const char *cmd_id, const void *params, void *da
 	struct edge_agent *a = arg;
 
 	if (!a->ota) {
-		snprintf(msg, msglen, "OTA is unavailable: ota.dir %s could not be used",
-			 a->cfg.ota.dir);
+		if (!a->cfg.ota.enabled)
+			snprintf(msg, msglen, "ota.enabled is false on this device");
+		else
+			snprintf(msg, msglen, "OTA is unavailable: ota.dir %s could not be used",
+				 a->cfg.ota.dir);
 		return false;
 	}
 	return edge_ota_command(a->ota, cmd_id, params, data, msg, msglen);

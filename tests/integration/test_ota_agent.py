@@ -123,6 +123,14 @@ def test_update_commits():
                  "trial.json left after the commit")
         hist = rig.sa.history()
         et.check(hist["last"][0]["result"] == "success", f"history: {hist}")
+        # edgectl on the gateway says the same
+        sock = os.path.join(rig.sa.cfg["state_dir"], "edgectl.sock")
+        r = cmdlib.edgectl(h, sock, "-j", "ota", "status")
+        et.check(r.returncode == 0, f"edgectl ota status: {r.returncode} {r.stderr}")
+        out = json.loads(r.stdout)
+        data = out.get("data", out)
+        et.check(data["firmware"] == "0.2.0" and data["ota"]["state"] == "committed",
+                 f"edgectl ota status: {r.stdout[:400]}")
         # the same version again: nothing to do
         ans = rig.install(m, cid="ota-2")
         et.check(ans["status"] == "ok" and "already installed" in ans["message"],
