@@ -100,6 +100,15 @@ static void print_status(const cJSON *resp, FILE *out)
 	fprintf(out, "      Config: %s\n", str(resp, "config", "?"));
 	fprintf(out, "       Board: %s, boot %s, firmware %s\n", str(st, "board", "?"),
 		str(st, "boot", "?"), str(st, "firmware", "?"));
+	{
+		const cJSON *ota = cJSON_GetObjectItemCaseSensitive(st, "ota");
+
+		if (cJSON_IsObject(ota))
+			fprintf(out, "      Update: %s%s%s%s%s%s%s\n", str(ota, "state", "?"),
+				str(ota, "version", NULL) ? " " : "", str(ota, "version", ""),
+				str(ota, "slot", NULL) ? ", booted slot " : "", str(ota, "slot", ""),
+				str(ota, "error", NULL) ? "; " : "", str(ota, "error", ""));
+	}
 	fprintf(out, "      Broker: %s:%.0f, reconnects %.0f\n", str(resp, "broker", "?"),
 		num(resp, "port", 0), num(st, "reconnects", 0));
 	when(num(st, "lastPublishMs", 0), buf, sizeof(buf));

@@ -117,6 +117,25 @@ static void test_status_huge_numbers(void **state)
 	free_capture(&c);
 }
 
+/* The update in hand gets a line of its own; none without "ota". */
+static void test_status_update_line(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	assert_int_equal(answer(&c, "status",
+				"{\"ok\":true,\"connected\":true,\"status\":{\"firmware\":\"1.4.0\","
+				"\"ota\":{\"state\":\"trial\",\"version\":\"1.4.0\",\"slot\":\"B\"}}}",
+				false),
+			 0);
+	assert_non_null(strstr(c.out_text, "firmware 1.4.0\n"));
+	assert_non_null(strstr(c.out_text, "      Update: trial 1.4.0, booted slot B\n"));
+	free_capture(&c);
+	assert_int_equal(answer(&c, "status", "{\"ok\":true,\"status\":{}}", false), 0);
+	assert_null(strstr(c.out_text, "Update:"));
+	free_capture(&c);
+}
+
 static void test_tail_lines(void **state)
 {
 	struct capture c;
@@ -151,6 +170,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_results),
 	    cmocka_unit_test(test_status_huge_numbers),
+	    cmocka_unit_test(test_status_update_line),
 	    cmocka_unit_test(test_tail_lines),
 	};
 
