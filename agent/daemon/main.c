@@ -449,8 +449,8 @@ static int ota_publish(void *arg, const char *payload, size_t len)
 	struct edge_agent *a = arg;
 	char topic[256];
 
-	if (edge_topic_format(topic, sizeof(topic), a->cfg.topics.ota, a->cfg.device_id, NULL,
-			      NULL, NULL) < 0)
+	if (edge_topic_format(topic, sizeof(topic), a->cfg.topics.ota, a->cfg.device_id, NULL, NULL,
+			      NULL) < 0)
 		return -ENAMETOOLONG;
 	if (!edge_uplink_connected(a->uplink))
 		return -ENOTCONN;
@@ -470,7 +470,7 @@ static void ota_restart(void *arg, enum edge_ota_restart how, const char *why)
 		return;
 	}
 	rc = a->commands ? edge_commands_reboot(a->commands, why,
-						 how == EDGE_OTA_REBOOT_TRYBOOT ? "0 tryboot" : NULL)
+						how == EDGE_OTA_REBOOT_TRYBOOT ? "0 tryboot" : NULL)
 			 : -ENOTSUP;
 	if (rc)
 		EDGE_ERR(MOD, "%s: cannot reboot: %s", why, strerror(-rc));

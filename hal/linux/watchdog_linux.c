@@ -2,10 +2,10 @@
 /* /dev/watchdog backend (Documentation/watchdog/watchdog-api.rst). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/reboot.h>
 #include <linux/watchdog.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <linux/reboot.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -88,8 +88,8 @@ int edge_hal_linux_watchdog_open(const char *path, struct edge_watchdog **out)
 int edge_hal_linux_reboot_arg(const char *arg)
 {
 	sync();
-	if (syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
-		    LINUX_REBOOT_CMD_RESTART2, arg) < 0)
+	if (syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART2,
+		    arg) < 0)
 		return -errno;
 	return 0;
 }

@@ -147,8 +147,7 @@ static bool service_mode(const struct edge_ota *o)
 
 /* Which boot-loader subcommand of edge-ota-install serves an installer. */
 enum bootk { BK_SERVICE, BK_UBOOT, BK_TRYBOOT, BK_RAUC };
-static const char *const bootk_cmd[] = {"boot-service", "boot-uboot", "boot-tryboot",
-					"boot-rauc"};
+static const char *const bootk_cmd[] = {"boot-service", "boot-uboot", "boot-tryboot", "boot-rauc"};
 
 static enum bootk boot_kind(const struct edge_ota *o, const char *installer)
 {
@@ -334,10 +333,10 @@ static void remove_files(struct edge_ota *o)
 }
 
 /* The end of an update: outcome into history.json, then state.json. */
-static void finish(struct edge_ota *o, enum edge_ota_state st, const char *result,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void finish(struct edge_ota *o, enum edge_ota_state st, const char *result,
-		   const char *fmt, ...)
+static void finish(struct edge_ota *o, enum edge_ota_state st, const char *result, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+static void finish(struct edge_ota *o, enum edge_ota_state st, const char *result, const char *fmt,
+		   ...)
 {
 	struct edge_ota_outcome oc = {0};
 	va_list ap;
@@ -563,8 +562,8 @@ static int start_fetch(struct edge_ota *o)
 		return -EIO;
 	rc = run_helper(o, S_FETCH, argv);
 	if (rc == 0)
-		EDGE_INFO(MOD, "downloading %s (%" PRIu64 " bytes) from byte %" PRIu64
-			       ", attempt %u",
+		EDGE_INFO(MOD,
+			  "downloading %s (%" PRIu64 " bytes) from byte %" PRIu64 ", attempt %u",
 			  o->r.m.version, o->r.m.size, o->r.offset, o->r.attempt);
 	return rc;
 }
@@ -572,7 +571,7 @@ static int start_fetch(struct edge_ota *o)
 static int start_verify(struct edge_ota *o)
 {
 	char part[PATH_MAX], img[PATH_MAX];
-	const char *argv[8] = {"edge-ota-install", "verify", "--image", img,
+	const char *argv[8] = {"edge-ota-install", "verify",	  "--image", img,
 			       "--sha256",	   o->r.m.sha256, NULL};
 
 	path_of(o, part, sizeof(part), "part");
@@ -659,8 +658,7 @@ static void ask_restart(struct edge_ota *o, const char *why)
 	else
 		o->restart_how = EDGE_OTA_REBOOT;
 	EDGE_NOTICE(MOD, "%s: %s in %u ms", why,
-		    o->restart_how == EDGE_OTA_RESTART_AGENT ? "restarting the agent"
-							     : "rebooting",
+		    o->restart_how == EDGE_OTA_RESTART_AGENT ? "restarting the agent" : "rebooting",
 		    REBOOT_DELAY_MS);
 	arm_timer(o, T_RESTART, REBOOT_DELAY_MS);
 }
@@ -736,8 +734,8 @@ static void health_tick(void *arg)
 	}
 	if (*o->cfg->ota.health_cmd) {
 		const char *argv[] = {"/bin/sh", "-c", o->cfg->ota.health_cmd, NULL};
-		struct edge_spawn_opts so = {.path = "/bin/sh", .argv = argv, .exit = on_exit_cb,
-					     .arg = o};
+		struct edge_spawn_opts so = {
+		    .path = "/bin/sh", .argv = argv, .exit = on_exit_cb, .arg = o};
 
 		o->step = S_HEALTH;
 		rc = edge_spawn_start(o->loop, &so, &o->child);
@@ -756,8 +754,9 @@ static void arm_health(struct edge_ota *o);
 static void begin_trial(struct edge_ota *o)
 {
 	arm_health(o);
-	EDGE_NOTICE(MOD, "trial of %s on slot %s (start %u of at most %u): commit after %u s of "
-			 "health",
+	EDGE_NOTICE(MOD,
+		    "trial of %s on slot %s (start %u of at most %u): commit after %u s of "
+		    "health",
 		    o->r.m.version, o->r.target_slot, o->r.trial_starts,
 		    o->cfg->ota.max_trial_starts, o->cfg->ota.health_window_s);
 }
@@ -914,8 +913,8 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 			}
 			return;
 		}
-		EDGE_INFO(MOD, "booted slot %s%s%s", o->booted, *o->booted_version ? ", version " : "",
-			  o->booted_version);
+		EDGE_INFO(MOD, "booted slot %s%s%s", o->booted,
+			  *o->booted_version ? ", version " : "", o->booted_version);
 		if (o->after_booted == S_INSTALL) {
 			o->after_booted = S_NONE;
 			begin_install(o);
@@ -954,8 +953,8 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 		return;
 	case S_MARKBAD:
 		if (!ok) {
-			finish(o, EDGE_OTA_FAILED, "failure", "mark-bad %s: %s %s", o->r.target_slot,
-			       o->err_kind, o->err_text);
+			finish(o, EDGE_OTA_FAILED, "failure", "mark-bad %s: %s %s",
+			       o->r.target_slot, o->err_kind, o->err_text);
 			return;
 		}
 		rc = start_install(o);
@@ -1008,8 +1007,9 @@ static void step_done(struct edge_ota *o, int status, bool signaled)
 		return;
 	case S_ROLLBACK:
 		if (!ok)
-			EDGE_ERR(MOD, "mark-bad %s failed (%s %s): restarting anyway, the boot "
-				      "loader's counter decides",
+			EDGE_ERR(MOD,
+				 "mark-bad %s failed (%s %s): restarting anyway, the boot "
+				 "loader's counter decides",
 				 o->r.target_slot, o->err_kind, o->err_text);
 		ask_restart(o, "rolling back");
 		return;
@@ -1207,7 +1207,7 @@ static void resume(struct edge_ota *o)
 /* ---- the command --------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4))) static bool refuse(char *msg, size_t len, const char *fmt,
-							  ...)
+							 ...)
 {
 	va_list ap;
 
@@ -1309,7 +1309,8 @@ static bool cmd_install(struct edge_ota *o, const char *cmd_id, const cJSON *par
 	if (strncmp(m.url, "https://", 8) != 0 && !o->cfg->ota.allow_http)
 		return refuse(msg, len, "manifest.url: must be https:// (ota.allow_http is off)");
 	if (m.size > o->cfg->ota.max_bytes)
-		return refuse(msg, len, "manifest.size: %" PRIu64 " bytes is over ota.max_bytes %" PRIu64,
+		return refuse(msg, len,
+			      "manifest.size: %" PRIu64 " bytes is over ota.max_bytes %" PRIu64,
 			      m.size, o->cfg->ota.max_bytes);
 	if (!installer_enabled(o, m.installer))
 		return refuse(msg, len, "manifest.installer: \"%s\" is not enabled on this device",
@@ -1326,7 +1327,8 @@ static bool cmd_install(struct edge_ota *o, const char *cmd_id, const cJSON *par
 		return true;
 	}
 	if (cmp < 0 && !m.allow_downgrade)
-		return refuse(msg, len, "downgrade from %s to %s refused (allowDowngrade is not set)",
+		return refuse(msg, len,
+			      "downgrade from %s to %s refused (allowDowngrade is not set)",
 			      running, m.version);
 	if (*m.min_version && edge_semver_cmp(running, m.min_version) < 0)
 		return refuse(msg, len, "running %s is below the manifest's minVersion %s", running,
@@ -1339,7 +1341,8 @@ static bool cmd_install(struct edge_ota *o, const char *cmd_id, const cJSON *par
 			      m.version, m.sha256);
 	/* 6. one at a time */
 	if (busy_state(o->r.state) || rollback_pending(&o->r)) {
-		if (strcmp(o->r.m.sha256, m.sha256) == 0 && strcmp(o->r.m.version, m.version) == 0) {
+		if (strcmp(o->r.m.sha256, m.sha256) == 0 &&
+		    strcmp(o->r.m.version, m.version) == 0) {
 			cJSON_AddStringToObject(data, "otaId", o->r.ota_id);
 			cJSON_AddStringToObject(data, "state", edge_ota_state_name(o->r.state));
 			add_state(o, data);
@@ -1362,8 +1365,7 @@ static bool cmd_install(struct edge_ota *o, const char *cmd_id, const cJSON *par
 	if (o->booted_known)
 		snprintf(o->r.booted_slot, sizeof(o->r.booted_slot), "%s", o->booted);
 	o->r.started_ms = (int64_t)edge_wall_ms();
-	o->r.deadline_ms =
-	    o->r.started_ms + (int64_t)o->cfg->ota.download_deadline_h * 3600 * 1000;
+	o->r.deadline_ms = o->r.started_ms + (int64_t)o->cfg->ota.download_deadline_h * 3600 * 1000;
 	o->retry_failed = cJSON_IsTrue(retry);
 	o->verify_retries = 0;
 	o->progress = 0;
@@ -1427,10 +1429,11 @@ static bool cmd_cancel(struct edge_ota *o, cJSON *data, char *msg, size_t len)
 		return true;
 	case EDGE_OTA_REBOOTING:
 	case EDGE_OTA_TRIAL:
-		return refuse(msg, len,
-			      "the new slot is %s: too late to cancel, the trial decides (commit or "
-			      "roll back)",
-			      o->r.state == EDGE_OTA_TRIAL ? "on trial" : "about to boot");
+		return refuse(
+		    msg, len,
+		    "the new slot is %s: too late to cancel, the trial decides (commit or "
+		    "roll back)",
+		    o->r.state == EDGE_OTA_TRIAL ? "on trial" : "about to boot");
 	default:
 		if (rollback_pending(&o->r))
 			return refuse(msg, len, "a rollback is in progress");
@@ -1496,9 +1499,9 @@ void edge_ota_status(struct edge_ota *o, void *status_obj)
 	if (*o->state_err)
 		cJSON_AddStringToObject(s, "error", o->state_err);
 	else if (!o->key && o->cfg->ota.enabled)
-		cJSON_AddStringToObject(s, "error", *o->cfg->ota.manifest_key_file
-							? "manifest key unusable"
-							: "no manifest key");
+		cJSON_AddStringToObject(s, "error",
+					*o->cfg->ota.manifest_key_file ? "manifest key unusable"
+								       : "no manifest key");
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -1542,8 +1545,8 @@ int edge_ota_new(struct edge_loop *loop, const struct edge_config *cfg, const ch
 	}
 	rc = edge_ota_state_load(cfg->ota.dir, &o->r, why, sizeof(why));
 	if (rc) {
-		snprintf(o->state_err, sizeof(o->state_err), "%.200s/state.json: %.250s", cfg->ota.dir,
-			 rc == -EINVAL ? why : strerror(-rc));
+		snprintf(o->state_err, sizeof(o->state_err), "%.200s/state.json: %.250s",
+			 cfg->ota.dir, rc == -EINVAL ? why : strerror(-rc));
 		EDGE_ERR(MOD, "%s: updates refused until an operator cancels", o->state_err);
 		memset(&o->r, 0, sizeof(o->r));
 	}

@@ -31,7 +31,7 @@
 
 struct inst_cmd {
 	const char *name;
-	const char *usage; /* one line of options, for --help */
+	const char *usage;		   /* one line of options, for --help */
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
 };
 

@@ -313,7 +313,7 @@ int main(int argc, char **argv)
 		if (!params ||
 		    !(((strcmp(op, "status") == 0 || strcmp(op, "cancel") == 0) && extra == 0) ||
 		      (install && (extra == 1 || (extra == 2 && strcmp(argv[optind + 2],
-									"--retry-failed") == 0))))) {
+								       "--retry-failed") == 0))))) {
 			fprintf(stderr, "edgectl: usage: edgectl ota status|cancel|install "
 					"MANIFEST-FILE [--retry-failed]\n");
 			cJSON_Delete(req);
@@ -329,7 +329,8 @@ int main(int argc, char **argv)
 
 			if (frc) {
 				fprintf(stderr, "edgectl: %s: %s\n", argv[optind + 1],
-					frc == -EFBIG ? "larger than a manifest can be" : strerror(-frc));
+					frc == -EFBIG ? "larger than a manifest can be"
+						      : strerror(-frc));
 				cJSON_Delete(req);
 				return EXIT_USAGE;
 			}

@@ -106,8 +106,9 @@ static void print_status(const cJSON *resp, FILE *out)
 		if (cJSON_IsObject(ota))
 			fprintf(out, "      Update: %s%s%s%s%s%s%s\n", str(ota, "state", "?"),
 				str(ota, "version", NULL) ? " " : "", str(ota, "version", ""),
-				str(ota, "slot", NULL) ? ", booted slot " : "", str(ota, "slot", ""),
-				str(ota, "error", NULL) ? "; " : "", str(ota, "error", ""));
+				str(ota, "slot", NULL) ? ", booted slot " : "",
+				str(ota, "slot", ""), str(ota, "error", NULL) ? "; " : "",
+				str(ota, "error", ""));
 	}
 	fprintf(out, "      Broker: %s:%.0f, reconnects %.0f\n", str(resp, "broker", "?"),
 		num(resp, "port", 0), num(st, "reconnects", 0));

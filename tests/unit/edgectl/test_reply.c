@@ -123,11 +123,12 @@ static void test_status_update_line(void **state)
 	struct capture c;
 
 	(void)state;
-	assert_int_equal(answer(&c, "status",
-				"{\"ok\":true,\"connected\":true,\"status\":{\"firmware\":\"1.4.0\","
-				"\"ota\":{\"state\":\"trial\",\"version\":\"1.4.0\",\"slot\":\"B\"}}}",
-				false),
-			 0);
+	assert_int_equal(
+	    answer(&c, "status",
+		   "{\"ok\":true,\"connected\":true,\"status\":{\"firmware\":\"1.4.0\","
+		   "\"ota\":{\"state\":\"trial\",\"version\":\"1.4.0\",\"slot\":\"B\"}}}",
+		   false),
+	    0);
 	assert_non_null(strstr(c.out_text, "firmware 1.4.0\n"));
 	assert_non_null(strstr(c.out_text, "      Update: trial 1.4.0, booted slot B\n"));
 	free_capture(&c);

@@ -18,7 +18,7 @@
 
 struct edge_jws_key;
 
-#define EDGE_OTA_VERSION_MAX   64  /* with the NUL */
+#define EDGE_OTA_VERSION_MAX   64 /* with the NUL */
 #define EDGE_OTA_URL_MAX       1024
 #define EDGE_OTA_BOARDS_MAX    16
 #define EDGE_OTA_BOARD_MAX     32
@@ -26,10 +26,10 @@ struct edge_jws_key;
 #define EDGE_OTA_PAYLOAD_MAX   8192 /* a bigger payload is refused unread */
 
 struct edge_ota_manifest {
-	char version[EDGE_OTA_VERSION_MAX];    /* valid semver */
-	char url[EDGE_OTA_URL_MAX];	       /* http:// or https://, no spaces or controls */
-	uint64_t size;			       /* 1 .. 2^53 */
-	char sha256[65];		       /* 64 lowercase hex (upper case is folded) */
+	char version[EDGE_OTA_VERSION_MAX]; /* valid semver */
+	char url[EDGE_OTA_URL_MAX];	    /* http:// or https://, no spaces or controls */
+	uint64_t size;			    /* 1 .. 2^53 */
+	char sha256[65];		    /* 64 lowercase hex (upper case is folded) */
 	char boards[EDGE_OTA_BOARDS_MAX][EDGE_OTA_BOARD_MAX]; /* 1..16 names [A-Za-z0-9._-] */
 	size_t n_boards;
 	char installer[EDGE_OTA_INSTALLER_MAX]; /* "bundle", "rauc" or "swupdate" */
@@ -40,8 +40,8 @@ struct edge_ota_manifest {
 /* Checks the payload's schema and fills m. Unknown keys are refused (a
  * manifest that says more than this agent understands is not installed).
  * 0, or -EINVAL with why. */
-int edge_ota_manifest_parse(const char *payload, size_t len, struct edge_ota_manifest *m,
-			    char *why, size_t whylen);
+int edge_ota_manifest_parse(const char *payload, size_t len, struct edge_ota_manifest *m, char *why,
+			    size_t whylen);
 
 /* edge_jws_verify() with key, then edge_ota_manifest_parse(). 0, or
  * -EINVAL (malformed JWS or schema), -ENOTSUP (alg other than ES256),

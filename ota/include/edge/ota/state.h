@@ -46,20 +46,20 @@ struct edge_ota_record {
 	char ota_id[64]; /* the command id that started it */
 	struct edge_ota_manifest m;
 	char from_version[EDGE_OTA_VERSION_MAX];
-	uint64_t offset;	 /* checkpointed bytes of {sha256}.part */
-	uint64_t resumed_from;	 /* offset at the last (re)start of the download */
-	char validator[256];	 /* for If-Range: strong ETag or "lm:..." */
-	uint32_t attempt;	 /* download attempts (helper starts) */
-	char target_slot[8];	 /* "A"/"B"; "" before installing */
-	char booted_slot[8];	 /* the slot booted when the update began */
-	char boot_id[64];	 /* boot id when "rebooting" was written */
-	uint32_t trial_starts;	 /* agent starts seen in "trial" */
-	int64_t trial_since_ms;	 /* wall clock ms when the trial began; 0 */
-	int64_t started_ms;	 /* wall clock ms when the command was accepted */
-	int64_t deadline_ms;	 /* download deadline, wall clock ms */
-	char result[16];	 /* "success", "failure", "rolled_back" or "" */
-	char reason[192];	 /* why it failed / was refused; "" */
-	int64_t ts_ms;		 /* when the state was written */
+	uint64_t offset;	/* checkpointed bytes of {sha256}.part */
+	uint64_t resumed_from;	/* offset at the last (re)start of the download */
+	char validator[256];	/* for If-Range: strong ETag or "lm:..." */
+	uint32_t attempt;	/* download attempts (helper starts) */
+	char target_slot[8];	/* "A"/"B"; "" before installing */
+	char booted_slot[8];	/* the slot booted when the update began */
+	char boot_id[64];	/* boot id when "rebooting" was written */
+	uint32_t trial_starts;	/* agent starts seen in "trial" */
+	int64_t trial_since_ms; /* wall clock ms when the trial began; 0 */
+	int64_t started_ms;	/* wall clock ms when the command was accepted */
+	int64_t deadline_ms;	/* download deadline, wall clock ms */
+	char result[16];	/* "success", "failure", "rolled_back" or "" */
+	char reason[192];	/* why it failed / was refused; "" */
+	int64_t ts_ms;		/* when the state was written */
 };
 
 /* ota.dir/state.json. Missing file: *r zeroed with state EDGE_OTA_IDLE and
