@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "edge/time.h"
 #include "ingress_priv.h"
@@ -503,6 +505,203 @@ err:
 	return rc;
 }
 
+/* ---- endpoints that cannot be bound (yet) ---------------------------------- */
+
+/* A busy port after a reload is usually another program that will go away
+ * (an old agent still stopping, a lab server): retried from 1 s, backing
+ * off to a minute, as long as the configuration asks for it. */
+#define REBIND_BASE_MS 1000
+#define REBIND_CAP_MS  60000
+#define REBIND_MIN_MS  250
+
+static bool endpoints_differ(const struct ingress_settings *a, const struct ingress_settings *b)
+{
+	return a->enabled != b->enabled || strcmp(a->address, b->address) != 0 ||
+	       a->port != b->port || strcmp(a->plain_address, b->plain_address) != 0 ||
+	       a->plain_port != b->plain_port;
+}
+
+/* The endpoint fields of from into to (the rest of to stays). */
+static void keep_endpoints(struct ingress_settings *to, const struct ingress_settings *from)
+{
+	to->enabled = from->enabled;
+	memcpy(to->address, from->address, sizeof(to->address));
+	to->port = from->port;
+	memcpy(to->plain_address, from->plain_address, sizeof(to->plain_address));
+	to->plain_port = from->plain_port;
+}
+
+static void endpoint_str(const char *address, uint16_t port, bool dtls, char *out, size_t outlen)
+{
+	bool v6 = strchr(address, ':') != NULL;
+
+	snprintf(out, outlen, "%s://%s%s%s:%u", dtls ? "coaps" : "coap", v6 ? "[" : "", address,
+		 v6 ? "]" : "", port);
+}
+
+/* Would libcoap's bind of address:port work? Made with the options libcoap
+ * 4.3.1 sets on its UDP sockets (SO_REUSEADDR, IPv6 dual-stack; checked with
+ * strace): our own running sockets, which have SO_REUSEADDR too, do not
+ * conflict with it, another program's socket does. 0 or a negative errno. */
+static int probe_bind(const char *address, uint16_t port)
+{
+	coap_address_t a;
+	int fd, on = 1, off = 0, rc = 0;
+
+	if (addr_parse(address, port, &a))
+		return -EINVAL;
+	fd = socket(a.addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    (a.addr.sa.sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) ||
+	    bind(fd, &a.addr.sa, a.size) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Probes an endpoint the running context does not hold already. */
+static int probe_new(const struct edge_ingress *in, const char *address, uint16_t port, bool dtls,
+		     char *err, size_t errlen)
+{
+	const struct ingress_settings *r = &in->set;
+	char ep[96];
+	int rc;
+
+	if (in->ctx &&
+	    ((port == r->port && strcmp(address, r->address) == 0) ||
+	     (r->plain_port && port == r->plain_port && strcmp(address, r->plain_address) == 0)))
+		return 0;
+	rc = probe_bind(address, port);
+	if (rc) {
+		endpoint_str(address, port, dtls, ep, sizeof(ep));
+		snprintf(err, errlen, "cannot listen on %s: %s", ep, strerror(-rc));
+	}
+	return rc;
+}
+
+/* Moves the ingress onto the endpoints of want. The new addresses are
+ * probed first, so that a busy port costs the running endpoints nothing
+ * (their sessions stay open); only then are the old ones closed and the
+ * new ones bound, and should that still fail (a race, a DTLS set-up
+ * error), the old ones come back. 0, or a negative errno with the reason
+ * in err. */
+static int move_to(struct edge_ingress *in, const struct ingress_settings *want, char *err,
+		   size_t errlen)
+{
+	struct ingress_settings prev = in->set;
+	char ep[96];
+	int rc = 0;
+
+	if (want->enabled) {
+		rc = probe_new(in, want->address, want->port, true, err, errlen);
+		if (!rc && want->plain_port)
+			rc = probe_new(in, want->plain_address, want->plain_port, false, err,
+				       errlen);
+		if (rc)
+			return rc;
+	}
+	stop(in);
+	in->set = *want;
+	rc = start(in);
+	if (!rc)
+		return 0;
+	endpoint_str(want->address, want->port, true, ep, sizeof(ep));
+	snprintf(err, errlen, "%s: %s", ep, strerror(-rc));
+	in->set = prev;
+	if (start(in)) {
+		EDGE_ERR(MOD, "the old endpoints failed too: no CoAP endpoint until a retry works");
+		snprintf(err + strlen(err), errlen - strlen(err), "; the old endpoints failed too");
+	}
+	return rc;
+}
+
+static void on_rebind(void *arg);
+
+static void rebind_clear(struct edge_ingress *in)
+{
+	struct ingress_rebind *r = &in->rebind;
+
+	r->pending = false;
+	r->error[0] = '\0';
+	r->attempts = 0;
+	r->next_wall_ms = 0;
+	edge_backoff_reset(&r->backoff);
+	if (r->timer)
+		edge_loop_timer_set(in->loop, r->timer, UINT64_MAX, 0);
+}
+
+/* Records a failed attempt and schedules the next one. */
+static void rebind_fail(struct edge_ingress *in, const struct ingress_settings *want,
+			const char *err)
+{
+	struct ingress_rebind *r = &in->rebind;
+	uint32_t delay;
+	char run[96] = "no endpoint";
+
+	if (!r->pending)
+		edge_backoff_init(&r->backoff, REBIND_BASE_MS, REBIND_CAP_MS, 0);
+	r->pending = true;
+	r->want = *want;
+	snprintf(r->error, sizeof(r->error), "%s", err);
+	r->attempts++;
+	delay = edge_backoff_next(&r->backoff);
+	if (delay < REBIND_MIN_MS)
+		delay = REBIND_MIN_MS;
+	r->next_wall_ms = edge_wall_ms() + delay;
+	if (!r->timer) {
+		if (edge_loop_timer_add(in->loop, delay, 0, on_rebind, in, &r->timer)) {
+			r->timer = NULL;
+			EDGE_ERR(MOD,
+				 "no timer for the rebind retry: %s (retried at the next reload)",
+				 err);
+			return;
+		}
+	} else {
+		edge_loop_timer_set(in->loop, r->timer, delay, 0);
+	}
+	if (in->ctx)
+		endpoint_str(in->set.address, in->set.port, true, run, sizeof(run));
+	/* first attempt, then at powers of two: a busy port for hours logs ~12 lines */
+	if ((r->attempts & (r->attempts - 1)) == 0)
+		EDGE_WARN(MOD, "%s; still on %s, attempt %u, next in %u ms", err, run, r->attempts,
+			  delay);
+}
+
+static void on_rebind(void *arg)
+{
+	struct edge_ingress *in = arg;
+	struct ingress_settings want;
+	char err[160];
+	uint32_t attempts = in->rebind.attempts;
+
+	if (!in->rebind.pending)
+		return;
+	want = in->rebind.want;
+	if (move_to(in, &want, err, sizeof(err))) {
+		rebind_fail(in, &want, err);
+		return;
+	}
+	rebind_clear(in);
+	EDGE_NOTICE(MOD, "rebind done after %u failed attempt(s)", attempts);
+}
+
+/* Limits, log level and keys onto the running context (a reload). */
+static void apply_running(struct edge_ingress *in)
+{
+	char err[320];
+
+	if (!in->ctx)
+		return;
+	lib_start(); /* the log level may have changed */
+	coap_context_set_max_handshake_sessions(in->ctx, in->set.max_handshakes * 2 + 16);
+	coap_context_set_session_timeout(in->ctx, in->set.session_timeout_s);
+	if (edge_ingress_reload_keys(in, err, sizeof(err)))
+		EDGE_ERR(MOD, "reload: node keys: %s; keeping the previous keys", err);
+}
+
 int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ingress_hooks *hooks,
 		     struct edge_ingress **out)
 {
@@ -528,6 +727,18 @@ int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ing
 		return rc;
 	}
 	rc = start(in);
+	if (rc == -EADDRINUSE) {
+		/* a port still held at start (an old agent still stopping): the
+		 * ingress exists, reports it and retries, like after a reload */
+		struct ingress_settings want = in->set;
+		char err[160];
+
+		endpoint_str(want.address, want.port, true, err, sizeof(err));
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), ": cannot listen");
+		in->set.enabled = false;
+		rebind_fail(in, &want, err);
+		rc = 0;
+	}
 	if (rc) {
 		free(in);
 		return rc;
@@ -541,6 +752,8 @@ void edge_ingress_free(struct edge_ingress *in)
 	if (!in)
 		return;
 	stop(in);
+	if (in->rebind.timer)
+		edge_loop_timer_del(in->loop, in->rebind.timer);
 	for (size_t i = 0; i < in->n_nodes; i++)
 		node_free(in->nodes[i]);
 	free(in->nodes);
@@ -549,11 +762,13 @@ void edge_ingress_free(struct edge_ingress *in)
 	free(in);
 }
 
+/* The daemon's reload: limits, topics and keys apply at once; endpoints
+ * that differ move (move_to), and when they cannot be bound the running
+ * ones stay and the wanted ones are retried with backoff. */
 int edge_ingress_reconfigure(struct edge_ingress *in, const struct edge_config *cfg)
 {
-	struct ingress_settings next;
-	char err[320];
-	bool rebind;
+	struct ingress_settings next, run;
+	char err[160];
 	int rc = ingress_settings_from(&next, cfg);
 
 	if (rc) {
@@ -561,35 +776,29 @@ int edge_ingress_reconfigure(struct edge_ingress *in, const struct edge_config *
 			      "the running ingress");
 		return rc;
 	}
-	rebind = next.enabled != in->set.enabled || strcmp(next.address, in->set.address) ||
-		 next.port != in->set.port || strcmp(next.plain_address, in->set.plain_address) ||
-		 next.plain_port != in->set.plain_port;
-	if (rebind) {
-		struct ingress_settings prev = in->set;
-
-		stop(in);
-		in->set = next;
-		rc = start(in);
-		if (rc) {
-			EDGE_ERR(MOD, "reload: the new endpoints failed (%s); back to the old ones",
-				 strerror(-rc));
-			in->set = prev;
-			if (start(in))
-				EDGE_ERR(MOD, "the old endpoints failed too: ingress is off");
-			return rc;
+	/* other endpoints supersede a pending rebind; the same ones keep its backoff */
+	if (in->rebind.pending && endpoints_differ(&next, &in->rebind.want))
+		rebind_clear(in);
+	run = next;
+	keep_endpoints(&run, &in->set);
+	in->set = run;
+	if (!endpoints_differ(&next, &in->set)) {
+		if (in->rebind.pending) {
+			EDGE_NOTICE(MOD, "reload: the configured endpoints are the running ones "
+					 "again; no rebind pending");
+			rebind_clear(in);
 		}
+		apply_running(in);
 		return 0;
 	}
-	in->set = next;
-	if (!in->ctx)
+	rc = move_to(in, &next, err, sizeof(err));
+	if (!rc) {
+		rebind_clear(in);
 		return 0;
-	lib_start(); /* the log level may have changed */
-	coap_context_set_max_handshake_sessions(in->ctx, in->set.max_handshakes * 2 + 16);
-	coap_context_set_session_timeout(in->ctx, in->set.session_timeout_s);
-	rc = edge_ingress_reload_keys(in, err, sizeof(err));
-	if (rc)
-		EDGE_ERR(MOD, "reload: node keys: %s; keeping the previous keys", err);
-	return 0;
+	}
+	apply_running(in); /* the limits and keys of the endpoints still running */
+	rebind_fail(in, &next, err);
+	return rc;
 }
 
 /* ---- status -------------------------------------------------------------- */
@@ -642,6 +851,29 @@ static size_t active_nodes(const struct edge_ingress *in)
 	return n;
 }
 
+/* "endpoint": what listens now ("" when nothing does); "bind": only while
+ * configured endpoints could not be bound and are being retried. */
+static void add_endpoint(cJSON *o, const struct edge_ingress *in)
+{
+	const struct ingress_rebind *r = &in->rebind;
+	char ep[96] = "";
+	cJSON *b;
+
+	if (in->ctx)
+		endpoint_str(in->set.address, in->set.port, true, ep, sizeof(ep));
+	cJSON_AddStringToObject(o, "endpoint", ep);
+	if (!r->pending)
+		return;
+	b = cJSON_AddObjectToObject(o, "bind");
+	if (!b)
+		return;
+	endpoint_str(r->want.address, r->want.port, true, ep, sizeof(ep));
+	cJSON_AddStringToObject(b, "want", r->want.enabled ? ep : "");
+	cJSON_AddStringToObject(b, "error", r->error);
+	cJSON_AddNumberToObject(b, "attempts", r->attempts);
+	cJSON_AddNumberToObject(b, "nextRetryMs", (double)r->next_wall_ms);
+}
+
 struct cJSON *edge_ingress_status(const struct edge_ingress *in)
 {
 	const struct ingress_stats *s = &in->st;
@@ -649,12 +881,13 @@ struct cJSON *edge_ingress_status(const struct edge_ingress *in)
 	cJSON *o, *a, *h, *per;
 	size_t n_seen = 0;
 
-	if (!in->set.enabled)
+	if (!in->set.enabled && !in->rebind.pending)
 		return NULL;
 	o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
 	cJSON_AddNumberToObject(o, "port", in->set.port);
+	add_endpoint(o, in);
 	cJSON_AddNumberToObject(o, "nodes", (double)in->n_nodes);
 	cJSON_AddNumberToObject(o, "nodesActive", (double)active_nodes(in));
 	cJSON_AddNumberToObject(o, "sessions", (double)ingress_sess_count(in, SESS_ESTABLISHED));
@@ -725,7 +958,7 @@ char *edge_ingress_ctl(struct edge_ingress *in, const char *action)
 	cJSON *o, *arr;
 	char *out, msg[400];
 
-	if (!in->set.enabled)
+	if (!in->set.enabled && !in->rebind.pending)
 		return ctl_answer("error", "ingress.coap is not configured");
 	if (action && strcmp(action, "reload") == 0) {
 		char err[320];
@@ -743,6 +976,7 @@ char *edge_ingress_ctl(struct edge_ingress *in, const char *action)
 	cJSON_AddStringToObject(o, "status", "ok");
 	cJSON_AddStringToObject(o, "keysFile", in->set.keys_file);
 	cJSON_AddStringToObject(o, "keysError", in->keys_error);
+	add_endpoint(o, in);
 	arr = cJSON_AddArrayToObject(o, "nodes");
 	for (size_t i = 0; arr && i < in->n_nodes; i++) {
 		const struct node *n = in->nodes[i];

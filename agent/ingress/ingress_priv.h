@@ -15,6 +15,7 @@
 #include "agent/node_keys.h"
 #include "agent/record.h"
 #include "agent/senml.h"
+#include "edge/backoff.h"
 #include "edge/log.h"
 
 #define MOD "ingress"
@@ -89,6 +90,19 @@ struct ingress_stats {
 	uint64_t keys_reloads, keys_errors, store_errors;
 };
 
+/* Endpoints a reload (or the start) asked for but could not bind (address
+ * in use, address not there yet): the running endpoints stay and these are
+ * tried again with backoff, reported in the status and by edgectl nodes. */
+struct ingress_rebind {
+	bool pending;
+	struct ingress_settings want; /* the whole wanted settings */
+	char error[160];	      /* why the last attempt failed */
+	uint32_t attempts;
+	uint64_t next_wall_ms; /* when the next attempt runs (status) */
+	struct edge_backoff backoff;
+	struct edge_timer *timer; /* one-shot, re-armed per attempt */
+};
+
 struct edge_ingress {
 	struct edge_loop *loop;
 	struct edge_store *store;
@@ -106,6 +120,7 @@ struct edge_ingress {
 	size_t n_sess, cap_sess;
 	uint64_t validate_ms; /* last check of the table against libcoap */
 	struct ingress_stats st;
+	struct ingress_rebind rebind;
 	char keys_error[256];
 	struct edge_ratelimit rl_refuse, rl_hs, rl_store, rl_lib;
 	/* scratch for one pack (too big for the stack of a handler) */

@@ -85,6 +85,7 @@ struct edge_store {
 	int64_t *acks;
 	size_t n_acks;
 	uint64_t persisted_dropped_error; /* failed appends are counted in meta later */
+	int64_t persisted_next_seq;	  /* meta.next_seq as last committed */
 	bool fresh;			  /* the file had no sequence counter yet */
 	struct edge_ratelimit rl_cap;
 	uint64_t last_full_checkpoint_ms;
@@ -342,6 +343,8 @@ int edge_store_open(const struct edge_store_cfg *cfg, struct edge_store **out, c
 	    !(rc = meta_set(st, "corrupt_events", (int64_t)st->stats.corrupt_events)) &&
 	    !(rc = meta_set(st, "next_seq", st->stats.next_seq)))
 		rc = exec(st, S_COMMIT);
+	if (!rc)
+		st->persisted_next_seq = st->stats.next_seq;
 	if (rc) {
 		exec(st, S_ROLLBACK);
 		EDGE_ERR(MOD, "%s: cannot record the new boot: %s", st->path, strerror(-rc));
@@ -366,6 +369,18 @@ void edge_store_close(struct edge_store *st)
 	if (!st)
 		return;
 	edge_store_ack_flush(st);
+	/* a closed outbox states its exact counter (tools and tests read it) */
+	if (st->db && st->persisted_next_seq != st->stats.next_seq) {
+		int rc = exec(st, S_BEGIN);
+
+		if (!rc && !(rc = meta_set(st, "next_seq", st->stats.next_seq)))
+			rc = exec(st, S_COMMIT);
+		if (rc) {
+			exec(st, S_ROLLBACK);
+			EDGE_WARN(MOD, "%s: next_seq not saved at close (%s); the rows carry it",
+				  st->path, strerror(-rc));
+		}
+	}
 	close_db(st);
 	free(st->acks);
 	free(st);
@@ -411,12 +426,15 @@ int edge_store_set_caps(struct edge_store *st, uint64_t max_rows, uint64_t max_b
 		rc = enforce_caps(st, &dropped);
 	if (!rc)
 		rc = meta_set(st, "dropped_cap", (int64_t)(st->stats.dropped_cap + dropped));
+	if (!rc) /* the newest rows may be among those dropped */
+		rc = meta_set(st, "next_seq", st->stats.next_seq);
 	if (!rc)
 		rc = exec(st, S_COMMIT);
 	if (rc) {
 		exec(st, S_ROLLBACK);
 		return rc;
 	}
+	st->persisted_next_seq = st->stats.next_seq;
 	st->stats.dropped_cap += dropped;
 	if (dropped)
 		EDGE_WARN(MOD,
@@ -479,7 +497,15 @@ int edge_store_append(struct edge_store *st, const struct edge_store_msg *msgs, 
 	rc = enforce_caps(st, &dropped);
 	if (rc)
 		goto rollback;
-	rc = meta_set(st, "next_seq", st->stats.next_seq);
+	/* meta.next_seq is not rewritten per append: the rows just inserted
+	 * carry their seqs, and open_db() takes max(seq) + 1 when it is higher.
+	 * Only a transaction that deletes rows (acks, the caps) must persist it,
+	 * or the seqs of deleted rows could come back. Measured on the CoAP
+	 * ingress (one pack per transaction): the meta row's page was a second
+	 * WAL frame per commit, two pwrite()s and ~6k instructions of a ~31k
+	 * append (callgrind). */
+	if (dropped)
+		rc = meta_set(st, "next_seq", st->stats.next_seq);
 	if (!rc && dropped)
 		rc = meta_set(st, "dropped_cap", (int64_t)(st->stats.dropped_cap + dropped));
 	if (!rc && st->stats.dropped_error != st->persisted_dropped_error)
@@ -496,6 +522,8 @@ int edge_store_append(struct edge_store *st, const struct edge_store_msg *msgs, 
 			    " bytes): dropped the oldest; %" PRIu64 " dropped in total",
 			    st->cfg.max_rows, st->cfg.max_bytes, st->stats.dropped_cap);
 	st->persisted_dropped_error = st->stats.dropped_error;
+	if (dropped)
+		st->persisted_next_seq = st->stats.next_seq;
 	st->stats.last_error = 0;
 	return 0;
 
@@ -608,9 +636,15 @@ int edge_store_ack_flush(struct edge_store *st)
 		if (rc)
 			goto rollback;
 	}
-	rc = exec(st, S_COMMIT);
+	/* the deleted rows may include the highest seq: the counter must not
+	 * go back below it (append does not persist it) */
+	if (st->persisted_next_seq != st->stats.next_seq)
+		rc = meta_set(st, "next_seq", st->stats.next_seq);
+	if (!rc)
+		rc = exec(st, S_COMMIT);
 	if (rc)
 		goto rollback;
+	st->persisted_next_seq = st->stats.next_seq;
 	st->stats.rows = rows;
 	st->stats.bytes = bytes;
 	st->n_acks = 0;

@@ -240,6 +240,7 @@ int edgectl_print_nodes(const cJSON *resp, bool json, FILE *out)
 {
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(resp, "result");
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(res, "nodes"), *n;
+	const cJSON *bind = cJSON_GetObjectItemCaseSensitive(res, "bind");
 	const char *status = str(res, "status", "error");
 	char buf[96];
 
@@ -255,6 +256,19 @@ int edgectl_print_nodes(const cJSON *resp, bool json, FILE *out)
 	}
 	fprintf(out, "Keys: %s%s%s\n", str(res, "keysFile", "?"),
 		*str(res, "keysError", "") ? " - " : "", str(res, "keysError", ""));
+	if (cJSON_GetObjectItemCaseSensitive(res, "endpoint"))
+		fprintf(out, "Endpoint: %s\n",
+			*str(res, "endpoint", "") ? str(res, "endpoint", "")
+						  : "none (not listening)");
+	if (cJSON_IsObject(bind)) {
+		double next = num(bind, "nextRetryMs", 0), now = (double)time(NULL) * 1000;
+
+		/* a reload asked for endpoints that cannot be bound: say so loudly */
+		fprintf(out, "Rebind: %s wanted, failing: %s (attempt %.0f, next in %.0f s)\n",
+			*str(bind, "want", "") ? str(bind, "want", "") : "(ingress off)",
+			str(bind, "error", "?"), num(bind, "attempts", 0),
+			next > now ? (next - now + 999) / 1000 : 0);
+	}
 	fprintf(out, "%-24s %-8s %-8s %9s %9s %9s %9s  %s\n", "NODE", "STATE", "SESSION",
 		"ACCEPTED", "REFUSED", "RATE-LIM", "READINGS", "LAST SEEN");
 	cJSON_ArrayForEach (n, nodes) {

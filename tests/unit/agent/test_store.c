@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/store.h"
@@ -203,11 +204,75 @@ static void corrupt_file_moved_aside(void **state)
 	edge_store_close(st);
 }
 
+/* A crash (no edge_store_close): append no longer writes meta.next_seq, so
+ * the counter comes from the rows, or from the ack transaction that deleted
+ * them. A child process appends and acks, then _exit()s without closing. */
+static void crash_child(int64_t ack_from, int appends1, int acks1, int appends2, int acks2)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct edge_store_cfg cfg = {.dir = dir, .max_rows = 1000, .max_bytes = 1 << 20};
+		struct edge_store *st = NULL;
+		int64_t q = ack_from;
+
+		if (edge_store_open(&cfg, &st, NULL, 0))
+			_exit(2);
+		for (int r = 0; r < 2; r++) {
+			int ap = r ? appends2 : appends1, ak = r ? acks2 : acks1;
+
+			for (int i = 0; i < ap; i++) {
+				struct edge_store_msg m = {
+				    .topic = "t/a", .payload = "x", .len = 1};
+
+				if (edge_store_append(st, &m, 1))
+					_exit(3);
+			}
+			for (int i = 0; i < ak; i++)
+				edge_store_ack(st, q++);
+			if (edge_store_ack_flush(st))
+				_exit(4);
+		}
+		_exit(0); /* no close: what SIGKILL leaves */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void seq_survives_crash(void **state)
+{
+	struct edge_store *st;
+	struct edge_store_stats s;
+
+	(void)state;
+	crash_child(1, 4, 0, 0, 0); /* rows only: 1..4 stay */
+	st = open_store(1000, 1 << 20);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.next_seq, 5);
+	assert_int_equal(s.rows, 4);
+	edge_store_close(st);
+	crash_child(1, 3, 7, 0, 0); /* 5..7 appended, then 1..7 all acked: table empty */
+	st = open_store(1000, 1 << 20);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 0);
+	assert_int_equal(s.next_seq, 8);
+	edge_store_close(st);
+	crash_child(8, 2, 1, 3, 4); /* 8..9, ack 8; 10..12, ack 9..12: empty, last 12 */
+	st = open_store(1000, 1 << 20);
+	edge_store_stats(st, &s);
+	assert_int_equal(s.rows, 0);
+	assert_int_equal(s.next_seq, 13);
+	edge_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(insert_fetch_ack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(seq_survives_restart_and_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seq_survives_crash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cap_drops_oldest_low_priority_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(byte_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(corrupt_file_moved_aside, setup, teardown),

@@ -41,15 +41,19 @@ struct edge_ingress_hooks {
 /* Creates the ingress; when ingress.coap is configured it binds the
  * endpoints and loads the node keys (a keys file that cannot be used is
  * logged and counted: the endpoint then refuses every handshake until a
- * reload succeeds). Returns -EADDRINUSE and the like when an endpoint
- * cannot be bound. Caller frees with edge_ingress_free(). */
+ * reload succeeds). An endpoint that cannot be bound (port in use) is
+ * retried with backoff and reported (status "bind"), the ingress exists
+ * meanwhile; other failures (no DTLS in libcoap, out of memory) return a
+ * negative errno. Caller frees with edge_ingress_free(). */
 int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ingress_hooks *hooks,
 		     struct edge_ingress **out);
 void edge_ingress_free(struct edge_ingress *in);
 
 /* A reload (SIGHUP): new limits apply at once, the keys file is read again,
- * and a changed address or port rebinds (sessions are dropped then). On
- * failure the running ingress is kept. */
+ * and a changed address or port rebinds (sessions are dropped then). When
+ * the new endpoints cannot be bound the running ones stay untouched (their
+ * sessions too), the new ones are retried with backoff and the status and
+ * edgectl nodes say so; returns that bind error. */
 int edge_ingress_reconfigure(struct edge_ingress *in, const struct edge_config *cfg);
 /* Reads the keys file again (edgectl nodes reload). Sessions of removed
  * nodes and of nodes whose key changed are closed; revoked nodes are
