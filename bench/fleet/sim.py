@@ -41,6 +41,7 @@ import random
 import re
 import resource
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -445,6 +446,22 @@ class Fleet:
                 rcs[dev] = p.wait()
         return rcs
 
+    def backlog(self):
+        """Rows waiting in the outboxes now: (total, max of one device). A
+        fleet that keeps up has about one record in flight per device."""
+        rows = []
+        for dev in self.ids:
+            _, state = self.configs[dev]
+            try:
+                con = sqlite3.connect(f"file:{state}/outbox.db?mode=ro", uri=True, timeout=5)
+                try:
+                    rows.append(con.execute("SELECT count(*) FROM outbox").fetchone()[0])
+                finally:
+                    con.close()
+            except sqlite3.Error:
+                pass
+        return sum(rows), max(rows, default=0)
+
     def log_text(self, dev):
         with open(os.path.join(self.dir, f"{dev}.log"), errors="replace") as f:
             return f.read()
@@ -547,11 +564,10 @@ class ProvFleet:
 
     def agent_config(self, dev, cfg):
         from provtest import FACTORY  # noqa: E402
-        out = os.path.join(self.bundles, dev)
-        edgetest.run([FACTORY, "--out", out, "--url", self.prov.url, "--ca", self.prov.ca,
+        edgetest.run([FACTORY, "--out", self.bundles, "--url", self.prov.url, "--ca", self.prov.ca,
                       "--token", self.token, "--platform", "health-data", "--board", "sim",
                       "--agent-state-dir", cfg["state_dir"], "--serial", dev])
-        with open(os.path.join(out, "agent-config.json")) as f:
+        with open(os.path.join(self.bundles, dev, "agent-config.json")) as f:
             frag = json.load(f)
         cfg["device_id"] = frag["device_id"]
         cfg["mqtt"]["tls"] = frag["mqtt"]["tls"]
@@ -663,7 +679,10 @@ scrape_configs:
         dt = time.time() - t0
         c_b1, c_a1 = cpu_seconds(broker.proc.pid), fleet.cpu()
         mem = fleet.memory()
+        backlog_total, backlog_max = fleet.backlog()
         res["steady"] = {
+            "outbox_rows_total": backlog_total,
+            "outbox_rows_max": backlog_max,
             "seconds": dt,
             "broker_cpu_pct": 100.0 * (c_b1 - c_b0) / dt,
             "agents_cpu_pct": 100.0 * (c_a1 - c_a0) / dt,
@@ -703,7 +722,7 @@ scrape_configs:
             t_down = time.time()
             broker.stop(signal.SIGTERM)
             t_stopped = time.time()
-            time.sleep(args.down)
+            time.sleep(max(0.0, args.down - (t_stopped - t_down)))
             c_b0 = None
             broker.start()
             t_up = time.time()
@@ -730,6 +749,7 @@ scrape_configs:
             runs = 20
             res["restart"] = {
                 "down_s": outage,
+                "stop_s": t_stopped - t_down,
                 "all_back": all_back,
                 "back": len(back_ids),
                 "all_back_after_s": delays[-1] if all_back else None,
@@ -801,6 +821,8 @@ def table(res):
         out.append(f"| broker CPU (steady) | {s['broker_cpu_pct']:.1f} % of one core |")
         out.append(f"| agents' CPU (steady, all together) | {s['agents_cpu_pct']:.1f} % of one core "
                    f"({s['agent_cpu_ms_per_s']:.2f} ms/s each) |")
+        out.append(f"| rows waiting in the outboxes at the end (all / largest) | "
+                   f"{s['outbox_rows_total']} / {s['outbox_rows_max']} |")
         out.append(f"| broker RSS / open fds | {mib(s['broker_rss_kib'])} / {s['broker_fds']} |")
         out.append(f"| MemAvailable drop (whole machine) | {s['mem_available_drop_mib']:.0f} MiB |")
     for k, label in (("rss", "RSS"), ("pss", "PSS"), ("anon", "anonymous")):
@@ -818,7 +840,8 @@ def table(res):
     r = res.get("restart")
     if r:
         mo = r["model"]
-        out.append(f"| broker restart: down | {r['down_s']:.1f} s |")
+        out.append(f"| broker restart: down (SIGTERM to listening again; its stop took) | "
+                   f"{r['down_s']:.1f} s ({r['stop_s']:.1f} s) |")
         after = f", all after {r['all_back_after_s']:.1f} s" if r["all_back"] else ""
         out.append(f"| devices back | {r['back']} of {res['agents']}{after} |")
         out.append(f"| reconnect delay p50 / p90 / p99 (broker log) | {r['p50_s']:.1f} / "
