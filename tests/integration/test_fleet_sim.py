@@ -4,8 +4,8 @@ edge-agent processes on the sim board, one record per second each, with their
 own certificates from a throwaway CA, on one mosquitto with persistence; the
 broker is restarted (SIGTERM, 2 s down) and every device must come back and
 every seq of every device must arrive (gap-free per device, duplicates
-allowed). With --provision-style registration through edge-provisiond for 3
-agents as well. The 1,000-gateway benchmark runs the same code by hand
+allowed). And 3 agents that first register through a real edge-provisiond (factory
+bundle, no certificate; the issued one lands in their state_dir). The 1,000-gateway benchmark runs the same code by hand
 (docs/performance.md).
 """
 # ctest-timeout: 150
@@ -27,8 +27,9 @@ def _run(argv):
     check(not res["checks"], f"checks failed: {res['checks']}")
     check(d["lost"] == 0 and d["gaps"] == 0, f"delivery: {d}")
     check(d["integrity"] == "ok", f"outbox integrity: {d['integrity']}")
-    # every device delivered (about) one record per second it ran
-    check(d["delivered"] >= 8 * res["agents"], f"only {d['delivered']} delivered")
+    # one record per second per device: at least the steady window's worth
+    check(d["delivered"] >= 5 * res["agents"], f"only {d['delivered']} delivered")
+    check(d["assigned"] > 0 and not res["delivery"]["bad_devices"], f"delivery: {d}")
     return res
 
 
