@@ -53,7 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../../tests/lib"))
 sys.path.insert(0, os.path.join(HERE, "../../tests/integration"))
 import edgetest  # noqa: E402
-from edgetest import BIN, PKI, Broker, Harness, TestFailure, free_port, wait_port  # noqa: E402
+from edgetest import BIN, Broker, Harness, TestFailure, free_port  # noqa: E402
 
 # The agent's documented reconnect defaults (edge-agent --help-config).
 DEFAULT_BASE_MS = 1000

@@ -4,9 +4,9 @@ edge-agent processes on the sim board, one record per second each, with their
 own certificates from a throwaway CA, on one mosquitto with persistence; the
 broker is restarted (SIGTERM, 2 s down) and every device must come back and
 every seq of every device must arrive (gap-free per device, duplicates
-allowed). And 3 agents that first register through a real edge-provisiond (factory
-bundle, no certificate; the issued one lands in their state_dir). The 1,000-gateway benchmark runs the same code by hand
-(docs/performance.md).
+allowed). And 3 agents that first register through a real edge-provisiond
+(factory bundle, no certificate; the issued one lands in their state_dir).
+The 1,000-gateway benchmark runs the same code by hand (docs/performance.md).
 """
 # ctest-timeout: 150
 import os
