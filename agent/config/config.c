@@ -240,6 +240,15 @@ static const struct edge_cfg_key config_keys[] = {
      .desc = "a DTLS handshake not finished in this time is dropped"},
     {"ingress.coap.session_timeout_s", EDGE_CFG_UINT, 0, F(ingress.coap.session_timeout_s),
      .min = 10, .max = 604800, .def = "3600", .desc = "an idle DTLS session is closed after this"},
+    {"ingress.coap.pki", EDGE_CFG_OBJECT, 0, F(ingress.coap.pki.enabled),
+     .desc = "DTLS with certificates beside PSK, same port: node id = the client certificate's "
+	     "CN, listed in keys_file"},
+    {"ingress.coap.pki.ca_file", EDGE_CFG_STRING, 0, F(ingress.coap.pki.ca_file),
+     .desc = "CA (PEM) that signs node certificates; the only one trusted (required)"},
+    {"ingress.coap.pki.cert_file", EDGE_CFG_STRING, 0, F(ingress.coap.pki.cert_file),
+     .desc = "the gateway's certificate (PEM) shown to nodes (required)"},
+    {"ingress.coap.pki.key_file", EDGE_CFG_STRING, 0, F(ingress.coap.pki.key_file),
+     .desc = "the gateway's private key (PEM) for cert_file (required)"},
     {"watchdog", EDGE_CFG_OBJECT,
      .desc = "hardware watchdog: resets the board when the agent hangs (docs/hardware.md)"},
     {"watchdog.enabled", EDGE_CFG_BOOL, 0, F(watchdog.enabled), .def = "true",
@@ -440,6 +449,16 @@ static int validate(struct edge_config *cfg, const cJSON *root, const char *orig
 				     "%s: ota.health_window_s: %u must be longer than "
 				     "status.interval_s (%u): a trial needs a status in its window",
 				     origin, cfg->ota.health_window_s, cfg->status.interval_s);
+	if (cfg->ingress.coap.enabled && cfg->ingress.coap.pki.enabled) {
+		const char *miss = !*cfg->ingress.coap.pki.ca_file     ? "ca_file"
+				   : !*cfg->ingress.coap.pki.cert_file ? "cert_file"
+				   : !*cfg->ingress.coap.pki.key_file  ? "key_file"
+								       : NULL;
+
+		if (miss)
+			return edge_cfg_fail(err, errlen, "%s: ingress.coap.pki.%s: required",
+					     origin, miss);
+	}
 	if (cfg->ota.swupdate.enabled && !*cfg->ota.swupdate.key_file)
 		return edge_cfg_fail(err, errlen, "%s: ota.swupdate.key_file: required", origin);
 	loc = root ? cJSON_GetObjectItemCaseSensitive(

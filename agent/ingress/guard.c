@@ -161,8 +161,7 @@ int ingress_guard_event(struct edge_ingress *in, coap_session_t *s, coap_event_t
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED: {
-		const coap_bin_const_t *id = coap_session_get_psk_identity(s);
-		struct node *n = id ? ingress_node_find(in, (const char *)id->s, id->length) : NULL;
+		struct node *n = ingress_session_node(in, s); /* PSK identity or certificate CN */
 
 		if (!e)
 			e = sess_add(in, a, now);

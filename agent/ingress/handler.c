@@ -84,7 +84,7 @@ static void account(struct edge_ingress *in, struct node *n, const struct edge_c
 		    a->code & 0x1f, a->diag);
 }
 
-/* The node a request comes from: the DTLS PSK identity, or for plain CoAP
+/* The node a request comes from: the DTLS PSK identity or certificate CN, or for plain CoAP
  * from loopback the ?node=ID query. NULL with the 4.01 answer set. */
 static struct node *identify(struct edge_ingress *in, coap_session_t *s, const coap_string_t *query,
 			     struct edge_coap_answer *a)
@@ -95,9 +95,8 @@ static struct node *identify(struct edge_ingress *in, coap_session_t *s, const c
 	struct node *n;
 
 	if (coap_session_get_proto(s) == COAP_PROTO_DTLS) {
-		const coap_bin_const_t *ident = coap_session_get_psk_identity(s);
-
-		n = ident ? ingress_node_find(in, (const char *)ident->s, ident->length) : NULL;
+		/* the PSK identity, or the CN of the verified client certificate */
+		n = ingress_session_node(in, s);
 		if (!n)
 			set_answer(a, C(4, 1), "unknown node");
 		return n;

@@ -149,6 +149,10 @@ int ingress_settings_from(struct ingress_settings *s, const struct edge_config *
 	s->max_handshakes = c->max_handshakes;
 	s->handshake_timeout_ms = c->handshake_timeout_ms;
 	s->session_timeout_s = c->session_timeout_s;
+	s->pki_enabled = c->pki.enabled;
+	snprintf(s->pki_ca_file, sizeof(s->pki_ca_file), "%s", c->pki.ca_file);
+	snprintf(s->pki_cert_file, sizeof(s->pki_cert_file), "%s", c->pki.cert_file);
+	snprintf(s->pki_key_file, sizeof(s->pki_key_file), "%s", c->pki.key_file);
 	snprintf(s->topic_sensor, sizeof(s->topic_sensor), "%s", cfg->topics.sensor);
 	snprintf(s->topic_data, sizeof(s->topic_data), "%s", cfg->topics.device_data);
 	s->static_location = cfg->record.static_location;
@@ -360,6 +364,8 @@ static const coap_bin_const_t *psk_for(coap_bin_const_t *identity, coap_session_
 	(void)s;
 	if (identity && edge_node_id_valid((const char *)identity->s, identity->length))
 		k = edge_node_keys_find(&in->keys, (const char *)identity->s, identity->length);
+	if (k && !k->key_len)
+		k = NULL; /* a certificate-only node: no PSK handshake */
 	if (!k) {
 		char shown[EDGE_NODE_ID_MAX + 1];
 		size_t n = identity ? identity->length : 0;
@@ -397,6 +403,7 @@ static void stop(struct edge_ingress *in)
 	}
 	in->ctx = NULL;
 	in->dtls_fd = -1;
+	ingress_pki_free(&in->pki); /* libcoap pointed at it: only after the context */
 	ingress_guard_reset(in);
 	for (size_t i = 0; i < in->n_nodes; i++) {
 		struct node_live *l = in->nodes[i]->live;
@@ -452,6 +459,24 @@ static int start(struct edge_ingress *in)
 	spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
 	spsk.validate_id_call_back = psk_for;
 	spsk.id_call_back_arg = in;
+	/* PKI beside PSK on the same endpoint: libcoap picks per ClientHello
+	 * (PSK ciphers offered or not). PEM files that cannot be used leave the
+	 * endpoint to the PSK nodes, said in the log and the status (pkiError) */
+	in->pki.on = false;
+	in->pki.error[0] = '\0';
+	if (in->set.pki_enabled) {
+		rc = ingress_pki_load(&in->pki, &in->set, in->pki.error, sizeof(in->pki.error));
+		if (!rc)
+			rc = ingress_pki_setup(in, &spsk);
+		if (!rc)
+			in->pki.on = true;
+		else if (!in->pki.error[0])
+			snprintf(in->pki.error, sizeof(in->pki.error),
+				 "libcoap refused the certificate set-up");
+		if (rc)
+			EDGE_ERR(MOD, "%s; PKI mode off, PSK nodes only", in->pki.error);
+		rc = 0;
+	}
 	if (!coap_context_set_psk2(in->ctx, &spsk)) {
 		rc = -EIO;
 		EDGE_ERR(MOD, "libcoap refused the PSK set-up");
@@ -495,9 +520,10 @@ static int start(struct edge_ingress *in)
 	if (edge_ingress_reload_keys(in, err, sizeof(err)))
 		EDGE_ERR(MOD, "node keys: %s; every handshake is refused until a reload works",
 			 err);
-	EDGE_NOTICE(MOD, "coaps://%s%s%s:%u/v1/readings for %zu node(s)%s",
+	EDGE_NOTICE(MOD, "coaps://%s%s%s:%u/v1/readings for %zu node(s)%s%s",
 		    strchr(in->set.address, ':') ? "[" : "", in->set.address,
 		    strchr(in->set.address, ':') ? "]" : "", in->set.port, in->n_nodes,
+		    in->pki.on ? "; PSK and certificates" : "",
 		    in->set.plain_port ? "; plain coap:// for loopback peers" : "");
 	return 0;
 err:
@@ -514,11 +540,17 @@ err:
 #define REBIND_CAP_MS  60000
 #define REBIND_MIN_MS  250
 
+/* The PKI files count as part of the endpoint: libcoap adds CAs to its
+ * context's trust store and never removes one, so other files need a new
+ * context (sessions are dropped then, as for a new port). */
 static bool endpoints_differ(const struct ingress_settings *a, const struct ingress_settings *b)
 {
 	return a->enabled != b->enabled || strcmp(a->address, b->address) != 0 ||
 	       a->port != b->port || strcmp(a->plain_address, b->plain_address) != 0 ||
-	       a->plain_port != b->plain_port;
+	       a->plain_port != b->plain_port || a->pki_enabled != b->pki_enabled ||
+	       (a->pki_enabled && (strcmp(a->pki_ca_file, b->pki_ca_file) != 0 ||
+				   strcmp(a->pki_cert_file, b->pki_cert_file) != 0 ||
+				   strcmp(a->pki_key_file, b->pki_key_file) != 0));
 }
 
 /* The endpoint fields of from into to (the rest of to stays). */
@@ -529,6 +561,10 @@ static void keep_endpoints(struct ingress_settings *to, const struct ingress_set
 	to->port = from->port;
 	memcpy(to->plain_address, from->plain_address, sizeof(to->plain_address));
 	to->plain_port = from->plain_port;
+	to->pki_enabled = from->pki_enabled;
+	memcpy(to->pki_ca_file, from->pki_ca_file, sizeof(to->pki_ca_file));
+	memcpy(to->pki_cert_file, from->pki_cert_file, sizeof(to->pki_cert_file));
+	memcpy(to->pki_key_file, from->pki_key_file, sizeof(to->pki_key_file));
 }
 
 static void endpoint_str(const char *address, uint16_t port, bool dtls, char *out, size_t outlen)
@@ -916,6 +952,15 @@ struct cJSON *edge_ingress_status(const struct edge_ingress *in)
 	}
 	cJSON_AddNumberToObject(o, "evictedIdle", (double)s->evicted_idle);
 	cJSON_AddStringToObject(o, "keysError", in->keys_error);
+	if (in->set.pki_enabled) {
+		cJSON *p = cJSON_AddObjectToObject(o, "pki");
+
+		if (p) {
+			cJSON_AddBoolToObject(p, "on", in->pki.on);
+			cJSON_AddStringToObject(p, "error", in->pki.error);
+			cJSON_AddNumberToObject(p, "badCn", (double)s->pki_bad_cn);
+		}
+	}
 	/* per node: the nodes seen, most recent first, at most PERNODE_STATUS_MAX
 	 * (the status is a retained MQTT message) */
 	seen = malloc((in->n_nodes ? in->n_nodes : 1) * sizeof(*seen));

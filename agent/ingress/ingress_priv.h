@@ -37,6 +37,8 @@ struct ingress_settings {
 	char keys_file[EDGE_PATH_MAX];
 	uint32_t max_age_s, freshness_ms, rate_per_min, burst;
 	uint32_t max_sessions, max_handshakes, handshake_timeout_ms, session_timeout_s;
+	bool pki_enabled; /* ingress.coap.pki: certificates beside PSK */
+	char pki_ca_file[EDGE_PATH_MAX], pki_cert_file[EDGE_PATH_MAX], pki_key_file[EDGE_PATH_MAX];
 	char topic_sensor[128], topic_data[128];
 	bool static_location;
 	double latitude, longitude;
@@ -88,6 +90,16 @@ struct ingress_stats {
 	uint64_t handshakes, handshake_errors, unknown_identity, handshake_timeouts;
 	uint64_t evicted_handshakes, evicted_idle, reassociations;
 	uint64_t keys_reloads, keys_errors, store_errors;
+	uint64_t pki_bad_cn; /* certificates whose CN is no node id */
+};
+
+/* PKI mode (pki.c): the PEM files, read once per start of the context. */
+struct ingress_pki {
+	bool on;		  /* the context takes certificates */
+	uint8_t *ca, *cert, *key; /* NUL-terminated PEM */
+	size_t ca_len, cert_len, key_len;
+	uint8_t dummy_psk[32]; /* see ingress_pki_setup() */
+	char error[320];       /* why PKI mode is off although configured */
 };
 
 /* Endpoints a reload (or the start) asked for but could not bind (address
@@ -121,6 +133,7 @@ struct edge_ingress {
 	uint64_t validate_ms; /* last check of the table against libcoap */
 	struct ingress_stats st;
 	struct ingress_rebind rebind;
+	struct ingress_pki pki;
 	char keys_error[256];
 	struct edge_ratelimit rl_refuse, rl_hs, rl_store, rl_lib;
 	/* scratch for one pack (too big for the stack of a handler) */
@@ -144,6 +157,21 @@ void ingress_handle_post(coap_resource_t *r, coap_session_t *s, const coap_pdu_t
 void ingress_handle_other(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			  const coap_string_t *query, coap_pdu_t *resp);
 int code_slot(uint8_t code);
+
+/* pki.c */
+/* Reads and checks the PEM files of s (ingress.coap.pki.*); 0, or a negative
+ * errno with the key, the file and the problem in err. */
+int ingress_pki_load(struct ingress_pki *p, const struct ingress_settings *s, char *err,
+		     size_t errlen);
+void ingress_pki_free(struct ingress_pki *p);
+/* Certificates on in->ctx (loaded PEM); fills spsk's default key, which
+ * libcoap needs to tell PSK from certificate handshakes: call it before
+ * coap_context_set_psk2(). */
+int ingress_pki_setup(struct edge_ingress *in, coap_dtls_spsk_t *spsk);
+/* The node a DTLS session authenticated: its PSK identity, or the CN of its
+ * verified client certificate; NULL when neither names a node of the keys
+ * file. Not for plain CoAP. */
+struct node *ingress_session_node(struct edge_ingress *in, coap_session_t *s);
 
 /* guard.c */
 int ingress_guard_event(struct edge_ingress *in, coap_session_t *s, coap_event_t ev);

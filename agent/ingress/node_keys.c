@@ -107,8 +107,12 @@ int edge_node_keys_parse(const char *json, size_t len, const char *origin,
 				 origin, i);
 			goto out;
 		}
-		if (!cJSON_IsString(psk) || (hl = strlen(psk->valuestring)) % 2 ||
-		    hl < 2 * EDGE_NODE_KEY_MIN || hl > 2 * EDGE_NODE_KEY_MAX) {
+		/* no psk_hex: a node that authenticates with a certificate only
+		 * (ingress.coap.pki); it gets no PSK handshake */
+		if (!psk) {
+			hl = 0;
+		} else if (!cJSON_IsString(psk) || (hl = strlen(psk->valuestring)) % 2 ||
+			   hl < 2 * EDGE_NODE_KEY_MIN || hl > 2 * EDGE_NODE_KEY_MAX) {
 			rc = fail(err, errlen, "%s: nodes[%zu].psk_hex: %d-%d hex digits required",
 				  origin, i, 2 * EDGE_NODE_KEY_MIN, 2 * EDGE_NODE_KEY_MAX);
 			goto out;

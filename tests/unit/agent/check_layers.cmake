@@ -4,6 +4,9 @@
 #    modules below it ("agent/<header>.h" names the module that owns it);
 #  - only agent/uplink includes <mosquitto.h>/<mqtt_protocol.h> or OpenSSL,
 #    only agent/ingress includes libcoap, no agent module includes libcurl.
+#    One exception for OpenSSL: agent/ingress/pki.c, because libcoap does its
+#    DTLS with OpenSSL and a node's certificate (PKI mode) is an OpenSSL X509
+#    whose CN libcoap does not give out faithfully (docs/ingress.md 1b).
 # The build enforces the first rule too (a library exports only its include/
 # folder to what links it); this check names the offending line.
 cmake_minimum_required(VERSION 3.25)
@@ -53,7 +56,7 @@ foreach(m IN LISTS modules)
           list(APPEND bad "${rel}: ${line}: ${m} may not include a header of ${o}")
         endif()
       elseif(line MATCHES "[<\"](mosquitto|mqtt_protocol)\\.h[>\"]" OR line MATCHES "[<\"]openssl/")
-        if(NOT m STREQUAL "uplink")
+        if(NOT m STREQUAL "uplink" AND NOT rel STREQUAL "agent/ingress/pki.c")
           list(APPEND bad "${rel}: ${line}: only agent/uplink includes libmosquitto/OpenSSL")
         endif()
       elseif(line MATCHES "[<\"]coap3?/")

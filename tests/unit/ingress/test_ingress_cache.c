@@ -140,7 +140,14 @@ static void keys_parse(void **state)
 	    "{\"nodes\":[{\"id\":\"a\",\"psk_hex\":\"000102030405060708090a0b0c0d0e0f\","
 	    "\"revoked\":1}]}",
 	    "{\"nodes\":[{\"id\":\"a\",\"psk_hex\":\"000102030405060708090a0b0c0d0e0f\"},"
-	    "{\"id\":\"a\",\"psk_hex\":\"000102030405060708090a0b0c0d0e0f\"}]}",
+	    "{\"id\":\"a\",\"psk_hex\":\"000102030405060708090a0b0c0d0e0f\"}]}", /* psk_hex may be
+										    left out
+										    (certificate-only
+										    node), but not
+										    be empty or null
+										  */
+	    "{\"nodes\":[{\"id\":\"a\",\"psk_hex\":\"\"}]}",
+	    "{\"nodes\":[{\"id\":\"a\",\"psk_hex\":null}]}",
 	};
 	struct edge_node_keys k;
 	const struct edge_node_key *e;
@@ -163,6 +170,15 @@ static void keys_parse(void **state)
 	assert_true(e->revoked);
 	assert_null(edge_node_keys_find(&k, "node-0", 6));
 	assert_null(edge_node_keys_find(&k, "node-011", 8));
+	edge_node_keys_free(&k);
+	/* a node without psk_hex: listed (PKI mode), no PSK */
+	assert_int_equal(edge_node_keys_parse("{\"nodes\":[{\"id\":\"cert-1\",\"revoked\":true}]}",
+					      42, "t", &k, err, sizeof(err)),
+			 0);
+	e = edge_node_keys_find(&k, "cert-1", 6);
+	assert_non_null(e);
+	assert_int_equal(e->key_len, 0);
+	assert_true(e->revoked);
 	edge_node_keys_free(&k);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';

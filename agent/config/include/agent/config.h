@@ -141,6 +141,12 @@ struct edge_config {
 			uint32_t max_handshakes;
 			uint32_t handshake_timeout_ms;
 			uint32_t session_timeout_s;
+			struct {
+				bool enabled; /* "ingress.coap.pki" is present */
+				char ca_file[EDGE_PATH_MAX];
+				char cert_file[EDGE_PATH_MAX];
+				char key_file[EDGE_PATH_MAX];
+			} pki;
 		} coap;
 	} ingress;
 	struct {

@@ -5,7 +5,10 @@
  * The node keys file (ingress.coap.keys_file, made by `edge-factory nodes`):
  *   {"nodes":[{"id":"node-01","psk_hex":"<32-64 hex digits>","revoked":false}]}
  * One DTLS-PSK key (128-256 bits) per node; the PSK identity is the node id
- * (1-64 characters of A-Z a-z 0-9 . _ -). The file must be a regular file
+ * (1-64 characters of A-Z a-z 0-9 . _ -). psk_hex may be left out for a node
+ * that authenticates only with a certificate (ingress.coap.pki: node id =
+ * the certificate's CN): the file is the one list of nodes either way, so
+ * revocation, counters and `edgectl nodes` work alike. The file must be a regular file
  * owned by root or by the agent's user with no group or other permissions
  * (0600 or 0400): anyone who reads it can impersonate every node.
  */
@@ -22,7 +25,7 @@
 struct edge_node_key {
 	char id[EDGE_NODE_ID_MAX + 1];
 	uint8_t key[EDGE_NODE_KEY_MAX];
-	uint8_t key_len;
+	uint8_t key_len; /* 0: no PSK (certificate only) */
 	bool revoked;
 };
 
