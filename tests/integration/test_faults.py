@@ -241,12 +241,12 @@ def test_disk_full():
             b.stop()
             a = h.start_agent(cfg)
             time.sleep(1)
-            # fill the filesystem
-            with open(os.path.join(state, "filler"), "wb") as f:
+            # fill the filesystem (unbuffered: a buffered file would raise ENOSPC
+            # again when the with-block closes it)
+            with open(os.path.join(state, "filler"), "wb", buffering=0) as f:
                 try:
                     while True:
                         f.write(b"\0" * 65536)
-                        f.flush()
                 except OSError:
                     pass
             time.sleep(3)
