@@ -27,8 +27,12 @@ stage() { # name build-dir ctest-args cmake-args...
     grep -E "error|warning" "$dir.build.log" | head -50
     summary+=("$name: build FAILED"); status=1; return
   fi
-  local out
-  out=$(ctest --test-dir "$dir" -L "$labels" --output-on-failure -j"$jobs" 2>&1)
+  local out exclude=()
+  if [ -n "${EDGE_CTEST_EXCLUDE:-}" ]; then
+    exclude=(-E "$EDGE_CTEST_EXCLUDE")
+    echo "NOT RUN in stage $name: tests matching $EDGE_CTEST_EXCLUDE (${EDGE_CTEST_EXCLUDE_WHY:-})"
+  fi
+  out=$(ctest --test-dir "$dir" -L "$labels" "${exclude[@]}" --output-on-failure -j"$jobs" 2>&1)
   local rc=$?
   echo "$out" | grep -vE "^\s*(Start|Test project|Internal ctest)" | tail -40
   # every failing check, wherever it sits in the output
@@ -47,8 +51,14 @@ if [ "$quick" != 1 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   # The 60 s broker outage already ran in stage 1; under ASan a 15 s one suffices.
   export EDGE_OUTAGE_S=15
+  # The fleet simulator (ten sanitized agents, 28 MiB each) runs in stage 1
+  # only: its code paths (uplink reconnects, outbox) run under ASan in
+  # test_core, test_faults and test_session. Under ASan one agent in ten once
+  # took over 60 s to reconnect after a 2 s broker outage (README, known limits).
+  export EDGE_CTEST_EXCLUDE='^integration\.test_fleet_sim$'
+  export EDGE_CTEST_EXCLUDE_WHY="ten sanitized agents; runs in stage 1"
   stage "asan+ubsan" "$here/build-test/asan" "unit|integration" -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON
-  unset ASAN_OPTIONS UBSAN_OPTIONS EDGE_OUTAGE_S
+  unset ASAN_OPTIONS UBSAN_OPTIONS EDGE_OUTAGE_S EDGE_CTEST_EXCLUDE EDGE_CTEST_EXCLUDE_WHY
   stage "fuzz (libFuzzer smoke)" "$here/build-test/fuzz" "fuzz" -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_COMPILER=clang -DEDGE_FUZZ=ON -DEDGE_SANITIZE=ON
   for extra in cross-test.sh package-check.sh; do
