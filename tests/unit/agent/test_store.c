@@ -247,6 +247,13 @@ static void seq_survives_crash(void **state)
 	struct edge_store_stats s;
 
 	(void)state;
+	if (getenv("EDGE_UNDER_EMULATOR")) {
+		/* the forked child never returned under qemu-user (aarch64, CI
+		 * cross stage: timeout); the native stages run it */
+		printf("SKIPPED under qemu-user: seq_survives_crash forks a crashing writer "
+		       "(checked on the native build)\n");
+		return;
+	}
 	crash_child(1, 4, 0, 0, 0); /* rows only: 1..4 stay */
 	st = open_store(1000, 1 << 20);
 	edge_store_stats(st, &s);
