@@ -33,25 +33,8 @@ OTA_TOPIC = f"devices/{DEV}/ota"
 IMAGE_SIZE = tr.IMAGE_SIZE
 
 
-def reports(sub):
-    out = []
-    for m in sub.snapshot(OTA_TOPIC):
-        try:
-            out.append(json.loads(m[1]))
-        except ValueError:
-            pass
-    return out
-
-
-def wait_report(sub, pred, timeout=40, what="report"):
-    end = time.time() + timeout
-    while time.time() < end:
-        for r in reports(sub):
-            if pred(r):
-                return r
-        time.sleep(0.1)
-    raise et.TestFailure(f"no OTA {what} within {timeout}s; reports: "
-                         f"{[(r.get('state'), r.get('result'), r.get('reason')) for r in reports(sub)]}")
+reports = ot.reports
+wait_report = ot.wait_report
 
 
 class Rig:

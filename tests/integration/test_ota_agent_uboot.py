@@ -38,25 +38,8 @@ IMAGE_SIZE = 1 << 20
 TRIES = 2  # ota.bundle.tries: a committed slot must outlive more boots than this
 
 
-def reports(sub):
-    out = []
-    for m in sub.snapshot(OTA_TOPIC):
-        try:
-            out.append(json.loads(m[1]))
-        except ValueError:
-            pass
-    return out
-
-
-def wait_report(sub, pred, timeout=40, what="report"):
-    end = time.time() + timeout
-    while time.time() < end:
-        for r in reports(sub):
-            if pred(r):
-                return r
-        time.sleep(0.1)
-    raise et.TestFailure(f"no OTA {what} within {timeout}s; reports: "
-                         f"{[(r.get('state'), r.get('result'), r.get('reason')) for r in reports(sub)]}")
+reports = ot.reports
+wait_report = ot.wait_report
 
 
 class Rig:

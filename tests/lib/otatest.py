@@ -20,6 +20,29 @@ import edgetest as et
 HELPERS = ("edge-agent", "edge-ota-fetch", "edge-ota-install", "edge-ota-boot")
 
 
+def reports(sub, device="sim-0001"):
+    """The OTA reports (devices/{device}/ota) a test subscriber has seen, parsed."""
+    out = []
+    for m in sub.snapshot(f"devices/{device}/ota"):
+        try:
+            out.append(json.loads(m[1]))
+        except ValueError:
+            pass
+    return out
+
+
+def wait_report(sub, pred, timeout=60, what="report", device="sim-0001"):
+    """The first OTA report that satisfies pred, waiting up to timeout s."""
+    end = time.time() + timeout
+    while time.time() < end:
+        for r in reports(sub, device):
+            if pred(r):
+                return r
+        time.sleep(0.1)
+    seen = [(r.get("state"), r.get("result"), r.get("reason")) for r in reports(sub, device)]
+    raise et.TestFailure(f"no OTA {what} within {timeout}s; reports: {seen}")
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
