@@ -20,57 +20,17 @@
 #include "install.h"
 #include "tar.h"
 
-/* Deeper than any tree our tar reader creates (255-byte names), so a
- * deeper one is not ours: stop rather than recurse without bound. */
-#define MAX_DEPTH 256
+/* Removes one entry of the tree (its contents are gone already). */
+static int remove_entry(int dirfd, const char *name, bool is_dir, void *arg)
+{
+	(void)arg;
+	return unlinkat(dirfd, name, is_dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+}
 
 /* Removes everything below dirfd without following symlinks. */
-static int empty_dir(int dirfd, int depth)
+static int empty_dir(int dirfd)
 {
-	DIR *d;
-	struct dirent *de;
-	int fd, rc = 0;
-
-	if (depth > MAX_DEPTH)
-		return -ELOOP;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	while (!rc && (errno = 0, de = readdir(d)) != NULL) {
-		struct stat st;
-		int sub;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = -errno;
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			sub = openat(dirfd, de->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				rc = -errno;
-				break;
-			}
-			rc = empty_dir(sub, depth + 1);
-			close(sub);
-			if (!rc && unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0)
-				rc = -errno;
-		} else if (unlinkat(dirfd, de->d_name, 0) < 0) {
-			rc = -errno;
-		}
-	}
-	if (!rc && errno)
-		rc = -errno;
-	closedir(d);
-	return rc;
+	return inst_walk_tree(dirfd, remove_entry, NULL, NULL);
 }
 
 static void progress(uint64_t done, uint64_t total)
@@ -153,7 +113,7 @@ static int run(int argc, char **argv)
 	/* The marker first, durably: from here on the slot is not bootable. */
 	rc = appdir_remove(slot_path, APPDIR_COMPLETE);
 	if (!rc)
-		rc = empty_dir(sfd, 0);
+		rc = empty_dir(sfd);
 	if (!rc && fsync(sfd) < 0)
 		rc = -errno;
 	if (rc) {
@@ -164,7 +124,7 @@ static int run(int argc, char **argv)
 	rc = inst_tar_extract(in, (uint64_t)st.st_size, sfd, APPDIR_COMPLETE, progress, why,
 			      sizeof(why));
 	if (rc) {
-		int rc2 = empty_dir(sfd, 0);
+		int rc2 = empty_dir(sfd);
 
 		if (rc2)
 			inst_emit("log could not empty %s after the failure: %s", slot_path,

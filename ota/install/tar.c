@@ -426,15 +426,19 @@ static void sink_progress(void *ctx, uint64_t done, uint64_t total)
 	}
 }
 
-/* fsyncs dirfd and every directory below it (the entries of a directory
- * are durable only once the directory itself is). */
-static int fsync_tree(int dirfd, int depth)
+/* Deeper than any tree the reader creates (MAX_DEPTH components) or the
+ * service installer keeps: a deeper one is not ours, stop rather than
+ * recurse without bound. */
+#define WALK_MAX_DEPTH 256
+
+static int walk(int dirfd, int depth, int (*entry)(int, const char *, bool, void *),
+		int (*dir_done)(int, void *), void *arg)
 {
 	DIR *d;
 	struct dirent *de;
 	int fd, rc = 0;
 
-	if (depth > MAX_DEPTH)
+	if (depth > WALK_MAX_DEPTH)
 		return -ELOOP;
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -446,33 +450,51 @@ static int fsync_tree(int dirfd, int depth)
 		return rc;
 	}
 	while (!rc && (errno = 0, de = readdir(d)) != NULL) {
+		bool is_dir = de->d_type == DT_DIR;
 		struct stat st;
-		int sub;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = -errno;
-			break;
+		if (de->d_type == DT_UNKNOWN) {
+			if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				rc = -errno;
+				break;
+			}
+			is_dir = S_ISDIR(st.st_mode);
 		}
-		if (!S_ISDIR(st.st_mode))
-			continue;
-		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			rc = -errno;
-			break;
+		if (is_dir) {
+			int sub = openat(dirfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				rc = -errno;
+				break;
+			}
+			rc = walk(sub, depth + 1, entry, dir_done, arg);
+			close(sub);
 		}
-		rc = fsync_tree(sub, depth + 1);
-		close(sub);
+		if (!rc && entry)
+			rc = entry(dirfd, de->d_name, is_dir, arg);
 	}
 	if (!rc && errno)
 		rc = -errno;
 	closedir(d);
-	if (!rc && fsync(dirfd) < 0)
-		rc = -errno;
+	if (!rc && dir_done)
+		rc = dir_done(dirfd, arg);
 	return rc;
+}
+
+int inst_walk_tree(int dirfd, int (*entry)(int dirfd, const char *name, bool is_dir, void *arg),
+		   int (*dir_done)(int dirfd, void *arg), void *arg)
+{
+	return walk(dirfd, 0, entry, dir_done, arg);
+}
+
+/* The entries of a directory are durable only once the directory is. */
+static int fsync_dir(int dirfd, void *arg)
+{
+	(void)arg;
+	return fsync(dirfd) < 0 ? -errno : 0;
 }
 
 int inst_tar_extract(int fd, uint64_t size, int dirfd, const char *reserved,
@@ -494,7 +516,7 @@ int inst_tar_extract(int fd, uint64_t size, int dirfd, const char *reserved,
 		close(x.out);
 	if (rc)
 		return rc;
-	rc = fsync_tree(dirfd, 0);
+	rc = inst_walk_tree(dirfd, NULL, fsync_dir, NULL);
 	if (rc)
 		return say(why, whylen, rc, "fsync of the extracted directories: %s",
 			   strerror(-rc));

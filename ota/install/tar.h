@@ -14,6 +14,7 @@
  * grow with the archive (one header and one 64 KiB buffer). No logging, no
  * protocol lines: callers turn the returned errors and `why` into those.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -63,5 +64,14 @@ int inst_tar_walk(int fd, uint64_t size, const struct inst_tar_ops *ops, void *c
  * as inst_tar_walk(); -ENOSPC and other write errors as negative errno. */
 int inst_tar_extract(int fd, uint64_t size, int dirfd, const char *reserved,
 		     void (*progress)(uint64_t done, uint64_t total), char *why, size_t whylen);
+
+/* Walks the tree below dirfd without following symlinks, depth first:
+ * entry(dirfd, name, is_dir, arg) for each entry once a directory's own
+ * contents were walked (so it may remove it), dir_done(dirfd, arg) after
+ * each directory's entries (dirfd itself last). Either may be NULL; the
+ * first non-zero return stops the walk and is returned. -ELOOP beyond 256
+ * levels. */
+int inst_walk_tree(int dirfd, int (*entry)(int dirfd, const char *name, bool is_dir, void *arg),
+		   int (*dir_done)(int dirfd, void *arg), void *arg);
 
 #endif
