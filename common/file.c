@@ -151,3 +151,30 @@ int edge_mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+int edge_file_read_fd(int fd, size_t size, char **out)
+{
+	char *buf = malloc(size + 1);
+	size_t got = 0;
+	int rc = 0;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			explicit_bzero(buf, got);
+			free(buf);
+			return rc;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	return 0;
+}

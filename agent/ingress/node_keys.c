@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/node_keys.h"
+#include "edge/file.h"
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
 						      ...)
@@ -202,24 +203,15 @@ int edge_node_keys_load(const char *path, struct edge_node_keys *out, char *err,
 		rc = fail(err, errlen, "%s: larger than %u bytes", path, EDGE_NODE_KEYS_MAX);
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
+	rc = edge_file_read_fd(fd, (size_t)st.st_size, &buf);
+	if (rc) {
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", path);
+		else
+			snprintf(err, errlen, "%s: read failed", path);
 		goto out;
 	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "%s: read failed", path);
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	len = (size_t)st.st_size;
 	rc = edge_node_keys_parse(buf, len, path, out, err, errlen);
 out:
 	if (buf) {

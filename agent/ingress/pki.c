@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "edge/file.h"
 #include "ingress_priv.h"
 
 #define PEM_MAX (256u << 10) /* a CA bundle, a certificate or a key */
@@ -134,6 +135,7 @@ static int read_pem(const char *key, const char *path, bool secret, uint8_t **ou
 {
 	struct stat st;
 	uint8_t *buf = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 
@@ -159,25 +161,16 @@ static int read_pem(const char *key, const char *path, bool secret, uint8_t **ou
 			 key, path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", key);
+	rc = edge_file_read_fd(fd, (size_t)st.st_size, &text);
+	buf = (uint8_t *)text;
+	if (rc) {
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", key);
+		else
+			snprintf(err, errlen, "%s: %s: read failed", key, path);
 		goto out;
 	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "%s: %s: read failed", key, path);
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	len = (size_t)st.st_size;
 	*out = buf;
 	*outlen = len;
 	buf = NULL;

@@ -13,6 +13,12 @@ int edge_file_write_atomic(const char *path, const void *data, size_t len, mode_
  * NUL-terminated; caller frees with free(). */
 int edge_file_read(const char *path, size_t max, char **out, size_t *len);
 
+/* Reads exactly size bytes from the start of an open file (a secret the
+ * caller has fstat()ed and checked) into a NUL-terminated buffer; caller
+ * frees. On failure nothing is returned and what was read is wiped first.
+ * 0, -ENOMEM, -EIO (the file ended early) or -errno. */
+int edge_file_read_fd(int fd, size_t size, char **out);
+
 /* mkdir -p with mode for the directories it creates. */
 int edge_mkdir_p(const char *path, mode_t mode);
 
