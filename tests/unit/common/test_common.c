@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,21 @@ static void atomic_write_replaces(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(edge_file_read(path, 3, &buf, &len), -EFBIG);
+	/* edge_file_read_fd: exactly size bytes, -EIO when the file is shorter */
+	{
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(edge_file_read_fd(fd, 6, &buf), 0);
+		assert_string_equal(buf, "second");
+		free(buf);
+		assert_int_equal(edge_file_read_fd(fd, 3, &buf), 0);
+		assert_string_equal(buf, "sec");
+		free(buf);
+		assert_int_equal(edge_file_read_fd(fd, 7, &buf), -EIO);
+		assert_null(buf);
+		close(fd);
+	}
 	unlink(path);
 	assert_int_equal(edge_file_read(path, 100, &buf, &len), -ENOENT);
 }
