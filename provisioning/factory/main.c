@@ -6,9 +6,10 @@
  * provisioning URL and CA bundle, and an agent config fragment; a manifest
  * (CSV and/or JSON, no secrets) lists the batch.
  *
- * edge-factory nodes: identities and DTLS-PSK keys of constrained CoAP nodes
- * (DESIGN 5.6): the gateway's keys file (0600) and a bundle per node to
- * flash.
+ * edge-factory nodes: identities of constrained CoAP nodes (DESIGN 5.6): the
+ * gateway's keys file (0600) and a bundle per node to flash, with a DTLS-PSK
+ * key or (--cert) a key and certificate from a node CA (node_pki.c), which
+ * --init-ca makes together with the gateway's coaps:// certificate.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "edge/file.h"
 #include "edge/p11.h"
 #include "edge/prov_identity.h"
+#include "node_pki.h"
 
 struct opts {
 	const char *serial, *prefix, *out, *board, *model, *token, *token_file, *url, *ca,
@@ -402,9 +404,16 @@ static int write_manifest(const struct opts *o, const struct row *rows, size_t n
 
 struct nodes_opts {
 	const char *out, *keys_file, *id, *prefix, *revoke, *gateway;
-	long count, start, width, bits, port;
-	bool text_keys, force;
+	const char *ca_cert, *ca_key, *ca_cn; /* the node CA (--cert, --gateway-cert) */
+	long count, start, width, bits, port, days, ca_days;
+	bool text_keys, force, cert, init_ca, gateway_cert;
 };
+
+/* File names in --out of --init-ca and --gateway-cert (docs/ingress.md) */
+#define NODE_CA_CRT "node-ca.crt"
+#define NODE_CA_KEY "node-ca.key"
+#define GW_CRT	    "coap-gw.crt"
+#define GW_KEY	    "coap-gw.key"
 
 static void nodes_usage(FILE *f)
 {
@@ -413,6 +422,12 @@ static void nodes_usage(FILE *f)
 		"[--width W])\n"
 		"                          [--keys-file FILE] [--key-bits 128|256] [--text-keys]\n"
 		"                          [--gateway HOST] [--port 5684] [--force]\n"
+		"       edge-factory nodes --out DIR (--id ID | --count N --prefix P ...) --cert\n"
+		"                          --ca-cert FILE --ca-key FILE [--days 825] [...]\n"
+		"       edge-factory nodes --init-ca --out DIR [--ca-cn NAME] [--ca-days 3650]\n"
+		"                          [--gateway HOST] [--days 825] [--force]\n"
+		"       edge-factory nodes --gateway-cert --out DIR --ca-cert FILE --ca-key FILE\n"
+		"                          [--gateway HOST] [--days 825] [--force]\n"
 		"       edge-factory nodes --keys-file FILE --revoke ID\n"
 		"\n"
 		"Adds nodes to the gateway's keys file (default DIR/nodes.json, mode 0600, the\n"
@@ -422,7 +437,22 @@ static void nodes_usage(FILE *f)
 		"--key-bits long (default 128); --text-keys makes 32 printable characters\n"
 		"(about 190 bits) for nodes and tools that take the key as text\n"
 		"(coap-client-openssl -k). An existing node is never re-keyed without --force.\n"
-		"--revoke marks a node revoked (the agent answers it 4.03 after a reload).\n");
+		"--revoke marks a node revoked (the agent answers it 4.03 after a reload).\n"
+		"\n"
+		"Certificate nodes (the agent's ingress.coap.pki):\n"
+		"--init-ca makes a node CA and the gateway's coaps:// certificate in DIR:\n"
+		"  " NODE_CA_KEY " (0600, keep it off the gateway)  " NODE_CA_CRT
+		" (-> ingress.coap.pki.ca_file)\n"
+		"  " GW_KEY " (0600, -> pki.key_file)  " GW_CRT
+		" (CN and subjectAltName = --gateway, -> pki.cert_file)\n"
+		"--cert gives each node an EC P-256 key and a certificate (CN = node id,\n"
+		"clientAuth) from the CA of --ca-cert/--ca-key instead of a PSK; DIR/<id>/ holds\n"
+		"  node.key (0600)  node.crt  ca.crt (the CA, to check the gateway)  node.json\n"
+		"and the keys file lists the node without psk_hex (certificate only).\n"
+		"--gateway-cert makes a new " GW_KEY "/" GW_CRT " in DIR from that CA (renewal;\n"
+		"the agent takes them at a reload). Certificates are valid --days (default 825,\n"
+		"never beyond the CA); a re-issued node certificate does not invalidate the old\n"
+		"one, which stays valid until it expires: --revoke the node to shut it out.\n");
 }
 
 static int random_bytes(uint8_t *out, size_t n)
@@ -468,37 +498,104 @@ static void to_hex(const uint8_t *b, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+static bool host_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == ':'))
+			return false;
+	return true;
+}
+
 static int nodes_parse(int argc, char **argv, struct nodes_opts *o)
 {
 	const struct optdef defs[] = {
-	    {"--force", &o->force, NULL, NULL},	  {"--text-keys", &o->text_keys, NULL, NULL},
-	    {"--out", NULL, &o->out, NULL},	  {"--keys-file", NULL, &o->keys_file, NULL},
-	    {"--id", NULL, &o->id, NULL},	  {"--prefix", NULL, &o->prefix, NULL},
-	    {"--revoke", NULL, &o->revoke, NULL}, {"--gateway", NULL, &o->gateway, NULL},
-	    {"--count", NULL, NULL, &o->count},	  {"--start", NULL, NULL, &o->start},
-	    {"--width", NULL, NULL, &o->width},	  {"--key-bits", NULL, NULL, &o->bits},
+	    {"--force", &o->force, NULL, NULL},
+	    {"--text-keys", &o->text_keys, NULL, NULL},
+	    {"--cert", &o->cert, NULL, NULL},
+	    {"--init-ca", &o->init_ca, NULL, NULL},
+	    {"--gateway-cert", &o->gateway_cert, NULL, NULL},
+	    {"--out", NULL, &o->out, NULL},
+	    {"--keys-file", NULL, &o->keys_file, NULL},
+	    {"--id", NULL, &o->id, NULL},
+	    {"--prefix", NULL, &o->prefix, NULL},
+	    {"--revoke", NULL, &o->revoke, NULL},
+	    {"--gateway", NULL, &o->gateway, NULL},
+	    {"--ca-cert", NULL, &o->ca_cert, NULL},
+	    {"--ca-key", NULL, &o->ca_key, NULL},
+	    {"--ca-cn", NULL, &o->ca_cn, NULL},
+	    {"--count", NULL, NULL, &o->count},
+	    {"--start", NULL, NULL, &o->start},
+	    {"--width", NULL, NULL, &o->width},
+	    {"--key-bits", NULL, NULL, &o->bits},
 	    {"--port", NULL, NULL, &o->port},
+	    {"--days", NULL, NULL, &o->days},
+	    {"--ca-days", NULL, NULL, &o->ca_days},
 	};
+	bool ca_files;
+	int actions;
 
 	memset(o, 0, sizeof(*o));
 	o->start = 1;
 	o->width = 4;
-	o->bits = 128;
 	o->port = 5684;
 	o->gateway = "gateway.local";
+	o->ca_cn = "edge node CA";
 	if (parse_opts(argc, argv, defs, sizeof(defs) / sizeof(defs[0])))
 		return 1;
+	ca_files = o->ca_cert || o->ca_key;
+	actions = !!o->revoke + o->init_ca + o->gateway_cert;
+	if (actions > 1)
+		return die("--revoke, --init-ca and --gateway-cert are separate runs");
 	if (o->revoke) {
 		if (!o->keys_file)
 			return die("--revoke needs --keys-file");
 		return 0;
 	}
+	if (o->days == 0)
+		o->days = 825;
+	if (o->ca_days == 0)
+		o->ca_days = 3650;
+	if (o->days > 36500 || o->ca_days > 36500)
+		return die("--days, --ca-days: 1 to 36500");
 	if (!o->out)
 		return die("nodes: --out DIR is required");
+	if ((o->cert || o->init_ca || o->gateway_cert) && !host_ok(o->gateway))
+		return die("--gateway %s: a host name or address of 1-64 characters of A-Z a-z 0-9 "
+			   ". - :",
+			   o->gateway);
+	if (o->init_ca || o->gateway_cert) {
+		if (o->id || o->prefix || o->cert || o->keys_file || o->text_keys || o->bits)
+			return die("%s makes certificates in --out only: no nodes, keys file or "
+				   "PSK options with it",
+				   o->init_ca ? "--init-ca" : "--gateway-cert");
+		if (o->init_ca && ca_files)
+			return die(
+			    "--init-ca makes a new CA: --ca-cert/--ca-key are for --cert and "
+			    "--gateway-cert");
+		if (o->gateway_cert && (!o->ca_cert || !o->ca_key))
+			return die("--gateway-cert needs --ca-cert FILE and --ca-key FILE");
+		return 0;
+	}
 	if (!o->id == !o->prefix)
 		return die("nodes: give either --id ID or --count N --prefix P");
 	if (o->prefix && o->count < 1)
 		return die("--prefix needs --count N (N >= 1)");
+	if (o->cert) {
+		if (!o->ca_cert || !o->ca_key)
+			return die("--cert needs --ca-cert FILE and --ca-key FILE (a node CA: "
+				   "edge-factory nodes --init-ca)");
+		if (o->text_keys || o->bits)
+			return die("--text-keys and --key-bits are for PSK nodes, not with --cert");
+	} else if (ca_files) {
+		return die("--ca-cert/--ca-key go with --cert (certificate nodes)");
+	}
+	if (o->bits == 0)
+		o->bits = 128;
 	if (o->bits != 128 && o->bits != 256)
 		return die("--key-bits: 128 or 256");
 	if (o->port < 1 || o->port > 65535)
@@ -560,6 +657,20 @@ static int keys_write(const char *path, cJSON *root)
 	return rc;
 }
 
+/* Removes files of the other kind of node from a bundle (a node re-made
+ * with --force as a PSK or a certificate node). */
+static int drop_stale(const char *dir, const char *const *names)
+{
+	char path[PATH_MAX];
+
+	for (; *names; names++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 static int node_bundle(const struct nodes_opts *o, const char *id, const char *psk_hex,
 		       const char *text)
 {
@@ -593,7 +704,133 @@ static int node_bundle(const struct nodes_opts *o, const char *id, const char *p
 		rc = rc ?: write_text(dir, "psk.txt", line, 0600);
 	}
 	explicit_bzero(line, sizeof(line));
+	return rc ?: drop_stale(dir, (const char *const[]){"node.key", "node.crt", "ca.crt", NULL});
+}
+
+/* A certificate node's bundle: its key (0600), its certificate, the CA (to
+ * check the gateway with) and node.json, which holds no secret here. */
+static int node_cert_bundle(const struct nodes_opts *o, struct node_ca *ca, const char *id,
+			    char *err, size_t errlen)
+{
+	char dir[PATH_MAX], uri[256];
+	char *key = NULL, *crt = NULL, *json = NULL;
+	cJSON *b;
+	int rc;
+
+	rc = node_ca_issue(ca, id, NULL, (int)o->days, &key, &crt, err, errlen);
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/%s", o->out, id);
+	snprintf(uri, sizeof(uri), "coaps://%s:%ld/v1/readings", o->gateway, o->port);
+	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "id", id);
+	cJSON_AddStringToObject(b, "auth", "certificate");
+	cJSON_AddStringToObject(b, "key_file", "node.key");
+	cJSON_AddStringToObject(b, "cert_file", "node.crt");
+	cJSON_AddStringToObject(b, "ca_file", "ca.crt");
+	cJSON_AddStringToObject(b, "uri", uri);
+	cJSON_AddStringToObject(b, "content_formats", "110 (SenML JSON) or 112 (SenML CBOR)");
+	json = cJSON_Print(b);
+	cJSON_Delete(b);
+	rc = json ? edge_mkdir_p(dir, 0700) : -ENOMEM;
+	rc = rc ?: write_text(dir, "node.key", key, 0600);
+	rc = rc ?: write_text(dir, "node.crt", crt, 0644);
+	rc = rc ?: write_text(dir, "ca.crt", node_ca_pem(ca), 0644);
+	rc = rc ?: write_text(dir, "node.json", json, 0644);
+	rc = rc ?: drop_stale(dir, (const char *const[]){"psk.hex", "psk.txt", NULL});
+	if (rc)
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+	edge_id_secret_free(key);
+	free(crt);
+	free(json);
 	return rc;
+}
+
+/* A key (0600) and a certificate into --out, under the names given. */
+static int write_pair(const char *dir, const char *key_name, const char *key, const char *crt_name,
+		      const char *crt)
+{
+	int rc = write_text(dir, key_name, key, 0600);
+
+	return rc ?: write_text(dir, crt_name, crt, 0644);
+}
+
+static int refuse_existing(const struct nodes_opts *o, const char *name, const char *what)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", o->out, name);
+	if (o->force || access(path, F_OK) != 0)
+		return 0;
+	return die("%s exists: refusing to replace %s (use --force)", path, what);
+}
+
+/* --init-ca: a node CA and the gateway's certificate from it. */
+static int nodes_init_ca(const struct nodes_opts *o)
+{
+	char *ca_key = NULL, *ca_crt = NULL, *gw_key = NULL, *gw_crt = NULL, err[400];
+	struct node_ca *ca = NULL;
+	int rc, ret = 1;
+
+	if (refuse_existing(o, NODE_CA_KEY, "the node CA") ||
+	    refuse_existing(o, GW_KEY, "the gateway's key"))
+		return 1;
+	rc = node_ca_create(o->ca_cn, (int)o->ca_days, &ca_key, &ca_crt, &ca, err, sizeof(err));
+	if (!rc)
+		rc = node_ca_issue(ca, o->gateway, o->gateway, (int)o->days, &gw_key, &gw_crt, err,
+				   sizeof(err));
+	if (rc) {
+		die("%s", err);
+		goto out;
+	}
+	rc = edge_mkdir_p(o->out, 0700);
+	rc = rc ?: write_pair(o->out, NODE_CA_KEY, ca_key, NODE_CA_CRT, ca_crt);
+	rc = rc ?: write_pair(o->out, GW_KEY, gw_key, GW_CRT, gw_crt);
+	if (rc) {
+		die("writing into %s: %s", o->out, strerror(-rc));
+		goto out;
+	}
+	printf("node CA \"%s\" and the certificate of %s in %s:\n"
+	       "  %s -> ingress.coap.pki.ca_file, %s -> pki.cert_file, %s (0600) -> "
+	       "pki.key_file\n"
+	       "  %s (0600) signs the nodes (--cert): keep it off the gateway\n",
+	       o->ca_cn, o->gateway, o->out, NODE_CA_CRT, GW_CRT, GW_KEY, NODE_CA_KEY);
+	ret = 0;
+out:
+	edge_id_secret_free(ca_key);
+	edge_id_secret_free(gw_key);
+	free(ca_crt);
+	free(gw_crt);
+	node_ca_free(ca);
+	return ret;
+}
+
+/* --gateway-cert: a new key and certificate of the gateway from the CA. */
+static int nodes_gateway_cert(const struct nodes_opts *o)
+{
+	char *key = NULL, *crt = NULL, err[400];
+	struct node_ca *ca = NULL;
+	int rc;
+
+	if (refuse_existing(o, GW_KEY, "the gateway's key"))
+		return 1;
+	rc = node_ca_load(o->ca_cert, o->ca_key, &ca, err, sizeof(err));
+	if (!rc)
+		rc = node_ca_issue(ca, o->gateway, o->gateway, (int)o->days, &key, &crt, err,
+				   sizeof(err));
+	node_ca_free(ca);
+	if (rc)
+		return die("%s", err);
+	rc = edge_mkdir_p(o->out, 0700);
+	rc = rc ?: write_pair(o->out, GW_KEY, key, GW_CRT, crt);
+	edge_id_secret_free(key);
+	free(crt);
+	if (rc)
+		return die("writing into %s: %s", o->out, strerror(-rc));
+	printf("certificate of %s in %s/%s, key in %s/%s (0600): copy them over the agent's\n"
+	       "ingress.coap.pki.cert_file/key_file and reload (edgectl nodes reload)\n",
+	       o->gateway, o->out, GW_CRT, o->out, GW_KEY);
+	return 0;
 }
 
 static bool node_id_ok(const char *s)
@@ -611,7 +848,8 @@ static bool node_id_ok(const char *s)
 
 static int nodes_main(int argc, char **argv)
 {
-	char keys_path[PATH_MAX], id[80];
+	char keys_path[PATH_MAX], id[80], err[PATH_MAX + 256];
+	struct node_ca *ca = NULL;
 	struct nodes_opts o;
 	cJSON *root, *arr;
 	size_t n;
@@ -624,6 +862,10 @@ static int nodes_main(int argc, char **argv)
 		}
 	if (nodes_parse(argc, argv, &o))
 		return 2;
+	if (o.init_ca)
+		return nodes_init_ca(&o);
+	if (o.gateway_cert)
+		return nodes_gateway_cert(&o);
 	if (o.keys_file)
 		snprintf(keys_path, sizeof(keys_path), "%s", o.keys_file);
 	else
@@ -669,11 +911,37 @@ static int nodes_main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.cert && (rc = node_ca_load(o.ca_cert, o.ca_key, &ca, err, sizeof(err))) != 0) {
+		ret = die("%s", err);
+		goto out;
+	}
 	if ((rc = edge_mkdir_p(o.out, 0700)) != 0) {
 		ret = die("--out %s: %s", o.out, strerror(-rc));
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && o.cert; i++) {
+		cJSON *e;
+
+		if (o.id)
+			snprintf(id, sizeof(id), "%s", o.id);
+		else
+			snprintf(id, sizeof(id), "%s%0*ld", o.prefix, (int)o.width,
+				 o.start + (long)i);
+		rc = node_cert_bundle(&o, ca, id, err, sizeof(err));
+		if (rc) {
+			ret = die("bundle %s: %s", id, err);
+			goto out;
+		}
+		/* listed without psk_hex: a certificate-only node */
+		e = keys_find(root, id);
+		if (e)
+			cJSON_Delete(cJSON_DetachItemViaPointer(arr, e));
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "id", id);
+		cJSON_AddBoolToObject(e, "revoked", false);
+		cJSON_AddItemToArray(arr, e);
+	}
+	for (size_t i = 0; i < n && !o.cert; i++) {
 		uint8_t key[32];
 		char hex[65], text[33], *t = NULL;
 		size_t klen = (size_t)o.bits / 8;
@@ -719,11 +987,12 @@ static int nodes_main(int argc, char **argv)
 		ret = die("%s: %s", keys_path, strerror(-rc));
 		goto out;
 	}
-	printf("%zu node(s) in %s; bundles in %s (keys file mode 0600: copy it to the gateway "
+	printf("%zu %snode(s) in %s; bundles in %s (keys file mode 0600: copy it to the gateway "
 	       "as root)\n",
-	       n, keys_path, o.out);
+	       n, o.cert ? "certificate " : "", keys_path, o.out);
 	ret = 0;
 out:
+	node_ca_free(ca);
 	/* the tree holds keys: wipe them */
 	{
 		cJSON *it;
