@@ -137,6 +137,30 @@ void ingress_sess_close_node(struct edge_ingress *in, const char *node)
 	}
 }
 
+size_t ingress_sess_close_if(struct edge_ingress *in, bool (*refuse)(coap_session_t *s, void *arg),
+			     void *arg)
+{
+	size_t closed = 0;
+
+	for (size_t i = 0; in->ctx && i < in->n_sess;) {
+		struct sess *e = &in->sess[i];
+		coap_session_t *s = e->st == SESS_ESTABLISHED
+					? coap_session_get_by_peer(in->ctx, &e->addr, e->ifindex)
+					: NULL;
+
+		if (s && refuse(s, arg)) {
+			coap_address_t a = e->addr;
+			size_t before = in->n_sess;
+
+			closed += close_peer(in, &a, e->ifindex, false);
+			if (in->n_sess < before)
+				continue; /* the entry at i is a new one now */
+		}
+		i++;
+	}
+	return closed;
+}
+
 /* ---- libcoap's events ------------------------------------------------------ */
 
 int ingress_guard_event(struct edge_ingress *in, coap_session_t *s, coap_event_t ev)

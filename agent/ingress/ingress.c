@@ -461,27 +461,22 @@ static int start(struct edge_ingress *in)
 	spsk.id_call_back_arg = in;
 	/* PKI beside PSK on the same endpoint: libcoap picks per ClientHello
 	 * (PSK ciphers offered or not). PEM files that cannot be used leave the
-	 * endpoint to the PSK nodes, said in the log and the status (pkiError) */
+	 * endpoint to the PSK nodes, said in the log and the status (pki.error),
+	 * until a reload reads usable ones */
 	in->pki.on = false;
 	in->pki.error[0] = '\0';
-	if (in->set.pki_enabled) {
-		rc = ingress_pki_load(&in->pki, &in->set, in->pki.error, sizeof(in->pki.error));
-		if (!rc)
-			rc = ingress_pki_setup(in, &spsk);
-		if (!rc)
-			in->pki.on = true;
-		else if (!in->pki.error[0])
-			snprintf(in->pki.error, sizeof(in->pki.error),
-				 "libcoap refused the certificate set-up");
-		if (rc)
-			EDGE_ERR(MOD, "%s; PKI mode off, PSK nodes only", in->pki.error);
-		rc = 0;
+	if (in->set.pki_enabled && ingress_pki_prepare(in, &spsk)) {
+		rc = -EIO;
+		EDGE_ERR(MOD, "no random default PSK for the PKI set-up");
+		goto err;
 	}
 	if (!coap_context_set_psk2(in->ctx, &spsk)) {
 		rc = -EIO;
 		EDGE_ERR(MOD, "libcoap refused the PSK set-up");
 		goto err;
 	}
+	if (ingress_pki_reload(in, err, sizeof(err)))
+		EDGE_ERR(MOD, "%s; PKI mode off, PSK nodes only", err);
 	rc = endpoint(in, in->set.address, in->set.port, COAP_PROTO_DTLS);
 	if (!rc && in->set.plain_port)
 		rc = endpoint(in, in->set.plain_address, in->set.plain_port, COAP_PROTO_UDP);
@@ -540,17 +535,15 @@ err:
 #define REBIND_CAP_MS  60000
 #define REBIND_MIN_MS  250
 
-/* The PKI files count as part of the endpoint: libcoap adds CAs to its
- * context's trust store and never removes one, so other files need a new
- * context (sessions are dropped then, as for a new port). */
+/* Turning PKI on or off counts as an endpoint change (a new context: the
+ * PSK set-up differs). The PKI files do not: a reload reads them again,
+ * under the same paths or new ones, onto the running context
+ * (ingress_pki_reload()), and sessions stay. */
 static bool endpoints_differ(const struct ingress_settings *a, const struct ingress_settings *b)
 {
 	return a->enabled != b->enabled || strcmp(a->address, b->address) != 0 ||
 	       a->port != b->port || strcmp(a->plain_address, b->plain_address) != 0 ||
-	       a->plain_port != b->plain_port || a->pki_enabled != b->pki_enabled ||
-	       (a->pki_enabled && (strcmp(a->pki_ca_file, b->pki_ca_file) != 0 ||
-				   strcmp(a->pki_cert_file, b->pki_cert_file) != 0 ||
-				   strcmp(a->pki_key_file, b->pki_key_file) != 0));
+	       a->plain_port != b->plain_port || a->pki_enabled != b->pki_enabled;
 }
 
 /* The endpoint fields of from into to (the rest of to stays). */
@@ -562,9 +555,6 @@ static void keep_endpoints(struct ingress_settings *to, const struct ingress_set
 	memcpy(to->plain_address, from->plain_address, sizeof(to->plain_address));
 	to->plain_port = from->plain_port;
 	to->pki_enabled = from->pki_enabled;
-	memcpy(to->pki_ca_file, from->pki_ca_file, sizeof(to->pki_ca_file));
-	memcpy(to->pki_cert_file, from->pki_cert_file, sizeof(to->pki_cert_file));
-	memcpy(to->pki_key_file, from->pki_key_file, sizeof(to->pki_key_file));
 }
 
 static void endpoint_str(const char *address, uint16_t port, bool dtls, char *out, size_t outlen)
@@ -724,7 +714,8 @@ static void on_rebind(void *arg)
 	EDGE_NOTICE(MOD, "rebind done after %u failed attempt(s)", attempts);
 }
 
-/* Limits, log level and keys onto the running context (a reload). */
+/* Limits, log level, keys and certificates onto the running context (a
+ * reload). */
 static void apply_running(struct edge_ingress *in)
 {
 	char err[320];
@@ -736,6 +727,9 @@ static void apply_running(struct edge_ingress *in)
 	coap_context_set_session_timeout(in->ctx, in->set.session_timeout_s);
 	if (edge_ingress_reload_keys(in, err, sizeof(err)))
 		EDGE_ERR(MOD, "reload: node keys: %s; keeping the previous keys", err);
+	if (ingress_pki_reload(in, err, sizeof(err)))
+		EDGE_ERR(MOD, "reload: certificates: %s; %s", err,
+			 in->pki.on ? "keeping the running ones" : "PKI mode stays off");
 }
 
 int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ingress_hooks *hooks,
@@ -1001,16 +995,29 @@ static char *ctl_answer(const char *status, const char *message)
 char *edge_ingress_ctl(struct edge_ingress *in, const char *action)
 {
 	cJSON *o, *arr;
-	char *out, msg[400];
+	char *out, msg[720];
 
 	if (!in->set.enabled && !in->rebind.pending)
 		return ctl_answer("error", "ingress.coap is not configured");
 	if (action && strcmp(action, "reload") == 0) {
-		char err[320];
+		char err[320], perr[320];
+		int krc = edge_ingress_reload_keys(in, err, sizeof(err));
+		int prc = ingress_pki_reload(in, perr, sizeof(perr));
 
-		if (edge_ingress_reload_keys(in, err, sizeof(err)))
-			return ctl_answer("error", err);
-		snprintf(msg, sizeof(msg), "%zu node(s) from %s", in->n_nodes, in->set.keys_file);
+		if (prc)
+			EDGE_ERR(MOD, "reload: certificates: %s; %s", perr,
+				 in->pki.on ? "keeping the running ones" : "PKI mode stays off");
+		if (krc || prc) {
+			snprintf(msg, sizeof(msg), "%s%s%s%s%s", krc ? err : "",
+				 krc && prc ? "; " : "", prc ? "certificates: " : "",
+				 prc ? perr : "",
+				 !prc	      ? ""
+				 : in->pki.on ? " (the running ones stay)"
+					      : " (PKI mode stays off)");
+			return ctl_answer("error", msg);
+		}
+		snprintf(msg, sizeof(msg), "%zu node(s) from %s%s", in->n_nodes, in->set.keys_file,
+			 in->pki.on ? "; certificates re-read" : "");
 		return ctl_answer("ok", msg);
 	}
 	if (action && strcmp(action, "list") != 0)
@@ -1021,6 +1028,11 @@ char *edge_ingress_ctl(struct edge_ingress *in, const char *action)
 	cJSON_AddStringToObject(o, "status", "ok");
 	cJSON_AddStringToObject(o, "keysFile", in->set.keys_file);
 	cJSON_AddStringToObject(o, "keysError", in->keys_error);
+	if (in->set.pki_enabled) {
+		cJSON_AddStringToObject(o, "pkiCaFile", in->set.pki_ca_file);
+		cJSON_AddBoolToObject(o, "pkiOn", in->pki.on);
+		cJSON_AddStringToObject(o, "pkiError", in->pki.error);
+	}
 	add_endpoint(o, in);
 	arr = cJSON_AddArrayToObject(o, "nodes");
 	for (size_t i = 0; arr && i < in->n_nodes; i++) {

@@ -93,13 +93,19 @@ struct ingress_stats {
 	uint64_t pki_bad_cn; /* certificates whose CN is no node id */
 };
 
-/* PKI mode (pki.c): the PEM files, read once per start of the context. */
-struct ingress_pki {
-	bool on;		  /* the context takes certificates */
+/* PKI mode (pki.c): the PEM files as read and checked, at the start of the
+ * context and again at each reload. */
+struct x509_store_st; /* OpenSSL's X509_STORE; only pki.c includes OpenSSL */
+struct ingress_pki_files {
 	uint8_t *ca, *cert, *key; /* NUL-terminated PEM */
 	size_t ca_len, cert_len, key_len;
-	uint8_t dummy_psk[32]; /* see ingress_pki_setup() */
-	char error[320];       /* why PKI mode is off although configured */
+	struct x509_store_st *trust; /* the certificates of ca, the only ones trusted */
+};
+struct ingress_pki {
+	bool on; /* the context takes certificates */
+	struct ingress_pki_files files;
+	uint8_t dummy_psk[32]; /* see ingress_pki_prepare() */
+	char error[320];       /* the last load of the files failed: why ("" = none) */
 };
 
 /* Endpoints a reload (or the start) asked for but could not bind (address
@@ -159,15 +165,20 @@ void ingress_handle_other(coap_resource_t *r, coap_session_t *s, const coap_pdu_
 int code_slot(uint8_t code);
 
 /* pki.c */
-/* Reads and checks the PEM files of s (ingress.coap.pki.*); 0, or a negative
- * errno with the key, the file and the problem in err. */
-int ingress_pki_load(struct ingress_pki *p, const struct ingress_settings *s, char *err,
-		     size_t errlen);
+/* Fills spsk's default key, which libcoap needs to tell PSK from
+ * certificate handshakes once certificates are on (now or at a reload):
+ * call it before coap_context_set_psk2() whenever ingress.coap.pki is set. */
+int ingress_pki_prepare(struct edge_ingress *in, coap_dtls_spsk_t *spsk);
+/* Reads and checks the PEM files of in->set (ingress.coap.pki.*) and puts
+ * them on the running context for the handshakes to come (at the start and
+ * at each reload). Established certificate sessions that the new CA file
+ * would refuse are closed; the others and PSK sessions stay. On failure
+ * nothing changes (the running files stay, or PKI stays off) and the reason
+ * is in err and in->pki.error. 0 when PKI is not configured or no context
+ * runs. Logs only what it did, never the error (the caller says it). */
+int ingress_pki_reload(struct edge_ingress *in, char *err, size_t errlen);
+/* Frees the files; only once no context points at them. */
 void ingress_pki_free(struct ingress_pki *p);
-/* Certificates on in->ctx (loaded PEM); fills spsk's default key, which
- * libcoap needs to tell PSK from certificate handshakes: call it before
- * coap_context_set_psk2(). */
-int ingress_pki_setup(struct edge_ingress *in, coap_dtls_spsk_t *spsk);
 /* The node a DTLS session authenticated: its PSK identity, or the CN of its
  * verified client certificate; NULL when neither names a node of the keys
  * file. Not for plain CoAP. */
@@ -183,6 +194,10 @@ struct sess *ingress_sess_find(struct edge_ingress *in, const coap_address_t *a)
 size_t ingress_sess_count(const struct edge_ingress *in, enum sess_state st);
 /* Closes the sessions of a node (key changed or removed). */
 void ingress_sess_close_node(struct edge_ingress *in, const char *node);
+/* Closes the established sessions for which refuse(s, arg) is true; returns
+ * how many. */
+size_t ingress_sess_close_if(struct edge_ingress *in, bool (*refuse)(coap_session_t *s, void *arg),
+			     void *arg);
 int ingress_guard_find_socket(struct edge_ingress *in);
 void ingress_guard_reset(struct edge_ingress *in);
 

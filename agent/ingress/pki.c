@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,37 +184,81 @@ out:
 	return rc;
 }
 
-void ingress_pki_free(struct ingress_pki *p)
+static void files_free(struct ingress_pki_files *f)
 {
-	if (p->key) {
-		explicit_bzero(p->key, p->key_len);
-		free(p->key);
+	if (f->key) {
+		explicit_bzero(f->key, f->key_len);
+		free(f->key);
 	}
-	free(p->ca);
-	free(p->cert);
-	memset(p, 0, sizeof(*p));
+	free(f->ca);
+	free(f->cert);
+	X509_STORE_free(f->trust);
+	memset(f, 0, sizeof(*f));
 }
 
-/* Every check libcoap would only make at the first handshake (and then
- * only log): the CA has a certificate, the certificate and key parse and
- * belong together. */
-static int check_pem(const struct ingress_pki *p, const struct ingress_settings *s, char *err,
-		     size_t errlen)
+void ingress_pki_free(struct ingress_pki *p)
 {
-	BIO *b = BIO_new_mem_buf(p->ca, (int)p->ca_len);
-	X509 *ca = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	int rc = 0;
+	files_free(&p->files);
+	explicit_bzero(p->dummy_psk, sizeof(p->dummy_psk));
+	p->on = false;
+}
 
+/* Every certificate of the CA file into a store of its own, which each
+ * handshake verifies against (per_handshake()); each must be a CA. */
+static int trust_from_pem(struct ingress_pki_files *f, const struct ingress_settings *s, char *err,
+			  size_t errlen)
+{
+	BIO *b = BIO_new_mem_buf(f->ca, (int)f->ca_len);
+	X509 *x;
+	int n = 0, rc = 0;
+
+	f->trust = X509_STORE_new();
+	if (!b || !f->trust) {
+		BIO_free(b);
+		snprintf(err, errlen, "ingress.coap.pki.ca_file: out of memory");
+		return -ENOMEM;
+	}
+	while (!rc && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		n++;
+		if (X509_check_ca(x) < 1) {
+			rc = -EINVAL;
+			snprintf(err, errlen,
+				 "ingress.coap.pki.ca_file: %s: certificate %d is not a CA "
+				 "(basicConstraints CA:TRUE)",
+				 s->pki_ca_file, n);
+		} else if (X509_STORE_add_cert(f->trust, x) != 1) {
+			rc = -ENOMEM;
+			snprintf(err, errlen,
+				 "ingress.coap.pki.ca_file: %s: certificate %d: cannot "
+				 "add it (twice in the file?)",
+				 s->pki_ca_file, n);
+		}
+		X509_free(x);
+	}
 	BIO_free(b);
-	if (!ca) {
+	if (!rc && n == 0) {
 		rc = -EINVAL;
 		snprintf(err, errlen, "ingress.coap.pki.ca_file: %s: no PEM certificate",
 			 s->pki_ca_file);
-		goto out;
 	}
-	b = BIO_new_mem_buf(p->cert, (int)p->cert_len);
+	return rc;
+}
+
+/* Every check libcoap would only make at a handshake (and then only log):
+ * the CA file holds CA certificates, the certificate and key parse, belong
+ * together and the certificate has not expired. */
+static int check_pem(struct ingress_pki_files *f, const struct ingress_settings *s, char *err,
+		     size_t errlen)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *b;
+	int rc;
+
+	rc = trust_from_pem(f, s, err, errlen);
+	if (rc)
+		goto out;
+	b = BIO_new_mem_buf(f->cert, (int)f->cert_len);
 	cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
 	if (!cert) {
@@ -222,7 +267,13 @@ static int check_pem(const struct ingress_pki *p, const struct ingress_settings 
 			 s->pki_cert_file);
 		goto out;
 	}
-	b = BIO_new_mem_buf(p->key, (int)p->key_len);
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "ingress.coap.pki.cert_file: %s: the certificate has expired",
+			 s->pki_cert_file);
+		goto out;
+	}
+	b = BIO_new_mem_buf(f->key, (int)f->key_len);
 	key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
 	if (!key) {
@@ -242,69 +293,171 @@ out:
 			      libcoap's */
 	EVP_PKEY_free(key);
 	X509_free(cert);
-	X509_free(ca);
 	return rc;
 }
 
-int ingress_pki_load(struct ingress_pki *p, const struct ingress_settings *s, char *err,
-		     size_t errlen)
+/* Reads and checks the three files of s into f (empty on failure). */
+static int load_files(struct ingress_pki_files *f, const struct ingress_settings *s, char *err,
+		      size_t errlen)
 {
 	int rc;
 
-	ingress_pki_free(p);
-	rc = read_pem("ingress.coap.pki.ca_file", s->pki_ca_file, false, &p->ca, &p->ca_len, err,
+	memset(f, 0, sizeof(*f));
+	rc = read_pem("ingress.coap.pki.ca_file", s->pki_ca_file, false, &f->ca, &f->ca_len, err,
 		      errlen);
 	if (!rc)
-		rc = read_pem("ingress.coap.pki.cert_file", s->pki_cert_file, false, &p->cert,
-			      &p->cert_len, err, errlen);
+		rc = read_pem("ingress.coap.pki.cert_file", s->pki_cert_file, false, &f->cert,
+			      &f->cert_len, err, errlen);
 	if (!rc)
-		rc = read_pem("ingress.coap.pki.key_file", s->pki_key_file, true, &p->key,
-			      &p->key_len, err, errlen);
+		rc = read_pem("ingress.coap.pki.key_file", s->pki_key_file, true, &f->key,
+			      &f->key_len, err, errlen);
 	if (!rc)
-		rc = check_pem(p, s, err, errlen);
+		rc = check_pem(f, s, err, errlen);
 	if (rc)
-		ingress_pki_free(p);
+		files_free(f);
 	return rc;
 }
 
-int ingress_pki_setup(struct edge_ingress *in, coap_dtls_spsk_t *spsk)
+/*
+ * libcoap 4.3.1 calls this at each ClientHello, after it has put the
+ * gateway's certificate, key and CA names of the current set-up on the new
+ * SSL. libcoap also adds the CA to the trust store of its SSL_CTX, shared by
+ * every handshake, and never takes one out: after a reload with another CA
+ * the old one would still be trusted there. So each handshake verifies
+ * against a store of its own, the CA file as read last (OpenSSL uses an
+ * SSL's verify store instead of its SSL_CTX's when it has one). A
+ * handshake holds a reference: a reload in its middle does not free it.
+ */
+static int per_handshake(void *tls, coap_dtls_pki_t *setup)
 {
-	coap_dtls_pki_t pki;
+	struct edge_ingress *in = setup ? setup->cn_call_back_arg : NULL;
 
+	if (!tls || !in || !in->pki.files.trust)
+		return 0; /* fails the handshake */
+	return SSL_set1_verify_cert_store((SSL *)tls, in->pki.files.trust) == 1;
+}
+
+int ingress_pki_prepare(struct edge_ingress *in, coap_dtls_spsk_t *spsk)
+{
 	/* libcoap 4.3.1 (OpenSSL >= 1.1.1) treats a ClientHello as PSK only when
 	 * the context has a default PSK key; with only the identity callback every
 	 * PSK node would be steered to the certificate ciphers and fail. The
 	 * default key never authenticates anyone: with validate_id_call_back set,
 	 * libcoap uses the callback's key and refuses when it returns NULL
-	 * (coap_dtls_psk_server_callback). Random anyway. */
+	 * (coap_dtls_psk_server_callback). Random anyway. Set even when the
+	 * files cannot be used yet: a reload may turn certificates on. */
 	if (getrandom(in->pki.dummy_psk, sizeof(in->pki.dummy_psk), 0) !=
 	    (ssize_t)sizeof(in->pki.dummy_psk))
 		return -EIO;
 	spsk->psk_info.key.s = in->pki.dummy_psk;
 	spsk->psk_info.key.length = sizeof(in->pki.dummy_psk);
-
-	memset(&pki, 0, sizeof(pki));
-	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-	pki.verify_peer_cert = 1; /* client certificates required (FAIL_IF_NO_PEER_CERT) */
-	pki.check_common_ca = 1;  /* signed by ca_file, the only CA trusted */
-	pki.allow_self_signed = 0;
-	pki.allow_expired_certs = 0;
-	pki.cert_chain_validation = 1;
-	pki.cert_chain_verify_depth = 2; /* node -> (intermediate) -> CA */
-	pki.check_cert_revocation = 0;	 /* revocation is the keys file's "revoked" */
-	pki.validate_cn_call_back = validate_cn;
-	pki.cn_call_back_arg = in;
-	/* in memory, read once (ingress_pki_load): libcoap parses the PEM at
-	 * each handshake, and would re-open the files for each with key_type
-	 * PEM (a key file that went away would fail handshakes, not the start) */
-	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-	pki.pki_key.key.pem_buf.ca_cert = in->pki.ca;
-	pki.pki_key.key.pem_buf.ca_cert_len = in->pki.ca_len;
-	pki.pki_key.key.pem_buf.public_cert = in->pki.cert;
-	pki.pki_key.key.pem_buf.public_cert_len = in->pki.cert_len;
-	pki.pki_key.key.pem_buf.private_key = in->pki.key;
-	pki.pki_key.key.pem_buf.private_key_len = in->pki.key_len;
-	if (!coap_context_set_pki(in->ctx, &pki))
-		return -EIO;
 	return 0;
+}
+
+static void setup_data(struct edge_ingress *in, const struct ingress_pki_files *f,
+		       coap_dtls_pki_t *pki)
+{
+	memset(pki, 0, sizeof(*pki));
+	pki->version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki->verify_peer_cert = 1; /* client certificates required (FAIL_IF_NO_PEER_CERT) */
+	pki->check_common_ca = 1;  /* signed by ca_file, the only CA trusted */
+	pki->allow_self_signed = 0;
+	pki->allow_expired_certs = 0;
+	pki->cert_chain_validation = 1;
+	pki->cert_chain_verify_depth = 2; /* node -> (intermediate) -> CA */
+	pki->check_cert_revocation = 0;	  /* revocation is the keys file's "revoked" */
+	pki->validate_cn_call_back = validate_cn;
+	pki->cn_call_back_arg = in;
+	pki->additional_tls_setup_call_back = per_handshake;
+	/* in memory, as read and checked (load_files): libcoap parses the PEM
+	 * at each handshake, and would re-open the files for each with key_type
+	 * PEM (a key file that went away would fail handshakes, not the start) */
+	pki->pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	pki->pki_key.key.pem_buf.ca_cert = f->ca;
+	pki->pki_key.key.pem_buf.ca_cert_len = f->ca_len;
+	pki->pki_key.key.pem_buf.public_cert = f->cert;
+	pki->pki_key.key.pem_buf.public_cert_len = f->cert_len;
+	pki->pki_key.key.pem_buf.private_key = f->key;
+	pki->pki_key.key.pem_buf.private_key_len = f->key_len;
+}
+
+/* True for an established certificate session whose client certificate
+ * the CA file now in force (arg) does not verify: the same check as a
+ * handshake's (chain to the CA, validity, clientAuth purpose, depth). */
+static bool cert_refused(coap_session_t *s, void *arg)
+{
+	const coap_bin_const_t *psk = coap_session_get_psk_identity(s);
+	coap_tls_library_t lib;
+	X509_STORE_CTX *v;
+	SSL *ssl;
+	X509 *leaf;
+	bool ok;
+
+	if ((psk && psk->length) || coap_session_get_proto(s) != COAP_PROTO_DTLS)
+		return false; /* a PSK session: the keys file decides */
+	ssl = coap_session_get_tls(s, &lib);
+	if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+		return false;
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (!leaf)
+		return true; /* no PSK and no certificate: nothing authenticates it */
+	v = X509_STORE_CTX_new();
+	ok = v && X509_STORE_CTX_init(v, arg, leaf, SSL_get_peer_cert_chain(ssl)) == 1 &&
+	     X509_STORE_CTX_set_default(v, "ssl_client") == 1;
+	if (ok) {
+		X509_STORE_CTX_set_depth(v, 2 + 1); /* as cert_chain_verify_depth above */
+		ok = X509_verify_cert(v) == 1;
+	}
+	X509_STORE_CTX_free(v);
+	ERR_clear_error();
+	return !ok;
+}
+
+int ingress_pki_reload(struct edge_ingress *in, char *err, size_t errlen)
+{
+	struct ingress_pki_files next, old;
+	coap_dtls_pki_t pki;
+	bool was_on = in->pki.on;
+	size_t closed = 0;
+	int rc;
+
+	if (!in->set.pki_enabled || !in->ctx)
+		return 0;
+	rc = load_files(&next, &in->set, err, errlen);
+	if (rc)
+		goto fail;
+	/* libcoap 4.3.1 copies the set-up into its context (coap_openssl.c,
+	 * coap_dtls_context_set_pki) and reads it at each ClientHello: a second
+	 * call replaces it for the handshakes to come; the SSLs of established
+	 * sessions hold what they were made with */
+	setup_data(in, &next, &pki);
+	if (!coap_context_set_pki(in->ctx, &pki)) {
+		files_free(&next);
+		if (was_on) { /* it may have taken part of it: the running files again */
+			setup_data(in, &in->pki.files, &pki);
+			(void)coap_context_set_pki(in->ctx, &pki);
+		}
+		rc = -EIO;
+		snprintf(err, errlen, "libcoap refused the certificate set-up");
+		goto fail;
+	}
+	old = in->pki.files;
+	in->pki.files = next;
+	files_free(&old);
+	in->pki.on = true;
+	in->pki.error[0] = '\0';
+	if (was_on)
+		closed = ingress_sess_close_if(in, cert_refused, in->pki.files.trust);
+	if (was_on)
+		EDGE_NOTICE(MOD,
+			    "certificates re-read (%s, %s); %zu certificate session(s) the CA "
+			    "file no longer accepts closed",
+			    in->set.pki_ca_file, in->set.pki_cert_file, closed);
+	else
+		EDGE_NOTICE(MOD, "certificates on (%s, %s)", in->set.pki_ca_file,
+			    in->set.pki_cert_file);
+	return 0;
+fail:
+	snprintf(in->pki.error, sizeof(in->pki.error), "%s", err);
+	return rc;
 }

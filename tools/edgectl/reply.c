@@ -256,6 +256,11 @@ int edgectl_print_nodes(const cJSON *resp, bool json, FILE *out)
 	}
 	fprintf(out, "Keys: %s%s%s\n", str(res, "keysFile", "?"),
 		*str(res, "keysError", "") ? " - " : "", str(res, "keysError", ""));
+	if (cJSON_GetObjectItemCaseSensitive(res, "pkiCaFile"))
+		fprintf(out, "Certificates: %s%s%s%s\n", str(res, "pkiCaFile", "?"),
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "pkiOn")) ? ""
+										     : " (off)",
+			*str(res, "pkiError", "") ? " - " : "", str(res, "pkiError", ""));
 	if (cJSON_GetObjectItemCaseSensitive(res, "endpoint"))
 		fprintf(out, "Endpoint: %s\n",
 			*str(res, "endpoint", "") ? str(res, "endpoint", "")

@@ -49,8 +49,11 @@ int edge_ingress_new(const struct edge_ingress_deps *deps, const struct edge_ing
 		     struct edge_ingress **out);
 void edge_ingress_free(struct edge_ingress *in);
 
-/* A reload (SIGHUP): new limits apply at once, the keys file is read again,
- * and a changed address or port rebinds (sessions are dropped then). When
+/* A reload (SIGHUP): new limits apply at once, the keys file and the PKI
+ * files (ingress.coap.pki, new paths or new contents) are read again - files
+ * that cannot be used are logged and reported (status ingress.pki.error)
+ * and the running ones stay - and a changed address or port, or PKI turned
+ * on or off, rebinds (sessions are dropped then). When
  * the new endpoints cannot be bound the running ones stay untouched (their
  * sessions too), the new ones are retried with backoff and the status and
  * edgectl nodes say so; returns that bind error. */
@@ -66,8 +69,9 @@ int edge_ingress_reload_keys(struct edge_ingress *in, char *err, size_t errlen);
  * it to a tree). */
 struct cJSON *edge_ingress_status(const struct edge_ingress *in);
 /* edgectl nodes: action NULL or "list" -> {"status":"ok","keysFile",
- * "keysError","nodes":[{"id","session","lastSeenMs","accepted","readings",
- * "refused","rateLimited","duplicates","records","revoked"}...]}; "reload" ->
+ * "keysError",["pkiCaFile","pkiOn","pkiError",]"nodes":[{"id","session",
+ * "lastSeenMs","accepted","readings","refused","rateLimited","duplicates",
+ * "records","revoked"}...]}; "reload" (the keys file and the PKI files) ->
  * {"status":"ok"|"error","message"}. Caller frees with free(). */
 char *edge_ingress_ctl(struct edge_ingress *in, const char *action);
 
