@@ -1,20 +1,25 @@
 """CoAP ingress in PKI mode (DESIGN 5.6 "node id = certificate CN"): DTLS with client
 certificates on the same coaps:// endpoint as the PSK nodes, the node id read from the
 certificate's CN, the node listed in the keys file (without psk_hex) so that revocation is
-the PSK mode's.
+the PSK mode's. Certificate nodes made by edge-factory (nodes --init-ca, --cert,
+--gateway-cert), and the PKI files re-read at a reload (SIGHUP, edgectl nodes reload).
 
-Real peers: coap-client-openssl (-c cert -j key -C ca) against the real agent, which
-publishes to a real mosquitto; every certificate is made here with openssl. Refusals of
-the handshake are checked with the client's -n (no server check), so that only the agent
-can be the one refusing; the same client line with a good certificate is the control."""
-# ctest-timeout: 240
+Real peers: coap-client-openssl (-c cert -j key -C ca) and openssl s_client -dtls1_2 (a
+DTLS session held open) against the real agent, which publishes to a real mosquitto; the
+certificates are made here with openssl or with edge-factory. Refusals of the handshake
+are checked with the client's -n (no server check), so that only the agent can be the one
+refusing; the same client line with a good certificate is the control."""
+# ctest-timeout: 420
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import edgetest as et
-from test_ingress import KEY1, coap, coaps_uri, free_udp_port, ingress_status, key_hex, node_msgs
+from test_ingress import (KEY1, coap, coaps_uri, edgectl, free_udp_port, ingress_status, key_hex,
+                          node_msgs)
 
 PACK = [{"n": "heartRate", "u": "beat/min", "v": 71}]
 
@@ -44,6 +49,41 @@ class CA:
                 "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", extf)
         os.chmod(key, 0o600)
         return crt, key
+
+
+FACTORY = os.path.join(et.BIN, "edge-factory")
+
+
+def factory(*args):
+    """edge-factory nodes ARGS; must succeed."""
+    r = subprocess.run([FACTORY, "nodes", *args], capture_output=True, text=True, timeout=60)
+    et.check(r.returncode == 0, f"edge-factory nodes {' '.join(args)}: {r.stdout}{r.stderr}")
+    return r
+
+
+def mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def bundle(out, node):
+    """(cert, key, ca) of a certificate node's bundle made by edge-factory."""
+    return tuple(os.path.join(out, node, f) for f in ("node.crt", "node.key", "ca.crt"))
+
+
+def ca_files(d):
+    """(node-ca.crt, node-ca.key, coap-gw.crt, coap-gw.key) of edge-factory nodes --init-ca."""
+    return tuple(os.path.join(d, f) for f in ("node-ca.crt", "node-ca.key", "coap-gw.crt",
+                                              "coap-gw.key"))
+
+
+def pki_agent(h, b, port, keys, ca, crt, key):
+    cfg = h.agent_config(b, log_level="info", ingress={"coap": {
+        "port": port, "keys_file": keys, "rate_per_min": 6000, "burst": 1000,
+        "pki": {"ca_file": ca, "cert_file": crt, "key_file": key}}})
+    a = h.start_agent(cfg)
+    a.wait_log("PSK and certificates")
+    a.coap_port = port
+    return a
 
 
 def cert_post(h, a, crt, key, ca=None, payload=PACK):
@@ -150,5 +190,241 @@ def test_pki_beside_psk():
               "no handshake")
 
 
+def test_factory_cert_nodes():
+    """edge-factory makes a node CA with the gateway's certificate (--init-ca) and two
+    certificate nodes (--cert) beside a PSK node in one keys file; the agent runs on exactly
+    those files: each certificate node gets 2.04 (the gateway checked with the bundle's
+    ca.crt) and its reading arrives on MQTT; a node of the same id made with another CA is
+    refused. Keys and the keys file are 0600."""
+    with et.Harness("ingress-pki-factory") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/#"])
+        port = free_udp_port()
+        ca_dir, out = h.path("node-ca"), h.path("nodes")
+        factory("--init-ca", "--out", ca_dir, "--gateway", "127.0.0.1")
+        ca_crt, ca_key, gw_crt, gw_key = ca_files(ca_dir)
+        et.check(mode(ca_key) == 0o600 and mode(gw_key) == 0o600,
+                 f"CA key {mode(ca_key):o}, gateway key {mode(gw_key):o}: not 0600")
+        r = subprocess.run([FACTORY, "nodes", "--init-ca", "--out", ca_dir], capture_output=True,
+                           text=True, timeout=60)
+        et.check(r.returncode != 0 and "refusing to replace the node CA" in r.stderr,
+                 f"second --init-ca over the CA: rc {r.returncode} {r.stderr}")
+        factory("--out", out, "--count", "2", "--prefix", "thermo-", "--cert", "--ca-cert", ca_crt,
+                "--ca-key", ca_key, "--gateway", "127.0.0.1", "--port", str(port))
+        factory("--out", out, "--id", "psk-01", "--text-keys")
+        keys = os.path.join(out, "nodes.json")
+        et.check(mode(keys) == 0o600, f"keys file {mode(keys):o}: not 0600")
+        entries = {n["id"]: n for n in json.load(open(keys))["nodes"]}
+        et.check(sorted(entries) == ["psk-01", "thermo-0001", "thermo-0002"] and
+                 "psk_hex" not in entries["thermo-0001"] and "psk_hex" in entries["psk-01"],
+                 f"keys file {entries}")
+        for n in ("thermo-0001", "thermo-0002"):
+            crt, key, ca = bundle(out, n)
+            et.check(mode(key) == 0o600, f"{n}: node.key {mode(key):o}: not 0600")
+            info = json.load(open(os.path.join(out, n, "node.json")))
+            et.check(info["auth"] == "certificate" and info["cert_file"] == "node.crt" and
+                     info["uri"] == f"coaps://127.0.0.1:{port}/v1/readings", f"{n}: {info}")
+            with open(ca) as f, open(ca_crt) as g:
+                et.check(f.read() == g.read(), f"{n}: ca.crt is not the node CA")
+        crt1, key1, _ = bundle(out, "thermo-0001")
+        r = subprocess.run([FACTORY, "nodes", "--out", out, "--id", "thermo-0001", "--cert",
+                            "--ca-cert", ca_crt, "--ca-key", ca_key], capture_output=True,
+                           text=True, timeout=60)
+        et.check(r.returncode != 0 and "re-key" in r.stderr, f"re-made silently: {r.stderr}")
+        # the same node id from another CA
+        other, other_out = h.path("other-ca"), h.path("other-nodes")
+        factory("--init-ca", "--out", other, "--gateway", "127.0.0.1")
+        factory("--out", other_out, "--id", "thermo-0001", "--cert", "--ca-cert",
+                ca_files(other)[0], "--ca-key", ca_files(other)[1])
+
+        a = pki_agent(h, b, port, keys, ca_crt, gw_crt, gw_key)
+        for i, n in enumerate(("thermo-0001", "thermo-0002")):
+            crt, key, ca = bundle(out, n)
+            r = cert_post(h, a, crt, key, ca=ca,
+                          payload=[{"n": "heartRate", "u": "beat/min", "v": 60 + i}])
+            et.check(r.code == "2.04", f"factory node {n}: {r}")
+            doc = json.loads(sub.wait(f"sensors/{n}/heart_rate", 1, timeout=15)[0][1])
+            et.check(doc["deviceId"] == n and doc["value"] == 60 + i, f"{n} published {doc}")
+        with open(os.path.join(out, "psk-01", "psk.txt")) as f:
+            r = coap(h, coaps_uri(a), PACK, ident="psk-01", key=f.read().strip())
+        et.check(r.code == "2.04", f"PSK node from the same keys file: {r}")
+        before = ingress_status(h, a)["handshakes"]
+        foreign = bundle(other_out, "thermo-0001")
+        r = cert_post(h, a, foreign[0], foreign[1])
+        et.check(r.code is None, f"thermo-0001 from another CA: answered {r}")
+        r = cert_post(h, a, crt1, key1)  # the control, same client line
+        et.check(r.code == "2.04", f"control: {r}")
+        hs = ingress_status(h, a)["handshakes"]
+        et.check(hs["failed"] - before["failed"] >= 1, f"failed handshakes {before} -> {hs}")
+        msgs = [m[0] for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
+        et.check(sorted(msgs) == ["sensors/psk-01/heart_rate"] +
+                 ["sensors/thermo-0001/heart_rate"] * 2 + ["sensors/thermo-0002/heart_rate"],
+                 f"published {msgs}")
+        print("    factory CA + gateway cert + 2 certificate nodes -> 2.04 and MQTT; same id "
+              "from another CA: no handshake; keys 0600")
+
+
+class HeldSession:
+    """openssl s_client -dtls1_2: one DTLS session that stays open (its stdin does)."""
+
+    def __init__(self, h, port, name, *args):
+        self.log = h.path(f"s_client-{name}.log")
+        with open(self.log, "w") as lf:
+            self.p = subprocess.Popen(["openssl", "s_client", "-dtls1_2", "-connect",
+                                       f"127.0.0.1:{port}", *args],
+                                      stdin=subprocess.PIPE, stdout=lf, stderr=subprocess.STDOUT)
+        h.procs.append(self.p)
+
+    def alive(self):
+        return self.p.poll() is None
+
+
+def replace(src, dst):
+    """Puts src's contents (and mode) under the path dst, as an operator's mv would."""
+    tmp = dst + ".new"
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+
+
+def wait_count(a, text, n, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        if a.log_text().count(text) >= n:
+            return
+        time.sleep(0.1)
+    raise et.TestFailure(f"agent log never showed {text!r} {n} times; log:\n"
+                         f"{a.log_text()[-3000:]}")
+
+
+def test_pki_reload():
+    """New PKI files under the same paths apply at a reload, without a restart: a broken
+    file (SIGHUP) or a certificate that is not its key's (edgectl nodes reload) is reported
+    and the running files keep serving; a new CA file and gateway certificate then apply to
+    the next handshakes: a node of the new CA gets 2.04, a node of the old CA is refused.
+    Established sessions: a PSK session and a certificate session the new CA file still
+    accepts stay open; a certificate session it no longer accepts is closed."""
+    with et.Harness("ingress-pki-reload") as h:
+        b, sub = et.broker_and_subscriber(h, ["sensors/#"])
+        port = free_udp_port()
+        d, out = h.path("pki"), h.path("nodes")
+        os.makedirs(d)
+        # CA A by edge-factory; CA B an operator's own, made by openssl (a comma in its
+        # subject, a subjectKeyIdentifier that is not the key's hash)
+        a_dir = h.path("ca-a")
+        factory("--init-ca", "--out", a_dir, "--gateway", "127.0.0.1", "--ca-cn", "node CA A")
+        a_crt, a_key, a_gw_crt, a_gw_key = ca_files(a_dir)
+        b_crt, b_key = os.path.join(d, "b.crt"), os.path.join(d, "b.key")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", b_key, "-out", b_crt, "-days", "2",
+                "-subj", "/C=DE/O=Acme, Inc./CN=Acme node CA",
+                "-addext", "subjectKeyIdentifier=01:02:03:04:05:06:07:08",
+                "-addext", "authorityKeyIdentifier=none",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign")
+        b_dir = h.path("ca-b")
+        factory("--gateway-cert", "--out", b_dir, "--ca-cert", b_crt, "--ca-key", b_key,
+                "--gateway", "127.0.0.1")
+        b_gw_crt, b_gw_key = ca_files(b_dir)[2:]
+        factory("--out", out, "--id", "a1", "--cert", "--ca-cert", a_crt, "--ca-key", a_key)
+        factory("--out", out, "--id", "b1", "--cert", "--ca-cert", b_crt, "--ca-key", b_key)
+        factory("--out", out, "--id", "p1", "--text-keys")
+        keys = os.path.join(out, "nodes.json")
+        with open(os.path.join(out, "p1", "psk.txt")) as f:
+            p1_key = f.read().strip()
+        a1, b1 = bundle(out, "a1"), bundle(out, "b1")
+        # the agent's files, replaced under these paths from here on
+        live_ca, live_crt, live_key = (os.path.join(d, f) for f in ("ca.crt", "gw.crt", "gw.key"))
+        for src, dst in ((a_crt, live_ca), (a_gw_crt, live_crt), (a_gw_key, live_key)):
+            replace(src, dst)
+        a = pki_agent(h, b, port, keys, live_ca, live_crt, live_key)
+        sock = h.path("state", "edgectl.sock")
+
+        r = cert_post(h, a, a1[0], a1[1], ca=a1[2])
+        et.check(r.code == "2.04", f"a1 of CA A: {r}")
+        r = cert_post(h, a, b1[0], b1[1])
+        et.check(r.code is None, f"b1 of CA B before the reload: answered {r}")
+        # two sessions held open: a1's certificate, p1's PSK
+        held_a1 = HeldSession(h, port, "a1", "-cert", a1[0], "-key", a1[1], "-CAfile", a_crt)
+        a.wait_log("node a1 connected")
+        held_p1 = HeldSession(h, port, "p1", "-psk_identity", "p1", "-psk", key_hex(p1_key))
+        a.wait_log("node p1 connected")
+        et.check(ingress_status(h, a)["sessions"] == 2, "two held sessions")
+
+        # a broken CA file: SIGHUP reports it, the running files stay
+        with open(live_ca + ".new", "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+        os.replace(live_ca + ".new", live_ca)
+        a.proc.send_signal(signal.SIGHUP)
+        a.wait_log("reload: certificates: ingress.coap.pki.ca_file")
+        st = ingress_status(h, a)
+        et.check(st["pki"]["on"] and "no PEM certificate" in st["pki"]["error"],
+                 f"broken CA file in the status: {st['pki']}")
+        r = cert_post(h, a, a1[0], a1[1], ca=a1[2])
+        et.check(r.code == "2.04", f"a1 after a refused reload (running files): {r}")
+        # CA file good again, certificate of B but the key still A's: edgectl says so
+        replace(a_crt, live_ca)
+        replace(b_gw_crt, live_crt)
+        r = edgectl(h, sock, "nodes", "reload")
+        et.check(r.returncode != 0 and "not the key of" in r.stdout + r.stderr and
+                 "the running ones stay" in r.stdout + r.stderr,
+                 f"mismatched key: rc {r.returncode} {r.stdout}{r.stderr}")
+        r = edgectl(h, sock, "nodes")
+        et.check("Certificates: " + live_ca in r.stdout and "not the key of" in r.stdout,
+                 f"edgectl nodes: {r.stdout}")
+        r = cert_post(h, a, a1[0], a1[1], ca=a1[2])
+        et.check(r.code == "2.04", f"a1 after the second refused reload: {r}")
+        et.check(held_a1.alive() and held_p1.alive() and ingress_status(h, a)["sessions"] == 2,
+                 "held sessions after the refused reloads")
+
+        # B's gateway certificate and key, CA file B + A: SIGHUP applies them
+        with open(live_ca + ".new", "w") as f:
+            f.write(open(b_crt).read() + open(a_crt).read())
+        os.replace(live_ca + ".new", live_ca)
+        replace(b_gw_key, live_key)
+        replace(b_gw_crt, live_crt)
+        a.proc.send_signal(signal.SIGHUP)
+        wait_count(a, "certificates re-read", 1)
+        et.check("0 certificate session(s) the CA file no longer accepts closed" in a.log_text(),
+                 "a session the CA file still accepts was closed")
+        st = ingress_status(h, a)
+        et.check(st["pki"]["on"] and st["pki"]["error"] == "", f"pki status {st['pki']}")
+        r = cert_post(h, a, b1[0], b1[1], ca=b1[2])  # the gateway now shows B's certificate
+        et.check(r.code == "2.04", f"b1 of CA B after the reload: {r}")
+        sub.wait("sensors/b1/heart_rate", 1, timeout=15)
+        r = cert_post(h, a, a1[0], a1[1], ca=a1[2])
+        et.check(r.code is None, f"a1 checking the gateway with CA A: answered {r} (old gateway "
+                                 "certificate still shown?)")
+        r = cert_post(h, a, a1[0], a1[1])
+        et.check(r.code == "2.04", f"a1 with CA A still in the CA file: {r}")
+        time.sleep(0.5)
+        et.check(held_a1.alive() and held_p1.alive() and ingress_status(h, a)["sessions"] == 2,
+                 "held sessions after the reload to B + A")
+
+        # CA file B only: A's nodes are refused, a1's open session is closed
+        replace(b_crt, live_ca)
+        r = edgectl(h, sock, "nodes", "reload")
+        et.check(r.returncode == 0 and "certificates re-read" in r.stdout,
+                 f"reload to B: {r.stdout}{r.stderr}")
+        wait_count(a, "1 certificate session(s) the CA file no longer accepts closed", 1)
+        end = time.time() + 10
+        while held_a1.alive() and time.time() < end:
+            time.sleep(0.1)
+        et.check(not held_a1.alive(), "a1's session of CA A still open (s_client running)")
+        et.check(held_p1.alive(), "p1's PSK session closed by a certificate reload")
+        st = ingress_status(h, a)
+        et.check(st["sessions"] == 1, f"sessions after the reload to B: {st['sessions']}")
+        r = cert_post(h, a, a1[0], a1[1])
+        et.check(r.code is None, f"a1 of CA A after the reload to B: answered {r}")
+        r = cert_post(h, a, b1[0], b1[1], ca=b1[2])
+        et.check(r.code == "2.04", f"b1 after the reload to B: {r}")
+        r = coap(h, coaps_uri(a), PACK, ident="p1", key=p1_key)
+        et.check(r.code == "2.04", f"PSK node p1: {r}")
+        msgs = [m[0] for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
+        et.check(sorted(msgs) == ["sensors/a1/heart_rate"] * 4 + ["sensors/b1/heart_rate"] * 2 +
+                 ["sensors/p1/heart_rate"], f"published {msgs}")
+        print("    broken CA file (SIGHUP), key not the certificate's (edgectl): reported, "
+              "running files kept; new CA + gateway cert -> new node 2.04, old node refused; "
+              "PSK and still-accepted sessions kept, the refused one closed")
+
+
 if __name__ == "__main__":
-    et.main([test_pki_beside_psk])
+    et.main([test_pki_beside_psk, test_factory_cert_nodes, test_pki_reload])
