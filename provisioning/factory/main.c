@@ -60,7 +60,8 @@ static void usage(FILE *f)
 	    "token (sensitive, not extractable) and the CSR signed there; no device.key is\n"
 	    "written. --pin-file: the token's user PIN (copied to token.pin, 0600).\n"
 	    "\n"
-	    "edge-factory nodes ...: keys of constrained CoAP nodes (edge-factory nodes "
+	    "edge-factory nodes ...: PSK keys or certificates of constrained CoAP nodes "
+	    "(edge-factory nodes "
 	    "--help).\n");
 }
 

@@ -421,6 +421,7 @@ def test_pki_reload():
         msgs = [m[0] for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
         et.check(sorted(msgs) == ["sensors/a1/heart_rate"] * 4 + ["sensors/b1/heart_rate"] * 2 +
                  ["sensors/p1/heart_rate"], f"published {msgs}")
+        et.check(a.stop() == 0, "the agent did not stop cleanly after the reloads")
         print("    broken CA file (SIGHUP), key not the certificate's (edgectl): reported, "
               "running files kept; new CA + gateway cert -> new node 2.04, old node refused; "
               "PSK and still-accepted sessions kept, the refused one closed")
