@@ -51,12 +51,6 @@ if [ "$quick" != 1 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   # The 60 s broker outage already ran in stage 1; under ASan a 15 s one suffices.
   export EDGE_OUTAGE_S=15
-  # The fleet simulator (ten sanitized agents, 28 MiB each) runs in stage 1
-  # only: its code paths (uplink reconnects, outbox) run under ASan in
-  # test_core, test_faults and test_session. Under ASan one agent in ten once
-  # took over 60 s to reconnect after a 2 s broker outage (README, known limits).
-  export EDGE_CTEST_EXCLUDE='^integration\.test_fleet_sim$'
-  export EDGE_CTEST_EXCLUDE_WHY="ten sanitized agents; runs in stage 1"
   stage "asan+ubsan" "$here/build-test/asan" "unit|integration" -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON
   unset ASAN_OPTIONS UBSAN_OPTIONS EDGE_OUTAGE_S EDGE_CTEST_EXCLUDE EDGE_CTEST_EXCLUDE_WHY
   stage "fuzz (libFuzzer smoke)" "$here/build-test/fuzz" "fuzz" -DCMAKE_BUILD_TYPE=Debug \

@@ -205,15 +205,19 @@ autosave_interval 1800
 class BrokerLog:
     """Follows the broker's log file (across restarts: the file is appended
     to) and records, for each 'New client connected ... as ID' line, the time
-    it was seen (polled every 50 ms) and the broker's own second stamp."""
+    it was seen (polled every 50 ms), the broker's own second stamp and which
+    broker run wrote it (1 for the first start, +1 for every 'mosquitto
+    version ... starting' line after it)."""
 
     CONNECTED = re.compile(r"^(\d+): New client connected from \S+ as (\S+) ")
     NEW_CONN = re.compile(r"^(\d+): New connection from ")
+    STARTING = re.compile(r"^(\d+): mosquitto version \S+ starting")
 
     def __init__(self, path):
         self.path = path
-        self.connects = []  # (seen_time, broker_second, client_id)
+        self.connects = []  # (seen_time, broker_second, client_id, run)
         self.tcp_accepts = []  # (seen_time, broker_second)
+        self.run = 0  # broker starts read so far
         self.lock = threading.Lock()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -238,20 +242,45 @@ class BrokerLog:
                     for line in lines:
                         m = self.CONNECTED.match(line)
                         if m:
-                            self.connects.append((now, int(m.group(1)), m.group(2)))
+                            self.connects.append((now, int(m.group(1)), m.group(2), self.run))
                             continue
                         m = self.NEW_CONN.match(line)
                         if m:
                             self.tcp_accepts.append((now, int(m.group(1))))
+                            continue
+                        if self.STARTING.match(line):
+                            self.run += 1
             time.sleep(0.05)
 
     def close(self):
         self.stopping = True
         self.thread.join(2)
 
+    def runs(self):
+        """Broker starts read from the log so far."""
+        with self.lock:
+            return self.run
+
     def connects_since(self, t0):
         with self.lock:
-            return [c for c in self.connects if c[0] >= t0]
+            return [c[:3] for c in self.connects if c[0] >= t0]
+
+    def connects_of_run(self, run):
+        with self.lock:
+            return [c[:3] for c in self.connects if c[3] == run]
+
+
+def reconnect_delays(blog, run, t_up):
+    """{client id: seconds from t_up to its first connection to broker run
+    `run`}. t_up is when the restarted broker was seen listening (a connect
+    every 50 ms, edgetest.wait_port), up to ~50 ms after it really was: a
+    device can connect in that gap, and its line can be read before t_up.
+    So the broker run, not the time, says who came back, and a connection
+    logged before t_up counts as 0 s."""
+    firsts = {}
+    for t, _, cid in blog.connects_of_run(run):
+        firsts.setdefault(cid, max(0.0, t - t_up))
+    return firsts
 
 
 # ------------------------------------------------------------ subscriber
@@ -724,24 +753,23 @@ scrape_configs:
             t_stopped = time.time()
             time.sleep(max(0.0, args.down - (t_stopped - t_down)))
             c_b0 = None
+            run_no = blog.runs() + 1  # the restarted broker's lines
             broker.start()
             t_up = time.time()
             c_b0 = cpu_seconds(broker.proc.pid)
             log(f"broker stopped in {t_stopped - t_down:.2f} s, down {t_up - t_down:.1f} s, back")
             end = time.time() + args.reconnect_timeout
             while time.time() < end:
-                back = {c[2] for c in blog.connects_since(t_up)}
+                back = reconnect_delays(blog, run_no, t_up)
                 if all(d in back for d in fleet.ids):
                     break
                 time.sleep(0.2)
             storm_cpu = cpu_seconds(broker.proc.pid) - c_b0
-            conns = blog.connects_since(t_up)
-            firsts = {}
-            for t, _, cid in conns:
-                firsts.setdefault(cid, t)
+            conns = blog.connects_of_run(run_no)
+            firsts = reconnect_delays(blog, run_no, t_up)
             back_ids = [d for d in fleet.ids if d in firsts]
-            delays = sorted(firsts[d] - t_up for d in back_ids)
-            hist = per_second([firsts[d] for d in back_ids], t_up)
+            delays = sorted(firsts[d] for d in back_ids)
+            hist = per_second([t_up + firsts[d] for d in back_ids], t_up)
             all_back = len(back_ids) == len(fleet.ids)
             outage = t_up - t_down
             model = backoff_model(len(fleet.ids), outage, fleet.base_ms, fleet.cap_ms)
@@ -769,7 +797,8 @@ scrape_configs:
                 f"model p50 {r['model']['p50_s']:.2f} p90 {r['model']['p90_s']:.2f} "
                 f"max {r['model']['max_s']:.2f}")
             if not all_back:
-                fail(f"only {len(back_ids)} of {args.agents} reconnected")
+                missing = [d for d in fleet.ids if d not in firsts]
+                fail(f"only {len(back_ids)} of {args.agents} reconnected, not e.g. {missing[:5]}")
             # let the backlog of the outage drain and statuses settle
             time.sleep(args.after)
             if prom:
