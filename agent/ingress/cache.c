@@ -3,9 +3,9 @@
 
 #include "agent/ingress_cache.h"
 
-const struct edge_coap_answer *edge_mid_cache_find(const struct edge_mid_cache *c, uint64_t peer,
-						   uint16_t mid, const uint8_t *tok, size_t toklen,
-						   uint64_t now_ms)
+/* The slot of a live entry for this exchange, or -1. */
+static int find_slot(const struct edge_mid_cache *c, uint64_t peer, uint16_t mid,
+		     const uint8_t *tok, size_t toklen, uint64_t now_ms)
 {
 	for (size_t i = 0; i < EDGE_MID_CACHE_SLOTS; i++) {
 		const struct edge_mid_entry *e = &c->e[i];
@@ -16,18 +16,36 @@ const struct edge_coap_answer *edge_mid_cache_find(const struct edge_mid_cache *
 			continue;
 		if (now_ms - e->at_ms >= EDGE_EXCHANGE_LIFETIME_MS)
 			continue;
-		return &e->ans;
+		return (int)i;
 	}
-	return NULL;
+	return -1;
+}
+
+const struct edge_coap_answer *edge_mid_cache_find(const struct edge_mid_cache *c, uint64_t peer,
+						   uint16_t mid, const uint8_t *tok, size_t toklen,
+						   uint64_t now_ms)
+{
+	int i = find_slot(c, peer, mid, tok, toklen, now_ms);
+
+	return i >= 0 ? &c->e[i].ans : NULL;
 }
 
 void edge_mid_cache_put(struct edge_mid_cache *c, uint64_t peer, uint16_t mid, const uint8_t *tok,
 			size_t toklen, const struct edge_coap_answer *ans, uint64_t now_ms)
 {
 	struct edge_mid_entry *e;
+	int i;
 
 	if (toklen > sizeof(e->tok))
 		return;
+	/* the same exchange again (a held answer now final): its own entry */
+	i = find_slot(c, peer, mid, tok, toklen, now_ms);
+	if (i >= 0) {
+		e = &c->e[i];
+		e->at_ms = now_ms;
+		e->ans = *ans;
+		return;
+	}
 	e = &c->e[c->next % EDGE_MID_CACHE_SLOTS];
 	c->next = (c->next + 1) % EDGE_MID_CACHE_SLOTS;
 	e->used = true;

@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * POST /v1/readings: who is asking, the message-id cache, Content-Format,
- * Block1 per block, the rate limit, the pack into the outbox (one
- * transaction), and the answer - 2.04 only after the COMMIT.
+ * Block1 per block, the rate limit, the pack into the outbox, and the
+ * answer - 2.04 only after the COMMIT.
+ *
+ * The batch: packs that arrive in one wake-up of the loop share one COMMIT.
+ * A confirmable request's answer is held (libcoap sends nothing from the
+ * handler, see hold()) and sent, piggybacked on the ACK, once the COMMIT is
+ * done (ingress_batch_flush(), called by the loop after each round of
+ * coap_io_process()). A retransmission meanwhile finds its exchange cached
+ * with code 0 and gets nothing; after the COMMIT it gets the answer from the
+ * cache. Non-confirmable requests, and a second pack of a node whose first
+ * is still held, commit at once. One COMMIT per pack was most of the
+ * module's cost with several nodes sending (docs/ingress.md, section 7).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +49,15 @@ static void reply(coap_pdu_t *resp, const struct edge_coap_answer *a)
 	/* RFC 7252 5.5.2: a diagnostic payload on errors */
 	if (a->code >= C(4, 0) && a->diag[0])
 		coap_add_data(resp, strlen(a->diag), (const uint8_t *)a->diag);
+}
+
+/* Sends nothing now: libcoap 4.3.1 drops an empty non-confirmable response
+ * (net.c no_response()). The answer goes later, piggybacked on the ACK
+ * (send_held()), before the node's first retransmission is due. */
+static void hold(coap_pdu_t *resp)
+{
+	coap_pdu_set_type(resp, COAP_MESSAGE_NON);
+	coap_pdu_set_code(resp, COAP_EMPTY_CODE);
 }
 
 /* An unsigned option: *present, and the value (0 when absent). Longer than
@@ -155,24 +174,135 @@ static uint64_t mono_of(uint64_t ts_ms, uint64_t wall, uint64_t mono)
 	return mono > age ? mono - age : 1;
 }
 
-/* Decodes, maps and commits one pack; fills the answer. */
+/* The exchange a pack came in: what an answer held until the COMMIT needs. */
+struct exchange {
+	coap_session_t *s;
+	uint64_t peer;
+	uint16_t mid;
+	coap_bin_const_t tok;
+	bool can_hold; /* confirmable, with a token of at most 8 bytes */
+};
+
+/* After the COMMIT (rc 0) or its failure: the pack counts, or is refused. */
+static void settle(struct edge_ingress *in, struct pending_pack *p, int rc)
+{
+	struct node *n = p->n;
+	struct node_live *l = p->l;
+
+	l->pending = false;
+	if (rc) {
+		in->st.store_errors++;
+		p->a.code = C(5, 3);
+		p->a.has_max_age = true;
+		p->a.max_age = STORE_RETRY_S;
+		p->a.has_block1 = false;
+		snprintf(p->a.diag, sizeof(p->a.diag), "outbox: %s", strerror(-rc));
+		EDGE_LOG_RL(&in->rl_store, EDGE_LOG_ERR, MOD,
+			    "node %s: pack of %zu reading(s) not stored: %s", n->id, p->n_rd,
+			    strerror(-rc));
+		return;
+	}
+	/* committed: now the pack counts */
+	l->builder = p->next;
+	for (size_t i = p->first_rd; i < p->first_rd + p->n_rd; i++) {
+		const struct edge_senml_reading *r = &in->batch_rd[i];
+
+		if (r->absolute)
+			edge_seen_add(&l->seen[r->vital], r->ts_ms);
+		if (in->hooks.reading)
+			in->hooks.reading(in->hooks.arg, n->id, r->ch, r->value, r->ts_ms);
+	}
+	n->accepted++;
+	n->readings += p->n_rd;
+	in->st.accepted++;
+	in->st.readings += p->n_rd;
+	if (p->built) {
+		n->records++;
+		in->st.records++;
+	} else {
+		n->records_incomplete++;
+		in->st.records_incomplete++;
+	}
+	EDGE_DEBUG(MOD, "node %s: %zu reading(s)%s committed", n->id, p->n_rd,
+		   p->built ? " and a HealthData record" : "");
+}
+
+/* A held answer, piggybacked on the ACK of the node's confirmable request
+ * as libcoap would have sent it from the handler. */
+static void send_held(struct pending_pack *p)
+{
+	coap_pdu_t *pdu =
+	    coap_pdu_init(COAP_MESSAGE_ACK, 0, p->mid, coap_session_max_pdu_size(p->s));
+
+	if (!pdu || (p->toklen && !coap_add_token(pdu, p->toklen, p->tok))) {
+		/* the node retransmits and gets the cached answer */
+		EDGE_WARN(MOD, "node %s: no memory for the answer to mid 0x%04x", p->n->id, p->mid);
+		coap_delete_pdu(pdu);
+		return;
+	}
+	reply(pdu, &p->a);
+	if (coap_send(p->s, pdu) == COAP_INVALID_MID)
+		EDGE_DEBUG(MOD, "node %s: answer to mid 0x%04x not sent", p->n->id, p->mid);
+}
+
+/* One COMMIT for every pack in the batch, then their answers. The pack of
+ * the handler running now (held == NULL) has its answer copied to *now. */
+static void batch_commit(struct edge_ingress *in, struct edge_coap_answer *now)
+{
+	uint64_t t = edge_now_ms();
+	size_t held = 0;
+	int rc;
+
+	if (!in->n_pend)
+		return;
+	rc = edge_store_append(in->store, in->msgs, in->n_msgs);
+	for (size_t i = 0; i < in->n_pend; i++) {
+		struct pending_pack *p = &in->pend[i];
+
+		settle(in, p, rc);
+		if (!p->s) {
+			if (now)
+				*now = p->a;
+			continue;
+		}
+		held++;
+		account(in, p->n, &p->a, p->n->id);
+		edge_mid_cache_put(&p->l->cache, p->peer, p->mid, p->tok, p->toklen, &p->a, t);
+		send_held(p);
+		coap_session_release(p->s);
+	}
+	if (held) {
+		in->batches++;
+		in->batched_packs += held;
+	}
+	in->n_pend = in->n_msgs = in->n_batch_rd = 0;
+}
+
+void ingress_batch_flush(struct edge_ingress *in)
+{
+	batch_commit(in, NULL);
+}
+
+/* Decodes and maps one pack into the batch. Its answer is held for the
+ * batch's COMMIT (a->code 0) when the exchange allows; otherwise the batch
+ * is committed now and the answer filled. Refusals are answered at once. */
 static void store_pack(struct edge_ingress *in, struct node *n, struct node_live *l, uint32_t cf,
-		       const uint8_t *body, size_t len, struct edge_coap_answer *a)
+		       const uint8_t *body, size_t len, const struct exchange *x,
+		       struct edge_coap_answer *a)
 {
 	uint64_t wall = edge_wall_ms(), mono = edge_now_ms();
 	struct edge_record_builder next = l->builder;
 	unsigned missing = 0;
-	bool kept[EDGE_SENML_MAX_RECORDS] = {false};
-	size_t k = 0, readings = 0;
+	size_t k, first, first_rd, readings = 0;
+	struct pending_pack *p;
 	bool built = false;
-	int nr, rc, hl;
+	int nr, hl;
 
 	if (len == 0) {
 		set_answer(a, C(4, 0), "empty payload");
 		return;
 	}
-	rc = edge_senml_decode((int)cf, body, len, &in->pack, a->diag, sizeof(a->diag));
-	if (rc) {
+	if (edge_senml_decode((int)cf, body, len, &in->pack, a->diag, sizeof(a->diag))) {
 		a->code = C(4, 0);
 		return;
 	}
@@ -182,6 +312,14 @@ static void store_pack(struct edge_ingress *in, struct node *n, struct node_live
 		a->code = nr == -EPERM ? C(4, 3) : C(4, 0);
 		return;
 	}
+	/* Room for nr readings and a record; a node's second pack waits for
+	 * its first one's COMMIT (its readings and record build on it). */
+	if (l->pending || in->n_pend == BATCH_PACKS || in->n_msgs + (size_t)nr + 1 > BATCH_MSGS) {
+		batch_commit(in, NULL);
+		next = l->builder;
+	}
+	k = first = in->n_msgs;
+	first_rd = in->n_batch_rd;
 	for (int i = 0; i < nr; i++) {
 		const struct edge_senml_reading *r = &in->rd[i];
 		bool dup = r->absolute && edge_seen_has(&l->seen[r->vital], r->ts_ms);
@@ -195,7 +333,6 @@ static void store_pack(struct edge_ingress *in, struct node *n, struct node_live
 			in->st.duplicate_readings++;
 			continue;
 		}
-		kept[i] = true;
 		if (edge_topic_format(in->topics[k], sizeof(in->topics[k]), in->set.topic_sensor,
 				      n->id, edge_channel_name(r->ch), NULL, NULL) < 0) {
 			set_answer(a, C(5, 0), "topic template too long");
@@ -211,14 +348,15 @@ static void store_pack(struct edge_ingress *in, struct node *n, struct node_live
 						      .payload = in->payloads[k],
 						      .len = (size_t)pl,
 						      .qos = 1};
+		in->batch_rd[first_rd + readings] = *r;
 		k++;
+		readings++;
 		at = mono_of(r->ts_ms, wall, mono);
 		/* a late reading does not replace a newer one */
 		if (at >= next.v[r->vital].at_ms)
 			edge_record_update(&next, r->ch, r->value, at, in->set.freshness_ms);
 	}
-	readings = k;
-	if (k == 0) { /* all of it stored before: durable already */
+	if (readings == 0) { /* all of it stored before: durable already */
 		set_answer(a, C(2, 4), NULL);
 		in->st.accepted++;
 		n->accepted++;
@@ -236,44 +374,30 @@ static void store_pack(struct edge_ingress *in, struct node *n, struct node_live
 		k++;
 		built = true;
 	}
-	rc = edge_store_append(in->store, in->msgs, k);
-	if (rc) {
-		in->st.store_errors++;
-		a->code = C(5, 3);
-		a->has_max_age = true;
-		a->max_age = STORE_RETRY_S;
-		snprintf(a->diag, sizeof(a->diag), "outbox: %s", strerror(-rc));
-		EDGE_LOG_RL(&in->rl_store, EDGE_LOG_ERR, MOD,
-			    "node %s: pack of %zu reading(s) not stored: %s", n->id, readings,
-			    strerror(-rc));
+	p = &in->pend[in->n_pend++];
+	*p = (struct pending_pack){.n = n,
+				   .l = l,
+				   .peer = x->peer,
+				   .mid = x->mid,
+				   .a = *a,
+				   .next = next,
+				   .first_rd = first_rd,
+				   .n_rd = readings,
+				   .n_msgs = k - first,
+				   .built = built};
+	set_answer(&p->a, C(2, 4), NULL);
+	in->n_msgs = k;
+	in->n_batch_rd += readings;
+	l->pending = true;
+	if (x->can_hold) {
+		p->s = coap_session_reference(x->s);
+		p->toklen = (uint8_t)x->tok.length;
+		if (x->tok.length)
+			memcpy(p->tok, x->tok.s, x->tok.length);
+		a->code = 0; /* held: ingress_batch_flush() answers */
 		return;
 	}
-	/* committed: now the pack counts */
-	l->builder = next;
-	for (int i = 0; i < nr; i++) {
-		const struct edge_senml_reading *r = &in->rd[i];
-
-		if (!kept[i])
-			continue;
-		if (r->absolute)
-			edge_seen_add(&l->seen[r->vital], r->ts_ms);
-		if (in->hooks.reading)
-			in->hooks.reading(in->hooks.arg, n->id, r->ch, r->value, r->ts_ms);
-	}
-	n->accepted++;
-	n->readings += readings;
-	in->st.accepted++;
-	in->st.readings += readings;
-	if (built) {
-		n->records++;
-		in->st.records++;
-	} else {
-		n->records_incomplete++;
-		in->st.records_incomplete++;
-	}
-	set_answer(a, C(2, 4), NULL);
-	EDGE_DEBUG(MOD, "node %s: %zu reading(s)%s committed", n->id, readings,
-		   built ? " and a HealthData record" : "");
+	batch_commit(in, a);
 }
 
 static bool take_token(struct edge_ingress *in, struct node_live *l, struct edge_coap_answer *a)
@@ -294,7 +418,7 @@ static bool take_token(struct edge_ingress *in, struct node_live *l, struct edge
 /* Content-Format, Block1 (each block on its own: an oversized body is
  * refused at block 0, never buffered), rate limit, then the pack. */
 static void handle(struct edge_ingress *in, struct node *n, struct node_live *l,
-		   const coap_pdu_t *req, uint64_t peer, struct edge_coap_answer *a)
+		   const coap_pdu_t *req, const struct exchange *x, struct edge_coap_answer *a)
 {
 	uint32_t cf, b1, size1;
 	bool has_cf, has_b1, has_size1;
@@ -321,7 +445,7 @@ static void handle(struct edge_ingress *in, struct node *n, struct node_live *l,
 			return;
 		}
 		if (take_token(in, l, a))
-			store_pack(in, n, l, cf, data, len, a);
+			store_pack(in, n, l, cf, data, len, x, a);
 		return;
 	}
 	{
@@ -350,7 +474,7 @@ static void handle(struct edge_ingress *in, struct node *n, struct node_live *l,
 			a->has_block1 = true;
 			a->block1 = b1;
 			if (!more) { /* the whole body in block 0 */
-				store_pack(in, n, l, cf, data, len, a);
+				store_pack(in, n, l, cf, data, len, x, a);
 				return;
 			}
 			l->blk = malloc(BODY_BLOCK_MAX);
@@ -364,12 +488,12 @@ static void handle(struct edge_ingress *in, struct node *n, struct node_live *l,
 			l->blk_next = 1;
 			l->blk_szx = (uint8_t)szx;
 			l->blk_fmt = (uint16_t)cf;
-			l->blk_peer = peer;
+			l->blk_peer = x->peer;
 			l->blk_at_ms = now;
 			set_answer(a, C(2, 31), NULL);
 			return;
 		}
-		if (!l->blk || l->blk_peer != peer || num != l->blk_next || szx != l->blk_szx ||
+		if (!l->blk || l->blk_peer != x->peer || num != l->blk_next || szx != l->blk_szx ||
 		    cf != l->blk_fmt || now - l->blk_at_ms > EDGE_EXCHANGE_LIFETIME_MS) {
 			drop_upload(l);
 			snprintf(a->diag, sizeof(a->diag), "Block1: block %u out of order", num);
@@ -398,7 +522,7 @@ static void handle(struct edge_ingress *in, struct node *n, struct node_live *l,
 			set_answer(a, C(2, 31), NULL);
 			return;
 		}
-		store_pack(in, n, l, cf, l->blk, l->blk_len, a);
+		store_pack(in, n, l, cf, l->blk, l->blk_len, x, a);
 		drop_upload(l);
 		if (a->code >= C(4, 0))
 			a->has_block1 = false;
@@ -445,17 +569,33 @@ void ingress_handle_post(coap_resource_t *r, coap_session_t *s, const coap_pdu_t
 	if (cached) {
 		n->duplicates++;
 		in->st.duplicates++;
-		EDGE_DEBUG(MOD, "node %s: retransmission of mid 0x%04x answered from the cache",
-			   n->id, mid);
-		reply(resp, cached);
+		EDGE_DEBUG(MOD, "node %s: retransmission of mid 0x%04x answered from the cache%s",
+			   n->id, mid, cached->code ? "" : " (held for the COMMIT: not yet)");
+		if (cached->code)
+			reply(resp, cached);
+		else
+			hold(resp);
 		return;
 	}
-	if (n->revoked)
+	if (n->revoked) {
 		set_answer(&a, C(4, 3), "node revoked");
-	else
-		handle(in, n, l, req, peer, &a);
-	account(in, n, &a, n->id);
+	} else {
+		struct exchange x = {
+		    .s = s,
+		    .peer = peer,
+		    .mid = mid,
+		    .tok = tok,
+		    .can_hold = coap_pdu_get_type(req) == COAP_MESSAGE_CON && tok.length <= 8,
+		};
+
+		handle(in, n, l, req, &x, &a);
+	}
 	edge_mid_cache_put(&l->cache, peer, mid, tok.s, tok.length, &a, now);
+	if (!a.code) { /* held until the batch's COMMIT */
+		hold(resp);
+		return;
+	}
+	account(in, n, &a, n->id);
 	reply(resp, &a);
 }
 

@@ -324,15 +324,17 @@ static void on_readable(int fd, short revents, void *arg)
 	/* libcoap reads one datagram per endpoint and pass. The first pass runs
 	 * whatever woke us (a datagram or libcoap's timer); more passes only
 	 * while the guard sees another datagram waiting (each pass costs
-	 * libcoap an epoll_wait and a timerfd_settime), at most 16, then back
-	 * to the loop: other descriptors wait otherwise. */
-	for (int i = 0; i < 16 && in->ctx; i++) {
+	 * libcoap an epoll_wait and a timerfd_settime), at most BATCH_PACKS,
+	 * then back to the loop: other descriptors wait otherwise. The packs
+	 * of these passes share one COMMIT, and their answers wait for it. */
+	for (int i = 0; i < BATCH_PACKS && in->ctx; i++) {
 		bool waiting = ingress_guard_inspect(in);
 
 		if (i > 0 && !waiting)
 			break;
 		coap_io_process(in->ctx, COAP_IO_NO_WAIT);
 	}
+	ingress_batch_flush(in);
 	if (in->ctx)
 		ingress_guard_sweep(in, edge_now_ms());
 }
@@ -346,6 +348,7 @@ static void on_tick(void *arg)
 	/* retransmissions, DTLS timers, session timeouts */
 	ingress_guard_inspect(in);
 	coap_io_process(in->ctx, COAP_IO_NO_WAIT);
+	ingress_batch_flush(in);
 	ingress_guard_sweep(in, edge_now_ms());
 }
 
@@ -931,6 +934,9 @@ struct cJSON *edge_ingress_status(const struct edge_ingress *in)
 	cJSON_AddNumberToObject(o, "records", (double)s->records);
 	cJSON_AddNumberToObject(o, "recordsIncomplete", (double)s->records_incomplete);
 	cJSON_AddNumberToObject(o, "storeErrors", (double)s->store_errors);
+	/* answers held for a shared COMMIT: how many COMMITs, how many packs */
+	cJSON_AddNumberToObject(o, "commits", (double)in->batches);
+	cJSON_AddNumberToObject(o, "heldPacks", (double)in->batched_packs);
 	a = cJSON_AddObjectToObject(o, "answers");
 	for (size_t i = 0; a && i < sizeof(code_names) / sizeof(code_names[0]); i++)
 		if (s->by_code[i])

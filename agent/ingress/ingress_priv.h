@@ -26,6 +26,10 @@
 #define TICK_MS		   200
 #define PERNODE_STATUS_MAX 256
 #define PAYLOAD_MAX	   384 /* a reading or a HealthData record */
+/* One COMMIT for the packs of one wake-up (handler.c, "the batch"): at most
+ * this many packs, and messages for two full packs. */
+#define BATCH_PACKS 16
+#define BATCH_MSGS  (2 * (EDGE_SENML_MAX_RECORDS + 1))
 
 /* What the configuration says (copied: the config may change under us). */
 struct ingress_settings {
@@ -57,6 +61,7 @@ struct node_live {
 	uint8_t blk_szx;
 	uint16_t blk_fmt;
 	uint64_t blk_peer, blk_at_ms;
+	bool pending; /* a pack of this node waits in the batch */
 };
 
 /* One node of the keys file; counters survive reloads (matched by id). */
@@ -121,6 +126,21 @@ struct ingress_rebind {
 	struct edge_timer *timer; /* one-shot, re-armed per attempt */
 };
 
+/* A pack in the batch: its messages are the batch's [first_msg, +n_msgs),
+ * its new readings batch_rd[first_rd, +n_rd); answered after the COMMIT. */
+struct pending_pack {
+	coap_session_t *s; /* referenced until answered; NULL: the handler answers */
+	struct node *n;
+	struct node_live *l;
+	uint64_t peer;
+	uint16_t mid;
+	uint8_t tok[8], toklen;
+	struct edge_coap_answer a; /* 2.04 (and Block1), unless the COMMIT fails */
+	struct edge_record_builder next;
+	size_t first_rd, n_rd, n_msgs;
+	bool built;
+};
+
 struct edge_ingress {
 	struct edge_loop *loop;
 	struct edge_store *store;
@@ -145,9 +165,14 @@ struct edge_ingress {
 	/* scratch for one pack (too big for the stack of a handler) */
 	struct edge_senml_pack pack;
 	struct edge_senml_reading rd[EDGE_SENML_MAX_RECORDS];
-	struct edge_store_msg msgs[EDGE_SENML_MAX_RECORDS + 1];
-	char topics[EDGE_SENML_MAX_RECORDS + 1][160];
-	char payloads[EDGE_SENML_MAX_RECORDS + 1][PAYLOAD_MAX];
+	/* the batch: packs decoded, their answers held until one COMMIT */
+	struct edge_store_msg msgs[BATCH_MSGS];
+	char topics[BATCH_MSGS][160];
+	char payloads[BATCH_MSGS][PAYLOAD_MAX];
+	struct edge_senml_reading batch_rd[BATCH_MSGS];
+	struct pending_pack pend[BATCH_PACKS];
+	size_t n_pend, n_msgs, n_batch_rd;
+	uint64_t batches, batched_packs; /* COMMITs of held packs, and those packs */
 };
 
 /* ingress.c */
@@ -163,6 +188,10 @@ void ingress_handle_post(coap_resource_t *r, coap_session_t *s, const coap_pdu_t
 void ingress_handle_other(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			  const coap_string_t *query, coap_pdu_t *resp);
 int code_slot(uint8_t code);
+/* Commits the batch and sends its held answers (2.04, or 5.03 when the
+ * COMMIT fails). The loop calls it after each round of coap_io_process();
+ * nothing stays held across loop iterations. */
+void ingress_batch_flush(struct edge_ingress *in);
 
 /* pki.c */
 /* Fills spsk's default key, which libcoap needs to tell PSK from

@@ -15,9 +15,13 @@ lock-step (1 node) and concurrent (BENCH_NODES nodes, each lock-step), handshake
 (a fresh session, handshake + one request, in a loop), and the agent's RSS with 1,
 200 and 1000 sessions held (per held session = (RSS_N - RSS_0) / N).
 
-Environment: EDGE_BUILD_DIR (the build to use), BENCH_COUNT (2000 requests per node
-lock-step), BENCH_NODES (16), BENCH_SECONDS (5, handshakes), BENCH_REPEAT (3: best of).
+The machine is shared and noisy: each row runs the agent and the baseline in turns,
+BENCH_REPEAT rounds (after one warm-up round of each), and compares the medians.
+
+Environment: EDGE_BUILD_DIR (the build to use), BENCH_COUNT (4000 requests per row),
+BENCH_NODES (16), BENCH_SECONDS (5, handshakes), BENCH_REPEAT (5 rounds).
 """
+import statistics
 import json
 import os
 import subprocess
@@ -30,15 +34,26 @@ sys.path.insert(0, os.path.join(HERE, "../../tests/integration"))
 import edgetest as et  # noqa: E402
 import test_ingress as ti  # noqa: E402
 
-COUNT = int(os.environ.get("BENCH_COUNT", "2000"))
+COUNT = int(os.environ.get("BENCH_COUNT", "4000"))
 NODES = int(os.environ.get("BENCH_NODES", "16"))
 SECS = float(os.environ.get("BENCH_SECONDS", "5"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 KEY = "bench-secret-key-0123456789abcde"
 
 
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def smaps_kb(pid):
+    """(PSS, anonymous) of a process in KiB, from smaps_rollup."""
+    v = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in ("Pss:", "Anonymous:"):
+                v[parts[0]] = int(parts[1])
+    return v.get("Pss:", -1), v.get("Anonymous:", -1)
 
 
 def rss_kb(pid):
@@ -49,13 +64,21 @@ def rss_kb(pid):
     return -1
 
 
-def best(fn):
-    return max(fn() for _ in range(REPEAT))
+def paired(agent_fn, base_fn):
+    """One warm-up of each, then REPEAT rounds in turns: (median agent, median base,
+    agent runs, base runs)."""
+    agent_fn()
+    base_fn()
+    a, b = [], []
+    for _ in range(REPEAT):
+        a.append(agent_fn())
+        b.append(base_fn())
+    return statistics.median(a), statistics.median(b), a, b
 
 
 def lockstep(port, keys, nodes, extra=()):
     res = ti.load("--port", str(port), "--keys", keys, "--nodes", str(nodes), "--count",
-                  str(COUNT if nodes == 1 else max(COUNT // nodes, 100)), "--seconds", "120",
+                  str(max(COUNT // nodes, 100)), "--seconds", "120",
                   *extra, "post", timeout=300)
     ok = res["codes"].get("2.04", 0) + res["codes"].get("2.01", 0)
     if ok != res["answered"]:
@@ -98,25 +121,37 @@ def main():
             a.sock = h.path(f"state-{sync}", "edgectl.sock")
             log(f"agent (synchronous={sync}) on UDP {port}, baseline on UDP {bport + 1}")
             for nodes_n in (1, NODES):
-                agent = best(lambda: lockstep(port, keys, nodes_n))
-                base = best(lambda: lockstep(bport + 1, keys, nodes_n, base_extra))
-                results[(sync, nodes_n)] = (agent, base)
-                log(f"sync={sync} nodes={nodes_n}: agent {agent:.0f}/s, baseline {base:.0f}/s")
+                st0 = ti.ingress_status(h, a)
+                agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
+                                             lambda: lockstep(bport + 1, keys, nodes_n,
+                                                              base_extra))
+                st1 = ti.ingress_status(h, a)
+                held = st1["heldPacks"] - st0["heldPacks"]
+                commits = st1["commits"] - st0["commits"]
+                results[(sync, nodes_n)] = (agent, base, held / commits if commits else 0)
+                log(f"sync={sync} nodes={nodes_n}: agent {agent:.0f}/s {[round(x) for x in ra]}, "
+                    f"baseline {base:.0f}/s {[round(x) for x in rb]}, "
+                    f"{held / commits if commits else 0:.1f} packs per COMMIT")
             if sync == "normal":
                 # the module alone: no publishing next to it (the outbox only grows)
                 b.stop()
                 time.sleep(1)
-                agent = best(lambda: lockstep(port, keys, 1))
-                base = best(lambda: lockstep(bport + 1, keys, 1, base_extra))
-                results[("normal, broker down", 1)] = (agent, base)
-                log(f"broker down, nodes=1: agent {agent:.0f}/s, baseline {base:.0f}/s")
+                for nodes_n in (1, NODES):
+                    agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
+                                                 lambda: lockstep(bport + 1, keys, nodes_n,
+                                                                  base_extra))
+                    results[("normal, broker down", nodes_n)] = (agent, base, None)
+                    log(f"broker down, nodes={nodes_n}: agent {agent:.0f}/s "
+                        f"{[round(x) for x in ra]}, baseline {base:.0f}/s "
+                        f"{[round(x) for x in rb]}")
                 b.start()
-                hs_agent = best(lambda: handshakes(port, keys))
-                hs_base = best(lambda: handshakes(bport + 1, keys, base_extra))
+                hs_agent, hs_base, _, _ = paired(lambda: handshakes(port, keys),
+                                                 lambda: handshakes(bport + 1, keys, base_extra))
                 log(f"handshakes/s: agent {hs_agent:.0f}, baseline {hs_base:.0f}")
                 # memory per held session
                 time.sleep(1)
                 r0 = rss_kb(a.proc.pid)
+                p0, an0 = smaps_kb(a.proc.pid)
                 mem = []
                 for n in (1, 200, 1000):
                     hold = subprocess.Popen([ti.LOAD, "--port", str(port), "--keys", keys,
@@ -127,7 +162,8 @@ def main():
                     time.sleep(1)
                     r = rss_kb(a.proc.pid)
                     st = ti.ingress_status(h, a)
-                    mem.append((n, line, r, st["sessions"]))
+                    pss, anon = smaps_kb(a.proc.pid)
+                    mem.append((n, line, r, st["sessions"], pss, anon))
                     log(f"{line}: agent RSS {r} KiB ({st['sessions']} sessions)")
                     hold.stdin.close()
                     hold.wait(60)
@@ -135,24 +171,26 @@ def main():
             a.stop()
         srv.terminate()
 
-    print("| measure | edge-agent ingress | coap-server-openssl (no storage) | ratio | target |")
-    print("|---|---|---|---|---|")
-    for (sync, n), (agent, base) in results.items():
+    print("| measure (medians) | edge-agent ingress | coap-server-openssl (no storage) | ratio "
+          "| packs per COMMIT | target |")
+    print("|---|---|---|---|---|---|")
+    for (sync, n), (agent, base, per) in results.items():
         ratio = agent / base if base else 0
         target = ">= 0.5 (NORMAL)" if sync.startswith("normal") else "-"
         ok = "" if not sync.startswith("normal") else (" ok" if ratio >= 0.5 else " MISS")
         mode = "lock-step, 1 node" if n == 1 else f"{n} nodes, each lock-step"
         print(f"| acknowledged readings/s, {mode}, synchronous={sync} | {agent:.0f} | "
-              f"{base:.0f} | {ratio:.2f} | {target}{ok} |")
+              f"{base:.0f} | {ratio:.2f} | {f'{per:.1f}' if per else '-'} | {target}{ok} |")
     print(f"| handshakes/s (handshake + one request, sequential) | {hs_agent:.0f} | "
-          f"{hs_base:.0f} | {hs_agent / hs_base:.2f} | - |")
-    for n, line, r, sessions in mem:
+          f"{hs_base:.0f} | {hs_agent / hs_base:.2f} | - | - |")
+    for n, line, r, sessions, pss, anon in mem:
         per = (r - r0) / n
         print(f"| agent RSS with {n} session(s) held ({line}; {sessions} open) | {r} KiB "
-              f"(+{r - r0} KiB, {per:.1f} KiB/session) | - | - | bounded by "
+              f"(+{r - r0} KiB, {per:.1f} KiB/session; PSS {pss}, anonymous {anon} KiB, "
+              f"+{(anon - an0) / n:.1f} KiB/session) | - | - | - | bounded by "
               f"max_sessions |")
-    print(f"\nagent RSS with no session: {r0} KiB; {REPEAT} runs each, best shown; "
-          f"{COUNT} requests per lock-step run.")
+    print(f"\nagent with no session: RSS {r0} KiB, PSS {p0} KiB, anonymous {an0} KiB; {REPEAT} rounds in turns after a warm-up, "
+          f"medians shown; {COUNT} requests per run.")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """CoAP ingress durability (issue 12): an ACK means durable. A pack answered 2.04 and
 the agent SIGKILLed right after is delivered after the restart; with the outbox on a
 full filesystem the agent answers 5.03 (Max-Age 30) and everything it acknowledged
-is delivered, nothing it refused is."""
+is delivered, nothing it refused is. Packs arriving together share one COMMIT and
+their answers wait for it: SIGKILLed mid-load, the outbox holds every acknowledged
+pack."""
 # ctest-timeout: 300
 import json
 import os
@@ -36,6 +38,47 @@ def test_ack_then_sigkill():
         et.check(vals[:3] == acked, f"after SIGKILL and restart: {vals}")
         a2.stop()
         print(f"    3 packs acknowledged, agent SIGKILLed, all 3 delivered after the restart")
+
+
+def test_shared_commit_then_sigkill():
+    """16 nodes in lock-step: packs that arrive together share a COMMIT (status
+    commits < heldPacks) and each gets exactly one answer. The agent is SIGKILLed
+    mid-load with the broker down: the outbox holds at least every pack answered 2.04,
+    and at most one more per node (committed, its answer lost with the process)."""
+    with et.Harness("ingress-shared") as h:
+        h.make_pki()
+        b = h.start_broker()
+        nodes = [(f"node-{i:04d}", ti.KEY1) for i in range(16)]
+        keys = ti.write_keys(h, nodes)
+        b.stop()  # nothing leaves the outbox: its rows are exactly what was committed
+        a = ti.start_ingress_agent(h, b, keys, rate_per_min=600000, burst=10000)
+        res = ti.load("--port", str(a.coap_port), "--keys", keys, "--nodes", "16", "--count",
+                      "100", "--seconds", "60", "post")
+        et.check(res["codes"] == {"2.04": 1600} and res["answered"] == 1600,
+                 f"1600 packs: {res}")
+        st = ti.ingress_status(h, a)
+        et.check(st["accepted"] == 1600 and st["duplicates"] == 0, f"counters {st}")
+        et.check(0 < st["commits"] < st["heldPacks"] <= 1600,
+                 f"no COMMIT was shared: {st['commits']} commits for {st['heldPacks']} "
+                 f"held packs")
+        rows = h.outbox_rows()
+        et.check(rows == 1600, f"outbox rows {rows} after 1600 acknowledged packs")
+        # now a kill in the middle of a load
+        load = subprocess.Popen([ti.LOAD, "--port", str(a.coap_port), "--keys", keys, "--nodes",
+                                 "16", "--count", "100000", "--seconds", "4", "post"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(1.5)
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        out, _ = load.communicate(timeout=120)
+        res = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+        acked = res["codes"].get("2.04", 0)
+        et.check(acked > 0 and set(res["codes"]) <= {"2.04"}, f"load before the kill: {res}")
+        rows = h.outbox_rows() - 1600
+        et.check(acked <= rows <= acked + 16,
+                 f"SIGKILL mid-load: {acked} packs answered 2.04, {rows} in the outbox")
+        print(f"    16 nodes: {st['heldPacks']} packs in {st['commits']} COMMITs; SIGKILL "
+              f"mid-load: {acked} acknowledged, {rows} stored")
 
 
 def test_full_disk_503():
@@ -81,6 +124,13 @@ def test_full_disk_503():
             et.check(len(refused) >= 5, f"no 5.03 on a full disk: acked {len(acked)}")
             et.check(max_age == 30, f"5.03 Max-Age {max_age}")
             et.check(a.alive(), "agent died on a full disk")
+            # packs held for a shared COMMIT that fails: every one answered 5.03
+            held0 = ti.ingress_status(h, a)["heldPacks"]
+            res = ti.load("--port", str(a.coap_port), "--keys", keys, "--nodes", "1", "--count",
+                          "20", "--seconds", "60", "post")
+            et.check(res["codes"] == {"5.03": 20}, f"held packs on a full disk: {res}")
+            et.check(ti.ingress_status(h, a)["heldPacks"] == held0 + 20, "answers not held")
+            refused += [None] * 20
             os.unlink(os.path.join(state, "filler"))
             r = ti.coap(h, ti.coaps_uri(a), [{"n": "heartRate", "v": 300}])
             et.check(r.code == "2.04", f"after space came back: {r}")
@@ -106,4 +156,4 @@ def test_full_disk_503():
 
 
 if __name__ == "__main__":
-    et.main([test_ack_then_sigkill, test_full_disk_503])
+    et.main([test_ack_then_sigkill, test_shared_commit_then_sigkill, test_full_disk_503])

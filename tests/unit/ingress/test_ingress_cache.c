@@ -84,6 +84,30 @@ static void mid_cache_ring(void **state)
 	assert_null(edge_mid_cache_find(&c, 1, 99, (const uint8_t *)"123456789", 9, 100));
 }
 
+/* An answer held for the COMMIT (code 0) is replaced by the final one in the
+ * same slot: the exchange's other entries are not pushed out. */
+static void mid_cache_held_then_final(void **state)
+{
+	struct edge_mid_cache c;
+	struct edge_coap_answer held = answer(0, ""), done = answer(EDGE_COAP_CODE(2, 4), "");
+	const struct edge_coap_answer *got;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	for (uint16_t mid = 0; mid < EDGE_MID_CACHE_SLOTS - 1; mid++)
+		edge_mid_cache_put(&c, 1, mid, NULL, 0, &done, 100);
+	edge_mid_cache_put(&c, 1, 500, (const uint8_t *)"ab", 2, &held, 100);
+	got = edge_mid_cache_find(&c, 1, 500, (const uint8_t *)"ab", 2, 100);
+	assert_non_null(got);
+	assert_int_equal(got->code, 0);
+	edge_mid_cache_put(&c, 1, 500, (const uint8_t *)"ab", 2, &done, 101);
+	got = edge_mid_cache_find(&c, 1, 500, (const uint8_t *)"ab", 2, 101);
+	assert_non_null(got);
+	assert_int_equal(got->code, EDGE_COAP_CODE(2, 4));
+	for (uint16_t mid = 0; mid < EDGE_MID_CACHE_SLOTS - 1; mid++)
+		assert_non_null(edge_mid_cache_find(&c, 1, mid, NULL, 0, 101));
+}
+
 static void token_bucket(void **state)
 {
 	struct edge_token_bucket b;
@@ -223,9 +247,13 @@ static void keys_file_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(mid_cache_replays), cmocka_unit_test(mid_cache_ring),
-	    cmocka_unit_test(token_bucket),	 cmocka_unit_test(seen_ring),
-	    cmocka_unit_test(keys_parse),	 cmocka_unit_test(keys_file_mode),
+	    cmocka_unit_test(mid_cache_replays),
+	    cmocka_unit_test(mid_cache_ring),
+	    cmocka_unit_test(mid_cache_held_then_final),
+	    cmocka_unit_test(token_bucket),
+	    cmocka_unit_test(seen_ring),
+	    cmocka_unit_test(keys_parse),
+	    cmocka_unit_test(keys_file_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

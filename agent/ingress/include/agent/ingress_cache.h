@@ -10,7 +10,10 @@
  *   its last EDGE_MID_CACHE_SLOTS answers by (peer, message id, token) for
  *   the exchange lifetime (RFC 7252 4.8.2: 247 s) and a retransmission gets
  *   the same answer without a second append. With NSTART = 1 a node has one
- *   exchange outstanding, the newest, which is always still cached;
+ *   exchange outstanding, the newest, which is always still cached. An
+ *   answer held until its pack's COMMIT is cached with code 0 (a
+ *   retransmission meanwhile gets nothing: the answer is on its way), and
+ *   putting the same exchange again replaces that entry;
  * - a token bucket per node (rate limit, 4.29 with Max-Age);
  * - a small ring of absolute reading times per node and metric: a reading
  *   whose (node, metric, t) was accepted before is not stored again.
@@ -27,7 +30,7 @@
 
 /* What was answered to one request; replayed as is to a retransmission. */
 struct edge_coap_answer {
-	uint8_t code; /* class << 5 | detail: 0x44 = 2.04 */
+	uint8_t code; /* class << 5 | detail: 0x44 = 2.04; 0 = held until the COMMIT */
 	bool has_max_age, has_size1, has_block1;
 	uint32_t max_age; /* seconds */
 	uint32_t size1;	  /* bytes */
