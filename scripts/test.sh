@@ -3,9 +3,9 @@
 #   1. builds with -Werror and runs unit + integration tests (real mosquitto,
 #      real SQLite files, the real binaries),
 #   2. builds with ASan+UBSan and runs the same suite again,
-#   3. builds the libFuzzer targets with clang and runs each briefly,
-#   4. extra stages when their scripts exist (cross builds under qemu,
-#      Debian package install check).
+#   3. builds the libFuzzer targets with clang and runs each briefly.
+# The cross builds under qemu and the package install check are the heavy
+# stage, scripts/test-heavy.sh (CI runs it after this one).
 # Set EDGE_TEST_QUICK=1 to run stage 1 only. Exits non-zero if any stage fails.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,14 +55,6 @@ if [ "$quick" != 1 ]; then
   unset ASAN_OPTIONS UBSAN_OPTIONS EDGE_OUTAGE_S EDGE_CTEST_EXCLUDE EDGE_CTEST_EXCLUDE_WHY
   stage "fuzz (libFuzzer smoke)" "$here/build-test/fuzz" "fuzz" -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_COMPILER=clang -DEDGE_FUZZ=ON -DEDGE_SANITIZE=ON
-  for extra in cross-test.sh package-check.sh; do
-    if [ -x "$here/scripts/$extra" ] || [ -f "$here/scripts/$extra" ]; then
-      echo "=== stage: $extra"
-      t0=$SECONDS
-      if bash "$here/scripts/$extra"; then summary+=("$extra: passed ($((SECONDS - t0)) s)")
-      else summary+=("$extra: FAILED"); status=1; fi
-    fi
-  done
 fi
 
 echo

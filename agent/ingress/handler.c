@@ -10,8 +10,9 @@
  * done (ingress_batch_flush(), called by the loop after each round of
  * coap_io_process()). A retransmission meanwhile finds its exchange cached
  * with code 0 and gets nothing; after the COMMIT it gets the answer from the
- * cache. Non-confirmable requests, and a second pack of a node whose first
- * is still held, commit at once. One COMMIT per pack was most of the
+ * cache. Non-confirmable requests, a second pack of a node whose first is
+ * still held, and a pack with no other datagram waiting behind it (a lone
+ * node in lock-step) commit at once. One COMMIT per pack was most of the
  * module's cost with several nodes sending (docs/ingress.md, section 7).
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "edge/time.h"
 #include "ingress_priv.h"
@@ -58,6 +60,19 @@ static void hold(coap_pdu_t *resp)
 {
 	coap_pdu_set_type(resp, COAP_MESSAGE_NON);
 	coap_pdu_set_code(resp, COAP_EMPTY_CODE);
+}
+
+/* Another datagram already waits on the coaps:// socket (libcoap has read
+ * this one): its pack may share the COMMIT. A lone request (a node in
+ * lock-step with nobody else sending) commits at once: holding its answer
+ * only costs. Plain CoAP (labs) always holds. */
+static bool more_waiting(const struct edge_ingress *in)
+{
+	char c;
+
+	if (in->dtls_fd < 0)
+		return true;
+	return recv(in->dtls_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
 }
 
 /* An unsigned option: *present, and the value (0 when absent). Longer than
@@ -585,7 +600,8 @@ void ingress_handle_post(coap_resource_t *r, coap_session_t *s, const coap_pdu_t
 		    .peer = peer,
 		    .mid = mid,
 		    .tok = tok,
-		    .can_hold = coap_pdu_get_type(req) == COAP_MESSAGE_CON && tok.length <= 8,
+		    .can_hold = coap_pdu_get_type(req) == COAP_MESSAGE_CON && tok.length <= 8 &&
+				more_waiting(in),
 		};
 
 		handle(in, n, l, req, &x, &a);

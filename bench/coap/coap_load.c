@@ -61,6 +61,10 @@ static struct {
 
 static struct peer *peers;
 static size_t n_peers;
+/* steady state: from the moment every node has its first answer (all
+ * handshakes done) to the end; per_s also counts the handshakes */
+static size_t n_first, n_answers, steady_n0;
+static uint64_t steady_t0;
 static coap_context_t *ctx;
 static unsigned long handshakes_done, handshakes_failed;
 
@@ -226,8 +230,14 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	if (!p || !p->waiting)
 		return COAP_RESPONSE_OK;
 	p->waiting = false;
-	if (!p->answered++)
+	n_answers++;
+	if (!p->answered++) {
 		p->t_first = now_us();
+		if (++n_first == n_peers) {
+			steady_t0 = p->t_first;
+			steady_n0 = n_answers;
+		}
+	}
 	p->codes[code]++;
 	if (p->rtt)
 		p->rtt[p->n_rtt++] = (double)(now_us() - p->t_sent) / 1000.0;
@@ -399,6 +409,11 @@ static int run_post(bool hold)
 		_exit(0);
 	}
 	all = calloc(n_peers * ((size_t)opt.count + 1) + 1, sizeof(double));
+	if (!all) {
+		fprintf(stderr, "edge-coap-load: no memory for %zu round-trip times\n",
+			n_peers * ((size_t)opt.count + 1));
+		return 1;
+	}
 	for (size_t i = 0; i < n_peers; i++) {
 		struct peer *p = &peers[i];
 
@@ -420,8 +435,13 @@ static int run_post(bool hold)
 		cJSON_AddNumberToObject(o, "rtt_ms_p50", all[n_all / 2]);
 		cJSON_AddNumberToObject(o, "rtt_ms_p99", all[(n_all * 99) / 100]);
 		cJSON_AddNumberToObject(o, "rtt_ms_max", all[n_all - 1]);
-		cJSON_AddNumberToObject(o, "per_s",
-					(double)n_all / ((double)(now_us() - start) / 1e6));
+		uint64_t end = now_us();
+
+		cJSON_AddNumberToObject(o, "per_s", (double)n_all / ((double)(end - start) / 1e6));
+		if (steady_t0 && end > steady_t0 && n_answers > steady_n0)
+			cJSON_AddNumberToObject(o, "steady_per_s",
+						(double)(n_answers - steady_n0) /
+						    ((double)(end - steady_t0) / 1e6));
 	}
 	if (n_peers == 1 && peers[0].t_hs)
 		cJSON_AddNumberToObject(o, "handshake_ms",

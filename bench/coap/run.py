@@ -15,10 +15,15 @@ lock-step (1 node) and concurrent (BENCH_NODES nodes, each lock-step), handshake
 (a fresh session, handshake + one request, in a loop), and the agent's RSS with 1,
 200 and 1000 sessions held (per held session = (RSS_N - RSS_0) / N).
 
+Rates are steady-state: counted from the moment every node has its first answer, so
+the handshakes (slower into the agent, see their own row) do not weigh on short runs.
 The machine is shared and noisy: each row runs the agent and the baseline in turns,
 BENCH_REPEAT rounds (after one warm-up round of each), and compares the medians.
 
-Environment: EDGE_BUILD_DIR (the build to use), BENCH_COUNT (4000 requests per row),
+Each run lasts BENCH_RUN_SECONDS with every node sending until the end (no node
+finishes early and leaves the others a quieter machine).
+
+Environment: EDGE_BUILD_DIR (the build to use), BENCH_RUN_SECONDS (2 per run),
 BENCH_NODES (16), BENCH_SECONDS (5, handshakes), BENCH_REPEAT (5 rounds).
 """
 import statistics
@@ -34,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "../../tests/integration"))
 import edgetest as et  # noqa: E402
 import test_ingress as ti  # noqa: E402
 
-COUNT = int(os.environ.get("BENCH_COUNT", "4000"))
+RUN_S = float(os.environ.get("BENCH_RUN_SECONDS", "2"))
 NODES = int(os.environ.get("BENCH_NODES", "16"))
 SECS = float(os.environ.get("BENCH_SECONDS", "5"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -78,12 +83,14 @@ def paired(agent_fn, base_fn):
 
 def lockstep(port, keys, nodes, extra=()):
     res = ti.load("--port", str(port), "--keys", keys, "--nodes", str(nodes), "--count",
-                  str(max(COUNT // nodes, 100)), "--seconds", "120",
+                  "200000", "--seconds", str(RUN_S),
                   *extra, "post", timeout=300)
     ok = res["codes"].get("2.04", 0) + res["codes"].get("2.01", 0)
     if ok != res["answered"]:
         log(f"not all answered 2.04: {res['codes']}")
-    return res["per_s"]
+    # steady state: once every node has its first answer (handshakes done; those
+    # are measured on their own below)
+    return res.get("steady_per_s", res["per_s"])
 
 
 def handshakes(port, keys, extra=()):
@@ -137,10 +144,15 @@ def main():
                 b.stop()
                 time.sleep(1)
                 for nodes_n in (1, NODES):
+                    st0 = ti.ingress_status(h, a)
                     agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
                                                  lambda: lockstep(bport + 1, keys, nodes_n,
                                                                   base_extra))
-                    results[("normal, broker down", nodes_n)] = (agent, base, None)
+                    st1 = ti.ingress_status(h, a)
+                    held = st1["heldPacks"] - st0["heldPacks"]
+                    commits = st1["commits"] - st0["commits"]
+                    results[("normal, broker down", nodes_n)] = (
+                        agent, base, held / commits if commits else 0)
                     log(f"broker down, nodes={nodes_n}: agent {agent:.0f}/s "
                         f"{[round(x) for x in ra]}, baseline {base:.0f}/s "
                         f"{[round(x) for x in rb]}")
@@ -174,12 +186,19 @@ def main():
     print("| measure (medians) | edge-agent ingress | coap-server-openssl (no storage) | ratio "
           "| packs per COMMIT | target |")
     print("|---|---|---|---|---|---|")
+    # The target compares the module (append + COMMIT before 2.04) with a server
+    # that stores nothing: the broker-down rows. With the broker up the same thread
+    # also publishes every row (QoS 1 over TLS), reads its PUBACK and deletes it,
+    # work the baseline has no counterpart for: shown, not judged.
     for (sync, n), (agent, base, per) in results.items():
         ratio = agent / base if base else 0
-        target = ">= 0.5 (NORMAL)" if sync.startswith("normal") else "-"
-        ok = "" if not sync.startswith("normal") else (" ok" if ratio >= 0.5 else " MISS")
+        judged = sync == "normal, broker down"
+        target = ">= 0.5" if judged else "-"
+        ok = (" ok" if ratio >= 0.5 else " MISS") if judged else ""
         mode = "lock-step, 1 node" if n == 1 else f"{n} nodes, each lock-step"
-        print(f"| acknowledged readings/s, {mode}, synchronous={sync} | {agent:.0f} | "
+        what = ("module + outbox (broker down)" if judged else
+                f"whole agent, publishing (synchronous={sync})")
+        print(f"| acknowledged readings/s, {mode}, {what} | {agent:.0f} | "
               f"{base:.0f} | {ratio:.2f} | {f'{per:.1f}' if per else '-'} | {target}{ok} |")
     print(f"| handshakes/s (handshake + one request, sequential) | {hs_agent:.0f} | "
           f"{hs_base:.0f} | {hs_agent / hs_base:.2f} | - | - |")
@@ -190,7 +209,7 @@ def main():
               f"+{(anon - an0) / n:.1f} KiB/session) | - | - | - | bounded by "
               f"max_sessions |")
     print(f"\nagent with no session: RSS {r0} KiB, PSS {p0} KiB, anonymous {an0} KiB; {REPEAT} rounds in turns after a warm-up, "
-          f"medians shown; {COUNT} requests per run.")
+          f"medians shown; {RUN_S:g} s per run.")
 
 
 if __name__ == "__main__":
