@@ -27,7 +27,6 @@ Environment: EDGE_BUILD_DIR (the build to use), BENCH_RUN_SECONDS (2 per run),
 BENCH_NODES (16), BENCH_SECONDS (5, handshakes), BENCH_REPEAT (5 rounds).
 """
 import statistics
-import json
 import os
 import subprocess
 import sys
@@ -93,13 +92,29 @@ def lockstep(port, keys, nodes, extra=()):
     return res.get("steady_per_s", res["per_s"])
 
 
+BASE_EXTRA = ("--method", "put", "--path", "example_data")
+
+
+def row(h, a, port, bport, keys, nodes_n, what):
+    """One table row: (agent median, baseline median, packs per COMMIT)."""
+    st0 = ti.ingress_status(h, a)
+    agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
+                                 lambda: lockstep(bport + 1, keys, nodes_n, BASE_EXTRA))
+    st1 = ti.ingress_status(h, a)
+    held = st1["heldPacks"] - st0["heldPacks"]
+    commits = st1["commits"] - st0["commits"]
+    per = held / commits if commits else 0
+    log(f"{what}, nodes={nodes_n}: agent {agent:.0f}/s {[round(x) for x in ra]}, baseline "
+        f"{base:.0f}/s {[round(x) for x in rb]}, {per:.1f} packs per held COMMIT")
+    return agent, base, per
+
+
 def handshakes(port, keys, extra=()):
     return ti.load("--port", str(port), "--keys", keys, "--nodes", "1", "--seconds", str(SECS),
                    *extra, "handshakes", timeout=120)["per_s"]
 
 
 def main():
-    rows = []
     with et.Harness("bench-coap") as h:
         h.make_pki()
         b = h.start_broker()
@@ -113,7 +128,6 @@ def main():
                                 "-k", KEY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         h.procs.append(srv)
         time.sleep(0.5)
-        base_extra = ("--method", "put", "--path", "example_data")
         results = {}
         for sync in ("normal", "full"):
             port = ti.free_udp_port()
@@ -128,37 +142,17 @@ def main():
             a.sock = h.path(f"state-{sync}", "edgectl.sock")
             log(f"agent (synchronous={sync}) on UDP {port}, baseline on UDP {bport + 1}")
             for nodes_n in (1, NODES):
-                st0 = ti.ingress_status(h, a)
-                agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
-                                             lambda: lockstep(bport + 1, keys, nodes_n,
-                                                              base_extra))
-                st1 = ti.ingress_status(h, a)
-                held = st1["heldPacks"] - st0["heldPacks"]
-                commits = st1["commits"] - st0["commits"]
-                results[(sync, nodes_n)] = (agent, base, held / commits if commits else 0)
-                log(f"sync={sync} nodes={nodes_n}: agent {agent:.0f}/s {[round(x) for x in ra]}, "
-                    f"baseline {base:.0f}/s {[round(x) for x in rb]}, "
-                    f"{held / commits if commits else 0:.1f} packs per COMMIT")
+                results[(sync, nodes_n)] = row(h, a, port, bport, keys, nodes_n, f"sync={sync}")
             if sync == "normal":
                 # the module alone: no publishing next to it (the outbox only grows)
                 b.stop()
                 time.sleep(1)
                 for nodes_n in (1, NODES):
-                    st0 = ti.ingress_status(h, a)
-                    agent, base, ra, rb = paired(lambda: lockstep(port, keys, nodes_n),
-                                                 lambda: lockstep(bport + 1, keys, nodes_n,
-                                                                  base_extra))
-                    st1 = ti.ingress_status(h, a)
-                    held = st1["heldPacks"] - st0["heldPacks"]
-                    commits = st1["commits"] - st0["commits"]
-                    results[("normal, broker down", nodes_n)] = (
-                        agent, base, held / commits if commits else 0)
-                    log(f"broker down, nodes={nodes_n}: agent {agent:.0f}/s "
-                        f"{[round(x) for x in ra]}, baseline {base:.0f}/s "
-                        f"{[round(x) for x in rb]}")
+                    results[("normal, broker down", nodes_n)] = row(h, a, port, bport, keys,
+                                                                   nodes_n, "broker down")
                 b.start()
                 hs_agent, hs_base, _, _ = paired(lambda: handshakes(port, keys),
-                                                 lambda: handshakes(bport + 1, keys, base_extra))
+                                                 lambda: handshakes(bport + 1, keys, BASE_EXTRA))
                 log(f"handshakes/s: agent {hs_agent:.0f}, baseline {hs_base:.0f}")
                 # memory per held session
                 time.sleep(1)

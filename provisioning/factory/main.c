@@ -499,7 +499,8 @@ static void to_hex(const uint8_t *b, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static bool host_ok(const char *s)
+/* 1 to 64 characters: letters, digits and those of punct. */
+static bool name_ok(const char *s, const char *punct)
 {
 	size_t n = strlen(s);
 
@@ -507,9 +508,15 @@ static bool host_ok(const char *s)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == ':'))
+		      (*s >= '0' && *s <= '9') || strchr(punct, *s)))
 			return false;
 	return true;
+}
+
+/* the gateway's address or DNS name in its certificate */
+static bool host_ok(const char *s)
+{
+	return name_ok(s, ".-:");
 }
 
 static int nodes_parse(int argc, char **argv, struct nodes_opts *o)
@@ -834,17 +841,10 @@ static int nodes_gateway_cert(const struct nodes_opts *o)
 	return 0;
 }
 
+/* a node id, as the agent's keys file takes them */
 static bool node_id_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
+	return name_ok(s, "._-");
 }
 
 static int nodes_main(int argc, char **argv)
