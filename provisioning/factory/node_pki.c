@@ -17,10 +17,10 @@
 #include <mbedtls/x509_crt.h>
 
 #include "edge/file.h"
+#include "edge/prov_cert.h"
 #include "edge/prov_identity.h"
 #include "node_pki.h"
 
-#define CRT_PEM_MAX  4096
 #define CA_FILE_MAX  (256 * 1024)
 #define KEY_FILE_MAX (16 * 1024)
 #define BACKDATE_S   3600 /* nodes and gateways whose clocks lag a little */
@@ -72,15 +72,6 @@ static int64_t x509_time_epoch(const mbedtls_x509_time *t)
 			.tm_sec = t->sec};
 
 	return (int64_t)timegm(&tm);
-}
-
-static void fmt_time(int64_t t, char out[16])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 16, "%Y%m%d%H%M%S", &tm);
 }
 
 /*
@@ -248,140 +239,23 @@ out:
 	return 0;
 }
 
-static int random_serial(mbedtls_ctr_drbg_context *d, mbedtls_mpi *serial)
+/* A node (clientAuth) or the gateway (serverAuth, subjectAltName = host as
+ * an address or a DNS name), issued by ca. */
+static void issued_args(struct node_ca *ca, const char *server_host, struct edge_cert_args *a)
 {
-	unsigned char b[16];
+	unsigned char addr[16];
 
-	if (mbedtls_ctr_drbg_random(d, b, sizeof(b)) != 0)
-		return -EIO;
-	b[0] &= 0x7f;
-	b[0] |= 0x01; /* positive and never zero */
-	return mbedtls_mpi_read_binary(serial, b, sizeof(b)) ? -ENOMEM : 0;
-}
-
-enum kind { KIND_CA, KIND_NODE, KIND_GATEWAY };
-
-struct sign_args {
-	enum kind kind;
-	mbedtls_pk_context *subject_key, *issuer_key;
-	const char *subject, *issuer;
-	const unsigned char *aki; /* issuer's key id; NULL: none */
-	size_t aki_len;
-	int64_t not_before, not_after;
-	const char *host; /* KIND_GATEWAY: subjectAltName */
-};
-
-/* subjectAltName = one iPAddress or one dNSName (host: 1-64 bytes). */
-static int set_san(mbedtls_x509write_cert *w, const char *host)
-{
-	unsigned char san[4 + 64], ip[16];
-	const unsigned char *v = ip;
-	size_t n;
-
-	san[2] = 0x87; /* [7] iPAddress */
-	if (inet_pton(AF_INET, host, ip) == 1) {
-		n = 4;
-	} else if (inet_pton(AF_INET6, host, ip) == 1) {
-		n = 16;
-	} else {
-		n = strlen(host);
-		if (n == 0 || n > 64)
-			return -EINVAL;
-		v = (const unsigned char *)host;
-		san[2] = 0x82; /* [2] dNSName */
-	}
-	san[0] = 0x30;
-	san[1] = (unsigned char)(2 + n);
-	san[3] = (unsigned char)n;
-	memcpy(san + 4, v, n);
-	return mbedtls_x509write_crt_set_extension(w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-						   MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-						   0, san, 4 + n)
-		   ? -EIO
-		   : 0;
-}
-
-static int set_eku(mbedtls_x509write_cert *w, bool server)
-{
-	/* SEQUENCE { id-kp-clientAuth (.2) | id-kp-serverAuth (.1) } */
-	unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
-			       0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
-
-	if (server)
-		eku[11] = 0x01;
-	return mbedtls_x509write_crt_set_extension(w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-						   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
-						   0, eku, sizeof(eku))
-		   ? -EIO
-		   : 0;
-}
-
-static int set_aki(mbedtls_x509write_cert *w, const struct sign_args *a)
-{
-	unsigned char v[4 + 64];
-
-	if (a->kind == KIND_CA) /* self-signed: its own key */
-		return mbedtls_x509write_crt_set_authority_key_identifier(w) ? -EIO : 0;
-	if (!a->aki_len)
-		return 0;
-	/* SEQUENCE { [0] keyIdentifier } */
-	v[0] = 0x30;
-	v[1] = (unsigned char)(a->aki_len + 2);
-	v[2] = 0x80;
-	v[3] = (unsigned char)a->aki_len;
-	memcpy(v + 4, a->aki, a->aki_len);
-	return mbedtls_x509write_crt_set_extension(
-		   w, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER,
-		   MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER), 0, v, a->aki_len + 4)
-		   ? -EIO
-		   : 0;
-}
-
-static int sign(mbedtls_ctr_drbg_context *drbg, const struct sign_args *a, char **pem_out)
-{
-	char nb[16], na[16];
-	mbedtls_x509write_cert w;
-	mbedtls_mpi serial;
-	char *buf = calloc(1, CRT_PEM_MAX);
-	int rc = -EIO;
-
-	if (!buf)
-		return -ENOMEM;
-	mbedtls_x509write_crt_init(&w);
-	mbedtls_mpi_init(&serial);
-	fmt_time(a->not_before, nb);
-	fmt_time(a->not_after, na);
-	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&w, a->subject_key);
-	mbedtls_x509write_crt_set_issuer_key(&w, a->issuer_key);
-	if (random_serial(drbg, &serial) || mbedtls_x509write_crt_set_serial(&w, &serial) ||
-	    mbedtls_x509write_crt_set_subject_name(&w, a->subject) ||
-	    mbedtls_x509write_crt_set_issuer_name(&w, a->issuer) ||
-	    mbedtls_x509write_crt_set_validity(&w, nb, na) ||
-	    mbedtls_x509write_crt_set_basic_constraints(&w, a->kind == KIND_CA, 0) ||
-	    mbedtls_x509write_crt_set_subject_key_identifier(&w) || set_aki(&w, a))
-		goto out;
-	if (a->kind == KIND_CA) {
-		if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_KEY_CERT_SIGN |
-								MBEDTLS_X509_KU_CRL_SIGN))
-			goto out;
-	} else if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) ||
-		   set_eku(&w, a->kind == KIND_GATEWAY) ||
-		   (a->kind == KIND_GATEWAY && set_san(&w, a->host))) {
-		goto out;
-	}
-	if (mbedtls_x509write_crt_pem(&w, (unsigned char *)buf, CRT_PEM_MAX,
-				      mbedtls_ctr_drbg_random, drbg) != 0)
-		goto out;
-	*pem_out = buf;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	mbedtls_mpi_free(&serial);
-	mbedtls_x509write_crt_free(&w);
-	return rc;
+	a->issuer_key = &ca->key;
+	a->issuer = ca->issuer;
+	a->aki_mode = ca->ski_len ? EDGE_CERT_AKI_GIVEN : EDGE_CERT_AKI_NONE;
+	a->aki = ca->ski;
+	a->aki_len = ca->ski_len;
+	a->server = server_host != NULL;
+	if (server_host && (inet_pton(AF_INET, server_host, addr) == 1 ||
+			    inet_pton(AF_INET6, server_host, addr) == 1))
+		a->ip = server_host;
+	else
+		a->dns = server_host;
 }
 
 static int parse_key(mbedtls_pk_context *pk, const char *pem)
@@ -398,13 +272,13 @@ int node_ca_create(const char *cn, int days, char **key_pem, char **crt_pem, str
 	char subject[128];
 	char *key = NULL, *crt = NULL;
 	int64_t now = (int64_t)time(NULL);
-	struct sign_args a = {.kind = KIND_CA,
-			      .subject_key = &pk,
-			      .issuer_key = &pk,
-			      .subject = subject,
-			      .issuer = subject,
-			      .not_before = now - BACKDATE_S,
-			      .not_after = now + (int64_t)days * 86400};
+	struct edge_cert_args a = {.subject_key = &pk,
+				   .issuer_key = &pk,
+				   .subject = subject,
+				   .issuer = subject,
+				   .not_before = now - BACKDATE_S,
+				   .not_after = now + (int64_t)days * 86400,
+				   .is_ca = true};
 	int rc;
 
 	mbedtls_pk_init(&pk);
@@ -422,7 +296,7 @@ int node_ca_create(const char *cn, int days, char **key_pem, char **crt_pem, str
 	rc = rng_init(ca);
 	rc = rc ?: edge_id_key_generate(&key);
 	rc = rc ?: parse_key(&pk, key);
-	rc = rc ?: sign(&ca->drbg, &a, &crt);
+	rc = rc ?: edge_cert_write(&ca->drbg, &a, &crt);
 	if (rc) {
 		snprintf(err, errlen, "making the CA key and certificate failed (%s)",
 			 strerror(-rc));
@@ -476,16 +350,10 @@ int node_ca_issue(struct node_ca *ca, const char *cn, const char *server_host, i
 	mbedtls_pk_context pk;
 	char subject[80], *key = NULL, *crt = NULL;
 	int64_t now = (int64_t)time(NULL);
-	struct sign_args a = {.kind = server_host ? KIND_GATEWAY : KIND_NODE,
-			      .subject_key = &pk,
-			      .issuer_key = &ca->key,
-			      .subject = subject,
-			      .issuer = ca->issuer,
-			      .aki = ca->ski,
-			      .aki_len = ca->ski_len,
-			      .not_before = now - BACKDATE_S,
-			      .not_after = now + (int64_t)days * 86400,
-			      .host = server_host};
+	struct edge_cert_args a = {.subject_key = &pk,
+				   .subject = subject,
+				   .not_before = now - BACKDATE_S,
+				   .not_after = now + (int64_t)days * 86400};
 	int rc;
 
 	if (!cn_ok(cn))
@@ -494,13 +362,14 @@ int node_ca_issue(struct node_ca *ca, const char *cn, const char *server_host, i
 			    cn);
 	if (server_host && (!*server_host || strlen(server_host) > 64))
 		return fail(err, errlen, "gateway host \"%s\": 1-64 characters", server_host);
+	issued_args(ca, server_host, &a);
 	if (a.not_after > ca->not_after)
 		a.not_after = ca->not_after;
 	snprintf(subject, sizeof(subject), "CN=%s", cn);
 	mbedtls_pk_init(&pk);
 	rc = edge_id_key_generate(&key);
 	rc = rc ?: parse_key(&pk, key);
-	rc = rc ?: sign(&ca->drbg, &a, &crt);
+	rc = rc ?: edge_cert_write(&ca->drbg, &a, &crt);
 	mbedtls_pk_free(&pk);
 	if (rc)
 		snprintf(err, errlen, "%s: key or certificate generation failed (%s)", cn,

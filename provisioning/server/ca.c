@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,10 +14,9 @@
 #include <mbedtls/x509.h>
 
 #include "edge/file.h"
+#include "edge/prov_cert.h"
 #include "edge/prov_identity.h"
 #include "srv.h"
-
-#define CRT_PEM_MAX 4096
 
 static int drbg_init(mbedtls_entropy_context *e, mbedtls_ctr_drbg_context *d)
 {
@@ -81,133 +79,11 @@ void srv_ca_free(struct srv_ca *ca)
 	ca->crt_pem = NULL;
 }
 
-static void fmt_time(int64_t t, char out[16])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 16, "%Y%m%d%H%M%S", &tm);
-}
-
-static int random_serial(mbedtls_ctr_drbg_context *d, mbedtls_mpi *serial)
-{
-	unsigned char b[16];
-
-	if (mbedtls_ctr_drbg_random(d, b, sizeof(b)) != 0)
-		return -EIO;
-	b[0] &= 0x7f;
-	b[0] |= 0x01; /* positive and never zero */
-	return mbedtls_mpi_read_binary(serial, b, sizeof(b)) ? -ENOMEM : 0;
-}
-
-/* extendedKeyUsage = clientAuth | serverAuth */
-static int set_eku(mbedtls_x509write_cert *w, bool server)
-{
-	unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
-			       0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
-
-	if (server)
-		eku[11] = 0x01;
-	return mbedtls_x509write_crt_set_extension(w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-						   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
-						   0, eku, sizeof(eku));
-}
-
-struct sign_args {
-	mbedtls_pk_context *subject_key, *issuer_key;
-	const char *subject, *issuer;
-	int64_t not_before, not_after;
-	bool is_ca, server;
-	const char *dns, *ip;
-};
-
-static int sign(mbedtls_ctr_drbg_context *drbg, const struct sign_args *a, char **pem_out)
-{
-	char nb[16], na[16];
-	mbedtls_x509write_cert w;
-	unsigned char san[128];
-	size_t san_len = 0;
-	mbedtls_mpi serial;
-	char *buf;
-	int rc = -EIO;
-
-	buf = calloc(1, CRT_PEM_MAX);
-	if (!buf)
-		return -ENOMEM;
-	mbedtls_x509write_crt_init(&w);
-	mbedtls_mpi_init(&serial);
-	fmt_time(a->not_before, nb);
-	fmt_time(a->not_after, na);
-	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&w, a->subject_key);
-	mbedtls_x509write_crt_set_issuer_key(&w, a->issuer_key);
-	if (random_serial(drbg, &serial) || mbedtls_x509write_crt_set_serial(&w, &serial) ||
-	    mbedtls_x509write_crt_set_subject_name(&w, a->subject) ||
-	    mbedtls_x509write_crt_set_issuer_name(&w, a->issuer) ||
-	    mbedtls_x509write_crt_set_validity(&w, nb, na) ||
-	    mbedtls_x509write_crt_set_basic_constraints(&w, a->is_ca ? 1 : 0, a->is_ca ? 0 : -1) ||
-	    mbedtls_x509write_crt_set_subject_key_identifier(&w) ||
-	    mbedtls_x509write_crt_set_authority_key_identifier(&w))
-		goto out;
-	if (a->is_ca) {
-		if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_KEY_CERT_SIGN |
-								MBEDTLS_X509_KU_CRL_SIGN))
-			goto out;
-	} else {
-		if (mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) ||
-		    set_eku(&w, a->server))
-			goto out;
-	}
-	if (a->dns || a->ip) {
-		/* subjectAltName: SEQUENCE { [2] dNSName, [7] iPAddress } */
-		size_t inner = 0;
-		struct in_addr ip4;
-		size_t dl = a->dns ? strlen(a->dns) : 0;
-
-		if (dl > 60 || (a->ip && inet_pton(AF_INET, a->ip, &ip4) != 1)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		inner = (a->dns ? 2 + dl : 0) + (a->ip ? 6 : 0);
-		san[san_len++] = 0x30;
-		san[san_len++] = (unsigned char)inner;
-		if (a->dns) {
-			san[san_len++] = 0x82;
-			san[san_len++] = (unsigned char)dl;
-			memcpy(san + san_len, a->dns, dl);
-			san_len += dl;
-		}
-		if (a->ip) {
-			san[san_len++] = 0x87;
-			san[san_len++] = 4;
-			memcpy(san + san_len, &ip4, 4);
-			san_len += 4;
-		}
-		if (mbedtls_x509write_crt_set_extension(
-			&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-			MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san, san_len))
-			goto out;
-	}
-	if (mbedtls_x509write_crt_pem(&w, (unsigned char *)buf, CRT_PEM_MAX,
-				      mbedtls_ctr_drbg_random, drbg) != 0)
-		goto out;
-	*pem_out = buf;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	mbedtls_mpi_free(&serial);
-	mbedtls_x509write_crt_free(&w);
-	return rc;
-}
-
 int srv_ca_sign(struct srv_ca *ca, mbedtls_x509_csr *csr, const char *cn, int64_t now,
 		int64_t validity_s, int64_t backdate_s, char **pem_out, int64_t *not_after)
 {
 	char subject[80];
-	struct sign_args a = {
+	struct edge_cert_args a = {
 	    .subject_key = &csr->pk,
 	    .issuer_key = &ca->key,
 	    .subject = subject,
@@ -221,7 +97,7 @@ int srv_ca_sign(struct srv_ca *ca, mbedtls_x509_csr *csr, const char *cn, int64_
 		return -EINVAL;
 	snprintf(subject, sizeof(subject), "CN=%s", cn);
 	pthread_mutex_lock(&ca->lock);
-	rc = sign(&ca->drbg, &a, pem_out);
+	rc = edge_cert_write(&ca->drbg, &a, pem_out);
 	pthread_mutex_unlock(&ca->lock);
 	if (!rc)
 		*not_after = a.not_after;
@@ -316,15 +192,26 @@ int srv_ca_init_files(const char *dir, const char *ca_cn, int days, const char *
 	rc = rc ?: gen_key(&drbg, &cakey);
 	rc = rc ?: gen_key(&drbg, &skey);
 	if (!rc) {
-		struct sign_args ca = {
-		    &cakey, &cakey, ca_subject, ca_subject, now - 300, now + (int64_t)days * 86400,
-		    true,   false,  NULL,	NULL};
-		struct sign_args srv = {
-		    &skey, &cakey, s_subject,  ca_subject, now - 300, now + (int64_t)days * 86400,
-		    false, true,   server_dns, server_ip};
+		int64_t until = now + (int64_t)days * 86400;
+		struct edge_cert_args ca = {.subject_key = &cakey,
+					    .issuer_key = &cakey,
+					    .subject = ca_subject,
+					    .issuer = ca_subject,
+					    .not_before = now - 300,
+					    .not_after = until,
+					    .is_ca = true};
+		struct edge_cert_args srv = {.subject_key = &skey,
+					     .issuer_key = &cakey,
+					     .subject = s_subject,
+					     .issuer = ca_subject,
+					     .not_before = now - 300,
+					     .not_after = until,
+					     .server = true,
+					     .dns = server_dns,
+					     .ip = server_ip};
 
-		rc = sign(&drbg, &ca, &ca_pem);
-		rc = rc ?: sign(&drbg, &srv, &s_pem);
+		rc = edge_cert_write(&drbg, &ca, &ca_pem);
+		rc = rc ?: edge_cert_write(&drbg, &srv, &s_pem);
 	}
 	if (rc) {
 		snprintf(err, errlen, "key or certificate generation failed (%s)", strerror(-rc));
