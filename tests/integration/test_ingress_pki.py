@@ -178,6 +178,7 @@ def test_pki_beside_psk():
         et.check(hs["failed"] - hs0["failed"] >= 6, f"failed handshakes {hs0} -> {hs}")
         # nothing of the refused ones was stored or published
         # (the gateway's own sim sensors publish on sensors/sim-0001/...: not nodes)
+        sub.wait("sensors/node-01/heart_rate", 2, timeout=15)  # the control's publish
         msgs = [m for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
         et.check(sorted(m[0] for m in msgs) == ["sensors/node-01/heart_rate"] * 2 +
                  ["sensors/psk-01/heart_rate"], f"published {[m[0] for m in msgs]}")
@@ -255,6 +256,9 @@ def test_factory_cert_nodes():
         et.check(r.code == "2.04", f"control: {r}")
         hs = ingress_status(h, a)["handshakes"]
         et.check(hs["failed"] - before["failed"] >= 1, f"failed handshakes {before} -> {hs}")
+        # the 2.04s come after the COMMIT, the publishes after them
+        sub.wait("sensors/psk-01/heart_rate", 1, timeout=15)
+        sub.wait("sensors/thermo-0001/heart_rate", 2, timeout=15)
         msgs = [m[0] for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
         et.check(sorted(msgs) == ["sensors/psk-01/heart_rate"] +
                  ["sensors/thermo-0001/heart_rate"] * 2 + ["sensors/thermo-0002/heart_rate"],
@@ -418,6 +422,9 @@ def test_pki_reload():
         et.check(r.code == "2.04", f"b1 after the reload to B: {r}")
         r = coap(h, coaps_uri(a), PACK, ident="p1", key=p1_key)
         et.check(r.code == "2.04", f"PSK node p1: {r}")
+        # the 2.04 follows the COMMIT, the publish comes after it: wait for it to arrive
+        sub.wait("sensors/p1/heart_rate", 1, timeout=15)
+        sub.wait("sensors/b1/heart_rate", 2, timeout=15)
         msgs = [m[0] for m in node_msgs(sub, "+") if not m[0].startswith("sensors/sim-0001/")]
         et.check(sorted(msgs) == ["sensors/a1/heart_rate"] * 4 + ["sensors/b1/heart_rate"] * 2 +
                  ["sensors/p1/heart_rate"], f"published {msgs}")
