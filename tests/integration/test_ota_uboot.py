@@ -24,6 +24,7 @@ import signal
 import struct
 import subprocess
 import time
+import zlib
 
 import edgetest as et
 from edgetest import Harness, check
@@ -33,8 +34,9 @@ UBOOT_DIR = os.path.join(SRC, "deploy", "uboot")
 UBOOT_BIN = "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
 INSTALL = os.path.join(et.BIN, "edge-ota-install")
 MIB = 1 << 20
-# qemu-virt.cmd: block 0x200, 0x20 blocks
+# qemu-virt.cmd: block 0x200, 0x20 blocks; the second copy at block 0x220
 ENV_OFFSET, ENV_SIZE = 0x40000, 0x4000
+ENV_OFFSET2 = 0x44000
 BOOT_TIMEOUT_S = 30
 BOOT_TIMES = []
 
@@ -57,13 +59,40 @@ def mke2fs():
 
 
 class Env:
-    """A raw environment range in a file, as libubootenv sees it."""
+    """A raw environment range in a file, as libubootenv sees it: one copy, or
+    two (offset2) in the redundant format."""
 
-    def __init__(self, h, image, offset=ENV_OFFSET, size=ENV_SIZE):
-        self.h, self.image = h, image
+    def __init__(self, h, image, offset=ENV_OFFSET, size=ENV_SIZE, offset2=None):
+        self.h, self.image, self.size = h, image, size
+        self.offsets = [offset] + ([offset2] if offset2 is not None else [])
         self.config = h.path(os.path.basename(image) + ".fw_env.config")
         with open(self.config, "w") as f:
-            f.write(f"{image} {offset:#x} {size:#x}\n")
+            for off in self.offsets:
+                f.write(f"{image} {off:#x} {size:#x}\n")
+
+    def raw(self, copy):
+        """The bytes of copy 1 or 2."""
+        with open(self.image, "rb") as f:
+            f.seek(self.offsets[copy - 1])
+            return f.read(self.size)
+
+    def put_raw(self, copy, data):
+        check(len(data) == self.size, "a copy of the wrong size")
+        with open(self.image, "r+b") as f:
+            f.seek(self.offsets[copy - 1])
+            f.write(data)
+
+    def flags(self, copy):
+        """The flags byte of a redundant copy, None when its CRC is wrong."""
+        d = self.raw(copy)
+        ok = struct.unpack("<I", d[:4])[0] == zlib.crc32(d[5:])
+        return d[4] if ok else None
+
+    def craft(self, copy, variables, flags):
+        """Writes a valid redundant copy holding these variables."""
+        data = b"".join(f"{k}={v}".encode() + b"\0" for k, v in variables.items()) + b"\0"
+        data = data.ljust(self.size - 5, b"\0")
+        self.put_raw(copy, struct.pack("<IB", zlib.crc32(data), flags) + data)
 
     def read(self):
         """{name: value} through fw_printenv; {} when there is no valid one."""
@@ -176,9 +205,11 @@ def test_unit_boot_uboot():
 
 class Machine:
     """A virt board: boot partition (ext2 with boot.scr) at 1 MiB, slots A and
-    B as partitions 2 and 3 (empty), the environment at ENV_OFFSET."""
+    B as partitions 2 and 3 (empty), the environment at ENV_OFFSET and, as
+    qemu-virt.cmd has it, its second copy at ENV_OFFSET2; redundant=False
+    unsets edge_env_blk2 after qemu-virt.cmd: one copy."""
 
-    def __init__(self, h):
+    def __init__(self, h, redundant=True):
         self.h = h
         bootfs = h.path("bootfs")
         os.makedirs(bootfs)
@@ -187,6 +218,8 @@ class Machine:
             for part in ("qemu-virt.cmd", "boot.cmd"):
                 with open(os.path.join(UBOOT_DIR, part)) as f:
                     out.write(f.read())
+                if part == "qemu-virt.cmd" and not redundant:
+                    out.write("setenv edge_env_blk2\n")
         et.run(["mkimage", "-A", "arm64", "-T", "script", "-C", "none", "-n", "edge-ab",
                 "-d", script, os.path.join(bootfs, "boot.scr")])
         p1 = h.path("p1.img")
@@ -199,14 +232,14 @@ class Machine:
             mbr[446 + 16 * i:462 + 16 * i] = struct.pack("<B3sB3sII", boot, b"\xfe\xff\xff", 0x83,
                                                          b"\xfe\xff\xff", start, n)
         mbr[510:512] = b"\x55\xaa"
-        check(ENV_OFFSET + ENV_SIZE <= parts[0][0] * 512, "environment overlaps partition 1")
+        check(ENV_OFFSET2 + ENV_SIZE <= parts[0][0] * 512, "environment overlaps partition 1")
         with open(self.disk, "wb") as f:
             f.truncate(8 * MIB)
             f.write(mbr)
             f.seek(parts[0][0] * 512)
             with open(p1, "rb") as p:
                 f.write(p.read())
-        self.env = Env(h, self.disk)
+        self.env = Env(h, self.disk, offset2=ENV_OFFSET2 if redundant else None)
         self.boots = 0
 
     def boot(self, power_cut=False, cut_before_script=False):
@@ -385,21 +418,116 @@ def test_mark_bad_keeps_away():
 
 def test_garbage_environment():
     """No environment at all, then garbage in every variable: U-Boot boots
-    with safe defaults, and libubootenv reads what U-Boot wrote."""
+    with safe defaults, and libubootenv reads what U-Boot wrote; with two
+    copies and with one. With one copy a save torn by a power cut loses the
+    environment: the next boot is on the defaults (slot A, though B was
+    committed), which is why qemu-virt.cmd keeps two (test_redundant_copies)."""
     need_tools()
-    with Harness("ota-uboot-garbage") as h:
+    for redundant in (True, False):
+        with Harness("ota-uboot-garbage" + ("" if redundant else "-1copy")) as h:
+            m = Machine(h, redundant=redundant)
+            check(m.env.read() == {}, "the fresh disk already has an environment")
+            slot, _, lines = m.boot()
+            check(slot == "A", f"no environment: slot {slot}")
+            check(any("no valid environment" in ln for ln in lines), f"lines: {lines}")
+            check(m.env.boot_vars() == ("A B", "2", "3"),
+                  f"U-Boot's first save: {m.env.boot_vars()}")
+            m.env.fw_setenv("BOOT_ORDER", "C D", "BOOT_A_LEFT", "x", "BOOT_B_LEFT", "12")
+            slot, _, lines = m.boot()
+            check(slot == "A", f"garbage: slot {slot}")
+            for var in ("BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT"):
+                check(any(var in ln and ("not a" in ln) for ln in lines),
+                      f"no {var} message: {lines}")
+            check(m.env.boot_vars() == ("A B", "2", "3"), f"after garbage: {m.env.boot_vars()}")
+            if redundant:
+                continue
+            m.env.tool("commit", "--slot", "B")
+            new = m.env.raw(1)
+            m.env.tool("commit", "--slot", "A")  # what the torn write replaces
+            m.env.put_raw(1, tear(new, m.env.raw(1)))
+            check(m.env.read() == {}, "one copy: the torn save still reads as valid")
+            slot, _, lines = m.boot()
+            check(slot == "A" and any("no valid environment" in ln for ln in lines),
+                  f"one copy, torn save of B's commit: slot {slot}, {lines}")
+
+
+def tear(new, old):
+    """A save cut by a power loss: the new header (CRC, flags), the old data
+    behind it (which must differ, or the torn copy would be the new one)."""
+    check(new[5:] != old[5:], "tear(): the save did not change the data")
+    return new[:5] + old[5:]
+
+
+def test_redundant_copies():
+    """Two copies (qemu-virt.cmd; fw_env.config with two lines): U-Boot's
+    script and libubootenv agree which copy is current (the higher flags
+    byte, 0 after ff, copy 1 when equal), every save goes to the other copy
+    with the flags one up, and a save torn by a power cut, the OS's or U-Boot's
+    own, leaves the state before it in force for both."""
+    need_tools()
+    with Harness("ota-uboot-redundant") as h:
         m = Machine(h)
-        check(m.env.read() == {}, "the fresh disk already has an environment")
-        slot, _, lines = m.boot()
-        check(slot == "A", f"no environment: slot {slot}")
-        check(any("no valid environment" in ln for ln in lines), f"lines: {lines}")
-        check(m.env.boot_vars() == ("A B", "2", "3"), f"U-Boot's first save: {m.env.boot_vars()}")
-        m.env.fw_setenv("BOOT_ORDER", "C D", "BOOT_A_LEFT", "x", "BOOT_B_LEFT", "12")
-        slot, _, lines = m.boot()
-        check(slot == "A", f"garbage: slot {slot}")
-        for var in ("BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT"):
-            check(any(var in ln and ("not a" in ln) for ln in lines), f"no {var} message: {lines}")
-        check(m.env.boot_vars() == ("A B", "2", "3"), f"after garbage: {m.env.boot_vars()}")
+        e = m.env
+        a_only = {"BOOT_ORDER": "A", "BOOT_A_LEFT": "3", "BOOT_B_LEFT": "0"}
+        b_only = {"BOOT_ORDER": "B", "BOOT_A_LEFT": "0", "BOOT_B_LEFT": "3"}
+        for f1, f2, cur in ((4, 5, 2), (5, 4, 1), (0xFF, 0, 2), (0, 0xFF, 1), (7, 7, 1)):
+            e.craft(1, a_only, f1)
+            e.craft(2, b_only, f2)
+            want = "A" if cur == 1 else "B"
+            check(e.boot_vars()[0] == want,
+                  f"libubootenv, flags {f1:#x}/{f2:#x}: {e.boot_vars()}, expected {want}")
+            slot, _, lines = m.boot(power_cut=True)
+            check(slot == want and any(f"(copy {cur})" in ln for ln in lines),
+                  f"U-Boot, flags {f1:#x}/{f2:#x}: slot {slot}, expected {want}: {lines}")
+            flags = ((f1 if cur == 1 else f2) + 1) % 256
+            check(e.flags(3 - cur) == flags and e.flags(cur) == (f1 if cur == 1 else f2),
+                  f"U-Boot's save after {f1:#x}/{f2:#x}: flags {e.flags(1)}/{e.flags(2)}, "
+                  f"expected {flags} in copy {3 - cur}")
+            left = ("2", "0") if want == "A" else ("0", "2")
+            check(e.boot_vars() == (want,) + left, f"read back: {e.boot_vars()}")
+
+        # From the factory: A committed, B on trial, booted twice.
+        e.put_raw(1, bytes(ENV_SIZE))
+        e.put_raw(2, bytes(ENV_SIZE))
+        factory(m)
+        e.tool("trial", "--slot", "B")
+        check([m.boot()[0] for _ in range(2)] == ["B", "B"], "trial boots")
+        check(e.boot_vars() == ("B A", "3", "1"), f"after the trial boots: {e.boot_vars()}")
+
+        def current():
+            f1, f2 = e.flags(1), e.flags(2)
+            check(f1 is not None and f2 is not None, f"a copy is not valid: {f1} {f2}")
+            return 2 if (f2 > f1 and not (f1 == 0 and f2 == 0xFF)) or (f1, f2) == (0xFF, 0) else 1
+
+        # The OS commits B and the power fails in the middle of that save.
+        target = 3 - current()
+        old = e.raw(target)
+        e.tool("commit", "--slot", "B")
+        check(e.boot_vars() == ("B A", "3", "3"), f"commit B: {e.boot_vars()}")
+        e.put_raw(target, tear(e.raw(target), old))
+        check(e.flags(target) is None, "the torn copy still reads as valid")
+        check(e.boot_vars() == ("B A", "3", "1"),
+              f"libubootenv after the torn commit: {e.boot_vars()}")
+        slot, bootargs, lines = m.boot()
+        check(slot == "B" and any(f"(copy {3 - target})" in ln for ln in lines),
+              f"U-Boot after the torn commit: slot {slot}: {lines}")
+        check(e.boot_vars() == ("B A", "3", "0"), f"the trial goes on: {e.boot_vars()}")
+        check(m.os_booted(bootargs) == "B", f"OS sees {bootargs!r}")
+        e.tool("commit", "--slot", "B")  # the agent's next healthy window
+        check(e.boot_vars() == ("B A", "3", "3"), f"commit B again: {e.boot_vars()}")
+
+        # U-Boot's own save cut by a power failure: that boot's try is not
+        # spent, nothing else changes.
+        target = 3 - current()
+        old = e.raw(target)
+        check(m.boot(power_cut=True)[0] == "B", "boot before U-Boot's torn save")
+        check(e.boot_vars() == ("B A", "3", "2"), f"U-Boot's save: {e.boot_vars()}")
+        e.put_raw(target, tear(e.raw(target), old))
+        check(e.boot_vars() == ("B A", "3", "3"),
+              f"libubootenv after U-Boot's torn save: {e.boot_vars()}")
+        seen = [m.boot()[0] for _ in range(2)]
+        check(seen == ["B", "B"], f"after U-Boot's torn save: {seen}")
+        check(e.boot_vars() == ("B A", "3", "1"), f"two more boots: {e.boot_vars()}")
 
 
 def report_times():
@@ -416,4 +544,5 @@ if __name__ == "__main__":
     import atexit
     atexit.register(report_times)
     et.main([test_unit_boot_uboot, test_trial_falls_back, test_commit_sticks,
-             test_power_cuts_reset_counters, test_mark_bad_keeps_away, test_garbage_environment])
+             test_power_cuts_reset_counters, test_mark_bad_keeps_away, test_garbage_environment,
+             test_redundant_copies])
