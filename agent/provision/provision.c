@@ -171,7 +171,8 @@ static void on_line(void *arg, const char *line, size_t len)
 		EDGE_NOTICE(MOD, "certificate renewed, valid until %s: reconnecting", na);
 	} else if (strcmp(ev, "RETRYING") == 0) {
 		EDGE_LOG_RL(&p->rl_retry, EDGE_LOG_WARNING, MOD,
-			    "provisioning API unavailable (%s%s%s): retrying in %s ms", msg,
+			    "%s not done (%s%s%s): retrying in %s ms",
+			    p->job == JOB_RENEW ? "certificate renewal" : "registration", msg,
 			    http ? ", HTTP " : "", http ? status : "", retry);
 	} else if (strcmp(ev, "FAILED") == 0) {
 		p->refused = true;

@@ -289,16 +289,6 @@ def replace(src, dst):
     os.replace(tmp, dst)
 
 
-def wait_count(a, text, n, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        if a.log_text().count(text) >= n:
-            return
-        time.sleep(0.1)
-    raise et.TestFailure(f"agent log never showed {text!r} {n} times; log:\n"
-                         f"{a.log_text()[-3000:]}")
-
-
 def test_pki_reload():
     """New PKI files under the same paths apply at a reload, without a restart: a broken
     file (SIGHUP) or a certificate that is not its key's (edgectl nodes reload) is reported
@@ -386,7 +376,7 @@ def test_pki_reload():
         replace(b_gw_key, live_key)
         replace(b_gw_crt, live_crt)
         a.proc.send_signal(signal.SIGHUP)
-        wait_count(a, "certificates re-read", 1)
+        a.wait_log_count("certificates re-read", 1)
         et.check("0 certificate session(s) the CA file no longer accepts closed" in a.log_text(),
                  "a session the CA file still accepts was closed")
         st = ingress_status(h, a)
@@ -408,7 +398,7 @@ def test_pki_reload():
         r = edgectl(h, sock, "nodes", "reload")
         et.check(r.returncode == 0 and "certificates re-read" in r.stdout,
                  f"reload to B: {r.stdout}{r.stderr}")
-        wait_count(a, "1 certificate session(s) the CA file no longer accepts closed", 1)
+        a.wait_log_count("1 certificate session(s) the CA file no longer accepts closed", 1)
         end = time.time() + 10
         while held_a1.alive() and time.time() < end:
             time.sleep(0.1)

@@ -18,22 +18,28 @@ from p11test import SoftHSM, SwTPM, private_key_files
 from provtest import FACTORY, agent_cfg, cert_serial, openssl_verify, run, setup
 
 
+def factory(h, prov, hsm, serial):
+    """edge-factory with the key made in the token; returns the bundle."""
+    token = prov.token("line-p11", uses=5)
+    out = h.path("factory")
+    r = run([FACTORY, "--out", out, "--url", prov.url, "--ca", prov.ca, "--token", token,
+             "--platform", "health-data", "--board", "sim", "--serial", serial,
+             "--agent-state-dir", h.path(f"state-{serial}"),
+             "--pkcs11-uri", hsm.uri(), "--pkcs11-module", hsm.module,
+             "--pin-file", hsm.pin_file], env=hsm.environ())
+    check("not extractable" in r.stderr.decode(), r.stderr)
+    bundle = os.path.join(out, serial)
+    check(not os.path.exists(os.path.join(bundle, "device.key")), "factory wrote a key file")
+    return bundle
+
+
 def chain(name, make_token):
     with Harness(name) as h:
         prov, broker = setup(h, "prov", cert_validity="20s")
         prov.start()
-        token = prov.token("line-p11", uses=5)
         hsm = make_token(h)
-        out = h.path("factory")
         serial = "GW-P11-01"
-        r = run([FACTORY, "--out", out, "--url", prov.url, "--ca", prov.ca, "--token", token,
-                 "--platform", "health-data", "--board", "sim", "--serial", serial,
-                 "--agent-state-dir", h.path(f"state-{serial}"),
-                 "--pkcs11-uri", hsm.uri(), "--pkcs11-module", hsm.module,
-                 "--pin-file", hsm.pin_file], env=hsm.environ())
-        check("not extractable" in r.stderr.decode(), r.stderr)
-        bundle = os.path.join(out, serial)
-        check(not os.path.exists(os.path.join(bundle, "device.key")), "factory wrote a key file")
+        bundle = factory(h, prov, hsm, serial)
         # the token's own view: sensitive, never extractable, made inside it
         access = hsm.key_access()
         for want in ("sensitive", "always sensitive", "never extractable", "local"):
@@ -89,5 +95,43 @@ def test_chain_tpm2_swtpm():
     chain("p11-chain-tpm", SwTPM)
 
 
+def test_token_absent_then_back():
+    """A token that is not there when the key is needed (a TPM resource
+    manager started late, a secure element re-enumerating, a file store being
+    rewritten): registration and renewal try again with the backoff and go
+    through once it is back. (Before, registration gave up until a restart
+    and a renewal waited 10 minutes, after this test's certificate expired.)"""
+    with Harness("p11-absent") as h:
+        prov, broker = setup(h, "prov", cert_validity="20s")
+        prov.start()
+        hsm = SoftHSM(h)
+        serial = "GW-P11-02"
+        bundle = factory(h, prov, hsm, serial)
+        cfg, state = agent_cfg(h, broker, prov, serial, bundle, renew_before_days=1)
+        cfg["pkcs11"] = json.load(open(os.path.join(bundle, "agent-config.json")))["pkcs11"]
+        crt = os.path.join(state, "device.crt")
+        hsm.hide()
+        agent = h.start_agent(cfg, env=hsm.env)
+        agent.wait_log('registration not done (token "edge" not found', timeout=15)
+        check("not retrying" not in agent.log_text(), agent.log_text()[-1500:])
+        time.sleep(2)
+        check(not os.path.exists(crt), "a certificate without the token")
+        hsm.restore()
+        agent.wait_log(f"registered as {serial}", timeout=40)
+        agent.wait_log("connected to 127.0.0.1:%d" % broker.port, timeout=20)
+        agent.wait_log("certificate renewed", timeout=30)
+        # a restart that renews at once (20 s certificates), with the token away
+        check(agent.stop() == 0, "agent exit status")
+        renewed = agent.log_text().count("certificate renewed")
+        hsm.hide()
+        agent = h.start_agent(cfg, env=hsm.env)
+        agent.wait_log('certificate renewal not done (token "edge" not found', timeout=15)
+        hsm.restore()
+        agent.wait_log_count("certificate renewed", renewed + 1, timeout=15)
+        ok, txt = openssl_verify(prov.ca, crt)
+        check(ok, txt)
+        check(agent.stop() == 0, "agent exit status")
+
+
 if __name__ == "__main__":
-    et.main([test_chain_softhsm2, test_chain_tpm2_swtpm])
+    et.main([test_chain_softhsm2, test_chain_tpm2_swtpm, test_token_absent_then_back])

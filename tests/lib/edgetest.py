@@ -154,6 +154,18 @@ class Agent:
             time.sleep(0.1)
         raise TestFailure(f"agent log never showed {text!r}; log:\n{self.log_text()[-3000:]}")
 
+    def wait_log_count(self, text, n, timeout=15):
+        """Until text is in the log n times (the log goes on across restarts)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.log_text().count(text) >= n:
+                return
+            if not self.alive():
+                break
+            time.sleep(0.1)
+        raise TestFailure(f"agent log never showed {text!r} {n} times; log:\n"
+                          f"{self.log_text()[-3000:]}")
+
 
 class MessageLog:
     """snapshot() and wait() over self.msgs (tuples, topic first) under self.lock,
