@@ -32,7 +32,6 @@ struct edge_prov_client {
 	char *p11_module, *pin_file; /* key_file is a pkcs11: URI */
 	char key_fp[65];	     /* the token key's public key SHA-256 */
 	char why[400];		     /* a token error for the callback */
-	bool key_unreachable;	     /* that error may pass: the token absent or busy */
 	char *device_id, *board, *model, *firmware, *platform;
 	char **sensors;
 	size_t n_sensors;
@@ -233,9 +232,10 @@ static int token_key_and_csr(struct edge_prov_client *c, bool allow_factory_csr,
 	if (!rc)
 		rc = edge_p11_find_key(p, &u, &key, c->why, sizeof(c->why));
 	/* A token not (yet) present, a module or session error, the key not
-	 * listed: worth another try. Never a refused PIN (-EACCES): repeating
-	 * it would spend the token's PIN tries. */
-	c->key_unreachable = rc == -ENOENT || rc == -EIO || rc == -ENOMEM;
+	 * listed: -EAGAIN, worth another try. Never a refused PIN (-EACCES):
+	 * repeating it would spend the token's PIN tries. */
+	if (rc == -ENOENT || rc == -EIO || rc == -ENOMEM)
+		rc = -EAGAIN;
 	if (!rc)
 		rc = edge_id_point_fingerprint(key.point, c->key_fp);
 	if (!rc && allow_factory_csr && c->csr_file) {
@@ -450,8 +450,7 @@ static void begin(struct edge_prov_client *c, enum op op)
 fail:
 	free(csr);
 	transfer_reset(c);
-	if (c->key_unreachable) { /* nothing was sent: again with the backoff */
-		c->key_unreachable = false;
+	if (rc == -EAGAIN) { /* nothing was sent: again with the backoff */
 		schedule_retry(c, op, rc, 0, why, 0);
 		return;
 	}
